@@ -1,0 +1,361 @@
+//! Record model v1: the typed form of the three record kinds, normalization,
+//! the natural key, and `prepare_record`, which turns user input into what the
+//! journal stores (canonical text + content hash) or a list of field errors.
+//!
+//! The journal and the wire keep the record as canonical JSON text, not as
+//! these structs: a field this version does not know is refused by validation
+//! rather than dropped by a round trip through a struct. The structs are the
+//! documented shape, used to build records in code and tests; a test checks
+//! that everything validation accepts also deserializes into them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::canonical::{canonical, hash_canonical, nfc};
+use crate::hash::ContentHash;
+use crate::time::CivilDate;
+use crate::validate::{FieldError, validate_record};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Birth,
+    Marriage,
+    Death,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 3] = [RecordKind::Birth, RecordKind::Marriage, RecordKind::Death];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Birth => "birth",
+            RecordKind::Marriage => "marriage",
+            RecordKind::Death => "death",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Male,
+    Female,
+}
+
+/// Where the entry stands in the paper book (Quyển số / Số).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Register {
+    pub year: i32,
+    pub book: String,
+    pub entry: u32,
+    /// The issuing authority as written in the book; it may no longer exist
+    /// after the 2025 reorganisation of administrative units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+}
+
+/// A page scan, uploaded separately; the record carries only its reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanRef {
+    pub sha256: ContentHash,
+    pub bytes: u64,
+    pub media_type: String,
+}
+
+/// Fields every kind has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Common {
+    pub commune_code: String,
+    pub register: Register,
+    pub registered_on: CivilDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scans: Vec<ScanRef>,
+    /// Set only on a correction (cải chính): the hash of the record it replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<ContentHash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    pub full_name: String,
+    pub sex: Sex,
+    pub date_of_birth: CivilDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_of_birth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hometown: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Parent {
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_year: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Declarant {
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Spouse {
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<CivilDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Deceased {
+    pub full_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<CivilDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethnicity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residence: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BirthRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    pub child: Child,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mother: Option<Parent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub father: Option<Parent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declarant: Option<Declarant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarriageRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    pub husband: Spouse,
+    pub wife: Spouse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeathRecord {
+    #[serde(flatten)]
+    pub common: Common,
+    pub deceased: Deceased,
+    pub date_of_death: CivilDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_of_death: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declarant: Option<Declarant>,
+}
+
+/// A civil-status record, model v1. Serializes with `"kind"` as the tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Birth(BirthRecord),
+    Marriage(MarriageRecord),
+    Death(DeathRecord),
+}
+
+impl Record {
+    pub fn to_value(&self) -> Value {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Identity of a digitized book entry: two different contents under one
+/// natural key are a conflict to surface, never to overwrite silently.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NaturalKey {
+    pub commune_code: String,
+    pub kind: RecordKind,
+    pub year: i64,
+    pub book: String,
+    pub entry: i64,
+}
+
+impl NaturalKey {
+    /// A stable single-string form for database keys: `00004/birth/1998/01/123`.
+    pub fn storage_key(&self) -> String {
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.commune_code, self.kind, self.year, self.book, self.entry
+        )
+    }
+}
+
+impl fmt::Display for NaturalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} register {} of commune {}, book {}, entry {}",
+            self.kind, self.year, self.commune_code, self.book, self.entry
+        )
+    }
+}
+
+/// A validated record in its stored form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRecord {
+    pub kind: RecordKind,
+    pub key: NaturalKey,
+    pub supersedes: Option<ContentHash>,
+    /// `canonical(normalize(input))`: exactly the bytes that are hashed and stored.
+    pub canonical: String,
+    pub hash: ContentHash,
+}
+
+impl PreparedRecord {
+    pub fn commune_code(&self) -> &str {
+        &self.key.commune_code
+    }
+}
+
+/// Puts user input in normal form: every string trimmed and in NFC, keys in
+/// NFC, and members that carry nothing (null, empty text, empty object or
+/// list) removed, so that a CSV row with empty cells and the same record typed
+/// as JSON are one record with one hash.
+///
+/// Fails only when two keys of one object become the same text.
+pub fn normalize(value: Value) -> Result<Value, FieldError> {
+    normalize_at(value, &mut String::new())
+}
+
+fn normalize_at(value: Value, path: &mut String) -> Result<Value, FieldError> {
+    Ok(match value {
+        Value::String(s) => Value::String(nfc(s.trim()).into_owned()),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                out.push(normalize_at(item, path)?);
+                path.truncate(len);
+            }
+            Value::Array(out)
+        }
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, member) in map {
+                let key = nfc(key.trim()).into_owned();
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key);
+                let member = normalize_at(member, path)?;
+                let carries_nothing = match &member {
+                    Value::Null => true,
+                    Value::String(s) => s.is_empty(),
+                    Value::Object(m) => m.is_empty(),
+                    Value::Array(a) => a.is_empty(),
+                    _ => false,
+                };
+                if !carries_nothing && out.insert(key, member).is_some() {
+                    return Err(FieldError::new(
+                        path.clone(),
+                        "appears twice (spelled in two Unicode forms or with spaces)",
+                    ));
+                }
+                path.truncate(len);
+            }
+            Value::Object(out)
+        }
+        other => other,
+    })
+}
+
+/// Normalizes, validates and hashes one record. Returns every problem at once.
+pub fn prepare_record(raw: Value, today: CivilDate) -> Result<PreparedRecord, Vec<FieldError>> {
+    let value = normalize(raw).map_err(|e| vec![e])?;
+    let facts = validate_record(&value, today)?;
+    let canonical = canonical(&value).map_err(|e| vec![FieldError::new("(record)", e.to_string())])?;
+    let hash = hash_canonical(&canonical);
+    Ok(PreparedRecord {
+        kind: facts.key.kind,
+        key: facts.key,
+        supersedes: facts.supersedes,
+        canonical,
+        hash,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn normalize_trims_nfcs_and_drops_empty_members() {
+        let v = json!({
+            " kind ": "birth",
+            "child": {"full_name": "  Nguye\u{302}\u{303}n Va\u{306}n An ", "hometown": "", "x": null},
+            "father": {"full_name": "  "},
+            "scans": [],
+            "register": {"year": 1998}
+        });
+        let n = normalize(v).unwrap();
+        assert_eq!(
+            n,
+            json!({"kind": "birth", "child": {"full_name": "Nguyễn Văn An"}, "register": {"year": 1998}})
+        );
+    }
+
+    #[test]
+    fn normalize_reports_keys_that_collide() {
+        let v = json!({"child": {"full_name": "A", " full_name": "B"}});
+        let err = normalize(v).unwrap_err();
+        assert_eq!(err.field, "child.full_name");
+    }
+}

@@ -1,0 +1,186 @@
+//! Wire types of API v1 (JSON over HTTP). Every field added after v1 must be
+//! `#[serde(default)]` so that an older peer's messages still parse, and no
+//! type here denies unknown fields, so that a newer peer's messages do too.
+//! Examples of each message are in `protocol/README.md`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::hash::{ChainHash, ContentHash};
+use crate::time::Timestamp;
+
+pub const API_V1: &str = "/api/v1";
+pub const UPLOAD_PATH: &str = "/api/v1/upload";
+pub const HAVE_PATH: &str = "/api/v1/have";
+pub const CHAIN_PATH: &str = "/api/v1/chain";
+pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";
+
+/// `POST /api/v1/upload`: consecutive journal entries of the calling agent.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub entries: Vec<UploadEntry>,
+}
+
+/// One journal entry. The server recomputes the content hash from `record`
+/// and the chain hash from `prev`, `seq` and the content hash.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UploadEntry {
+    /// The agent's journal sequence number, from 1.
+    pub seq: u64,
+    /// `sha256(canonical(record))` as the agent computed it.
+    pub hash: ContentHash,
+    /// The chain hash of entry `seq - 1`. Omitted when the previous element
+    /// of the same batch is entry `seq - 1`: the server then uses that
+    /// element's chain hash, which keeps 32 incompressible bytes per entry
+    /// off a slow link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<ChainHash>,
+    /// When the record entered the agent's journal (the PC's clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_at: Option<Timestamp>,
+    /// The record in canonical form, sent as is.
+    pub record: Box<RawValue>,
+}
+
+/// The answer to an upload: one result per entry, in the order sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub results: Vec<EntryResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryResult {
+    pub seq: u64,
+    pub status: EntryStatus,
+    /// Why a record was rejected, in words an official can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For `conflict`: the hash the server holds for the same natural key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<ContentHash>,
+}
+
+impl EntryResult {
+    pub fn new(seq: u64, status: EntryStatus) -> Self {
+        EntryResult {
+            seq,
+            status,
+            reason: None,
+            existing: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Newly stored.
+    Stored,
+    /// The server already held this exact content (sent before, or by another agent).
+    Duplicate,
+    /// The record is refused; `reason` says why. Sending it again will not help.
+    Rejected,
+    /// The server holds different content for the same book entry; `existing` names it.
+    Conflict,
+    /// A status added by a newer server; the agent retries such entries later.
+    #[serde(other)]
+    Unknown,
+}
+
+impl EntryStatus {
+    /// Whether the server now holds the record.
+    pub fn is_held(self) -> bool {
+        matches!(self, EntryStatus::Stored | EntryStatus::Duplicate)
+    }
+}
+
+/// `POST /api/v1/have`: which of these records does the server lack?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaveRequest {
+    pub hashes: Vec<ContentHash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaveResponse {
+    /// The subset of the asked hashes that the server does not hold.
+    pub lacking: Vec<ContentHash>,
+    /// The calling agent's chain as the server holds it.
+    pub chain: ChainState,
+}
+
+/// `GET /api/v1/chain`: how much of the calling agent's journal the server holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ChainState {
+    /// The server has seen every entry 1..=contiguous_seq.
+    pub contiguous_seq: u64,
+    /// Chain hash of entry `contiguous_seq` (absent when it is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<ChainHash>,
+    /// The highest sequence number seen, contiguous or not.
+    #[serde(default)]
+    pub highest_seq: u64,
+    /// Integrity alerts recorded for this agent (gaps, rewrites, forks).
+    #[serde(default)]
+    pub alerts: u64,
+}
+
+/// `POST /api/v1/heartbeat`: the agent's own view, for the district dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub sent_at: Timestamp,
+    #[serde(default)]
+    pub agent_version: String,
+    #[serde(default)]
+    pub journal_seq: u64,
+    #[serde(default)]
+    pub pending: u64,
+    #[serde(default)]
+    pub acked: u64,
+    #[serde(default)]
+    pub parked: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_pending_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatAck {
+    pub server_time: Timestamp,
+}
+
+/// The body of every non-2xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `unauthorized`, `body_too_large`.
+    pub error: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Whether the same request may succeed later.
+    #[serde(default)]
+    pub retryable: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_status_and_fields_from_newer_peers_parse() {
+        let r: UploadResponse = serde_json::from_str(
+            r#"{"results":[{"seq":1,"status":"quarantined","note":"x"}],"server_build":"9"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.results[0].status, EntryStatus::Unknown);
+        let c: ChainState = serde_json::from_str(r#"{"contiguous_seq":4}"#).unwrap();
+        assert_eq!(c.highest_seq, 0);
+        let h: Heartbeat = serde_json::from_str(r#"{"sent_at":"2026-11-27T00:00:00Z"}"#).unwrap();
+        assert_eq!(h.pending, 0);
+    }
+}
