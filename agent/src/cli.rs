@@ -1,0 +1,461 @@
+//! Command-line interface: argument definitions and what each command does.
+//! `main.rs` only parses, sets up logging and maps errors to exit codes.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use hotich_protocol::{Timestamp, content_hash, parse_strict};
+use serde_json::json;
+
+use crate::config::{AgentConfig, DataDir, Secret, SyncSettings, check_commune, check_server_url};
+use crate::control::{self, ControlInfo};
+use crate::error::{AgentError, ConfigError, EXIT_PROBLEMS, LockError};
+use crate::import::{self, Output};
+use crate::journal::Journal;
+use crate::lock::SyncLock;
+use crate::status;
+use crate::sync::SyncEvent;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotich-agent",
+    version,
+    about = "Keeps civil-status records in a durable local journal and uploads them to the central database whenever the network allows."
+)]
+pub struct Cli {
+    /// The agent's data directory (default: the platform's data directory).
+    #[arg(long, global = true, env = "HOTICH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log detail: error, warn, info, debug (RUST_LOG overrides).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up this PC's agent: server, token and commune.
+    Init {
+        /// The central server, e.g. https://hotich.example.vn
+        #[arg(long)]
+        server: String,
+        /// The agent's secret token from `hotich-server agent add`.
+        #[arg(long, env = "HOTICH_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The 5-digit code of this commune office.
+        #[arg(long)]
+        commune: String,
+        /// A PEM file with the district server's own CA certificate.
+        #[arg(long, value_name = "PEM")]
+        ca_cert: Option<PathBuf>,
+        /// Set up again over an existing agent (the journal is kept).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add records from .jsonl, .json or .csv files to the journal.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check records without importing them: one line per problem.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the background service that uploads the journal.
+    Run,
+    /// Sync now: upload everything waiting, with progress.
+    Sync {
+        /// Give up waiting after this many seconds (the service keeps trying).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is waiting, the last success and error, and the next retry.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every entry's hash and the chain; fails if anything was altered.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put records the server refused back in the queue (after fixing the cause).
+    Requeue {
+        /// Entry numbers to requeue (see `status`); all refused entries if none given.
+        #[arg(value_name = "SEQ")]
+        seqs: Vec<u64>,
+    },
+    /// Print the content hash (sha256 of the canonical form) of a JSON document.
+    Hash {
+        /// A JSON file, or - for standard input.
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
+}
+
+impl Command {
+    /// The log level a command uses unless told otherwise.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Run => "info",
+            _ => "warn",
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
+    let resolve = || DataDir::resolve(cli.data_dir.clone());
+    match cli.command {
+        Command::Hash { file } => hash(&file),
+        Command::Validate { files, json } => {
+            let output = if json { Output::Json } else { Output::Human };
+            let summary = import::validate_files(&files, output);
+            if output == Output::Json {
+                println!("{}", json!({"event": "summary", "records": summary.records, "invalid": summary.invalid, "files_refused": summary.files_refused}));
+            } else {
+                println!(
+                    "{} records checked: {} valid, {} with problems{}",
+                    summary.records,
+                    summary.records - summary.invalid,
+                    summary.invalid,
+                    if summary.files_refused > 0 {
+                        format!(", {} file(s) could not be read", summary.files_refused)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Ok(exit(summary.invalid == 0 && summary.files_refused == 0))
+        }
+        Command::Init {
+            server,
+            token,
+            commune,
+            ca_cert,
+            force,
+        } => init(&resolve()?, server, token, commune, ca_cert, force),
+        Command::Import { files, json } => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let mut journal = Journal::open(&data_dir.journal_path())?;
+            let output = if json { Output::Json } else { Output::Human };
+            let summary = import::import_files(&mut journal, &config.commune, &files, data_dir.path(), output)?;
+            drop(journal);
+            if summary.accepted > 0 {
+                control::poke(&data_dir);
+            }
+            match output {
+                Output::Json => println!("{}", json!({"event": "summary", "accepted": summary.accepted, "already_present": summary.already_present, "rejected": summary.rejected, "files_refused": summary.files_refused, "rejects_files": summary.rejects_files})),
+                Output::Human => {
+                    let rejects = if summary.rejects_files.is_empty() {
+                        String::new()
+                    } else {
+                        let names: Vec<String> = summary.rejects_files.iter().map(|p| p.display().to_string()).collect();
+                        format!(" (see {})", names.join(", "))
+                    };
+                    let refused = if summary.files_refused > 0 {
+                        format!(", {} file(s) refused", summary.files_refused)
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "Import finished: {} accepted, {} already present, {} rejected{rejects}{refused}",
+                        summary.accepted, summary.already_present, summary.rejected
+                    );
+                }
+            }
+            Ok(exit(summary.clean()))
+        }
+        Command::Run => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let runtime = runtime()?;
+            runtime.block_on(async {
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    crate::service::shutdown_signal().await;
+                    let _ = stop_tx.send(true);
+                });
+                crate::service::run_service(&data_dir, config, stop_rx).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { timeout, json } => sync(&resolve()?, timeout, json),
+        Command::Status { json } => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let report = status::gather(&data_dir, &config)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            } else {
+                println!("{}", status::render(&report));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify { json } => {
+            let data_dir = resolve()?;
+            let journal = open_existing_journal(&data_dir)?;
+            let report = journal.verify()?;
+            if json {
+                println!("{}", json!({"entries": report.entries, "intact": report.first_broken.is_none(),
+                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why}))}));
+            }
+            match report.first_broken {
+                None => {
+                    if !json {
+                        println!("Journal intact: {} entries, every hash and the chain check out.", report.entries);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, why)) => Err(AgentError::Failed(format!(
+                    "journal {} was altered: entry #{seq}: {why}",
+                    journal.path().display()
+                ))),
+            }
+        }
+        Command::Requeue { seqs } => {
+            let data_dir = resolve()?;
+            let mut journal = open_existing_journal(&data_dir)?;
+            let n = journal.requeue(if seqs.is_empty() { None } else { Some(&seqs) })?;
+            drop(journal);
+            if n > 0 {
+                control::poke(&data_dir);
+            }
+            println!("{n} refused record(s) put back in the queue; they will be sent at the next sync.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
+    // One thread: the agent shares a weak PC with the official's work.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("cannot start the async runtime", e))
+}
+
+fn open_existing_journal(data_dir: &DataDir) -> Result<Journal, AgentError> {
+    let path = data_dir.journal_path();
+    if !path.exists() {
+        return Err(ConfigError::NotInitialized(data_dir.path().to_path_buf()).into());
+    }
+    Ok(Journal::open(&path)?)
+}
+
+fn init(
+    data_dir: &DataDir,
+    server: String,
+    token: String,
+    commune: String,
+    ca_cert: Option<PathBuf>,
+    force: bool,
+) -> Result<ExitCode, AgentError> {
+    let server = server.trim().trim_end_matches('/').to_string();
+    check_server_url(&server).map_err(ConfigError::Value)?;
+    check_commune(commune.trim()).map_err(ConfigError::Value)?;
+    if token.trim().is_empty() {
+        return Err(ConfigError::Value("the token is empty".into()).into());
+    }
+    if data_dir.config_path().exists() && !force {
+        return Err(ConfigError::AlreadyInitialized(data_dir.path().to_path_buf()).into());
+    }
+    if let Some(ca) = &ca_cert
+        && !ca.is_file()
+    {
+        return Err(ConfigError::Value(format!("CA certificate {} is not a file", ca.display())).into());
+    }
+    data_dir.create()?;
+    // Keep tuning a previous config carried, if any.
+    let sync = AgentConfig::load(data_dir).map(|c| c.sync).unwrap_or_else(|_| SyncSettings::default());
+    let config = AgentConfig {
+        server,
+        token: Secret::new(token.trim()),
+        commune: commune.trim().to_string(),
+        ca_cert,
+        sync,
+    };
+    config.save(data_dir)?;
+    let journal = Journal::open(&data_dir.journal_path())?;
+    let entries = journal.counts()?.total;
+    println!(
+        "Agent set up for commune {} in {}\nServer: {}\nJournal: {} ({entries} entries)",
+        config.commune,
+        data_dir.path().display(),
+        config.server,
+        journal.path().display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hash(file: &str) -> Result<ExitCode, AgentError> {
+    let (name, bytes) = if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| AgentError::io("cannot read standard input", e))?;
+        ("<stdin>".to_string(), buf)
+    } else {
+        let bytes = std::fs::read(file).map_err(|e| AgentError::io(format!("cannot read {file}"), e))?;
+        (file.to_string(), bytes)
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        AgentError::Input(format!(
+            "{name}:{line}: not UTF-8 text (byte 0x{:02X}); save the file as UTF-8",
+            bytes[e.valid_up_to()]
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(AgentError::Input(format!("{name}: the file is empty")));
+    }
+    let value = parse_strict(text).map_err(|e| {
+        AgentError::Input(format!("{name}:{}:{}: invalid JSON: {}", e.line, e.column, e.message))
+    })?;
+    let hash = content_hash(&value).map_err(|e| AgentError::Input(format!("{name}: {e}")))?;
+    println!("{hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shows sync events as a person or a script wants them.
+struct SyncDisplay {
+    json: bool,
+    tty: bool,
+}
+
+impl SyncDisplay {
+    fn show(&self, event: &SyncEvent) {
+        if self.json {
+            println!("{}", serde_json::to_string(event).unwrap_or_default());
+            return;
+        }
+        match event {
+            SyncEvent::Started { pending } => println!("Syncing: {pending} record(s) waiting"),
+            SyncEvent::Reconciled { already_held, to_resend } => {
+                if *already_held > 0 {
+                    println!("  {already_held} record(s) were already at the server (marked as sent)");
+                }
+                if *to_resend > 0 {
+                    println!("  {to_resend} record(s) the server no longer has will be sent again");
+                }
+            }
+            SyncEvent::Progress { sent, pending, .. } => {
+                if self.tty {
+                    eprint!("\r  sent {sent}, {pending} waiting      ");
+                }
+            }
+            SyncEvent::Done { sent, pending, parked } => {
+                if self.tty {
+                    eprint!("\r");
+                }
+                println!("Sync complete: {sent} record(s) sent, {pending} waiting.");
+                if *parked > 0 {
+                    println!("{parked} record(s) were refused by the server; see `hotich-agent status`.");
+                }
+            }
+            SyncEvent::Failed { .. } => {
+                if self.tty {
+                    eprint!("\r");
+                }
+            }
+        }
+    }
+}
+
+fn failed_message(event: &SyncEvent) -> Option<String> {
+    match event {
+        SyncEvent::Failed {
+            error,
+            pending,
+            next_retry_at,
+        } => Some(format!(
+            "sync failed: {error}. {pending} record(s) are waiting safely in the journal; next automatic try at {}",
+            next_retry_at.to_vietnam_local()
+        )),
+        _ => None,
+    }
+}
+
+fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode, AgentError> {
+    let config = AgentConfig::load(data_dir)?;
+    let display = SyncDisplay {
+        json,
+        tty: std::io::stderr().is_terminal(),
+    };
+    let runtime = runtime()?;
+    let limit = match timeout {
+        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
+        Some(_) => return Err(AgentError::Input("--timeout must be a positive number of seconds".into())),
+        None => None,
+    };
+    let work = async {
+        match SyncLock::acquire(data_dir.path()) {
+            Ok(_lock) => {
+                let mut last = None;
+                let mut sink = |event: SyncEvent| {
+                    display.show(&event);
+                    last = Some(event);
+                };
+                crate::service::sync_in_process(data_dir, &config, &mut sink).await?;
+                Ok::<_, AgentError>(last)
+            }
+            Err(LockError::Held { .. }) => {
+                // A service (or another sync) holds the lock: ask it to do the work.
+                let info = ControlInfo::read(&data_dir.control_path()).ok_or_else(|| {
+                    AgentError::Failed(
+                        "another `hotich-agent sync` is already running for this data directory; wait for it to finish".into(),
+                    )
+                })?;
+                let mut sink = |event: &SyncEvent| display.show(event);
+                control::sync_via_service(&info, &mut sink)
+                    .await
+                    .map_err(|e| AgentError::Failed(e.to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    let last = runtime.block_on(async {
+        match limit {
+            None => work.await,
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+                Err(AgentError::Failed(format!(
+                    "gave up waiting after {} s; the records stay in the journal and the service keeps trying",
+                    limit.as_secs_f64()
+                )))
+            }),
+        }
+    })?;
+    match last {
+        Some(SyncEvent::Done { .. }) => Ok(ExitCode::SUCCESS),
+        Some(event @ SyncEvent::Failed { .. }) => {
+            Err(AgentError::Failed(failed_message(&event).unwrap_or_default()))
+        }
+        _ => Err(AgentError::Failed(format!(
+            "the sync ended without a result at {}; see `hotich-agent status`",
+            Timestamp::now().to_vietnam_local()
+        ))),
+    }
+}

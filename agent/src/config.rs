@@ -1,0 +1,322 @@
+//! The agent's one typed configuration: defaults, then `config.toml` in the
+//! data directory, then environment variables. The token is a [`Secret`]: it
+//! is written to the owner-only config file and nowhere else.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const JOURNAL_FILE: &str = "journal.db";
+pub const CONTROL_FILE: &str = "control.json";
+
+/// A value that must never reach a log or a terminal.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Base URL of the central server, e.g. `https://hotich.example.vn`.
+    pub server: String,
+    pub token: Secret,
+    /// The commune this office uploads for; records of other communes are refused.
+    pub commune: String,
+    /// A PEM file of extra root certificates, for a district server with its own CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub sync: SyncSettings,
+}
+
+/// Tuning of the sync engine. Defaults suit a commune office's link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// A request that has not completed after this long is abandoned and retried.
+    pub request_timeout_secs: f64,
+    pub connect_timeout_secs: f64,
+    /// First retry delay after a failure; it doubles per failure up to the cap.
+    pub backoff_base_ms: u64,
+    pub backoff_cap_secs: u64,
+    /// Quick attempts of one request before falling back to the long schedule.
+    pub call_attempts: usize,
+    pub batch_initial: usize,
+    pub batch_max: usize,
+    /// Upper bound of one batch's uncompressed size.
+    pub batch_max_bytes: usize,
+    /// How often an idle agent reports to the district dashboard.
+    pub heartbeat_secs: u64,
+    /// How often an idle service looks for entries added without telling it.
+    pub idle_recheck_secs: u64,
+    /// How often the service re-checks what the server holds, even without an outage.
+    pub reconcile_secs: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            request_timeout_secs: 60.0,
+            connect_timeout_secs: 10.0,
+            backoff_base_ms: 1000,
+            backoff_cap_secs: 600,
+            call_attempts: 3,
+            batch_initial: 250,
+            batch_max: 2000,
+            batch_max_bytes: 2 * 1024 * 1024,
+            heartbeat_secs: 300,
+            idle_recheck_secs: 60,
+            reconcile_secs: 3600,
+        }
+    }
+}
+
+impl SyncSettings {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout_secs)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.connect_timeout_secs)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("sync.{name} must be a positive number of seconds"))
+            }
+        };
+        positive("request_timeout_secs", self.request_timeout_secs)?;
+        positive("connect_timeout_secs", self.connect_timeout_secs)?;
+        if self.backoff_base_ms == 0 || self.backoff_cap_secs == 0 {
+            return Err("sync.backoff_base_ms and sync.backoff_cap_secs must be above 0".into());
+        }
+        if self.batch_initial == 0 || self.batch_max == 0 || self.batch_max_bytes < 1024 {
+            return Err("sync.batch_initial, sync.batch_max must be above 0 and sync.batch_max_bytes at least 1024".into());
+        }
+        if self.call_attempts == 0 || self.heartbeat_secs == 0 || self.idle_recheck_secs == 0 {
+            return Err("sync.call_attempts, sync.heartbeat_secs and sync.idle_recheck_secs must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+impl AgentConfig {
+    pub fn check(&self) -> Result<(), String> {
+        check_server_url(&self.server)?;
+        check_commune(&self.commune)?;
+        if self.token.expose().trim().is_empty() {
+            return Err("token is empty".into());
+        }
+        self.sync.check()
+    }
+
+    /// Reads `config.toml`, then applies `HOTICH_SERVER` and `HOTICH_TOKEN`.
+    pub fn load(data_dir: &DataDir) -> Result<AgentConfig, ConfigError> {
+        let path = data_dir.config_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ConfigError::NotInitialized(data_dir.path().to_path_buf()));
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let mut config: AgentConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+                path: path.clone(),
+                message: e.message().to_string(),
+            })?;
+        if let Some(server) = env_nonempty("HOTICH_SERVER") {
+            config.server = server;
+        }
+        if let Some(token) = env_nonempty("HOTICH_TOKEN") {
+            config.token = Secret::new(token);
+        }
+        config
+            .check()
+            .map_err(|message| ConfigError::Invalid { path, message })?;
+        Ok(config)
+    }
+
+    /// Writes the config readable by its owner only, atomically.
+    pub fn save(&self, data_dir: &DataDir) -> Result<(), ConfigError> {
+        let path = data_dir.config_path();
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Value(e.to_string()))?;
+        let text = format!(
+            "# hotich-agent configuration. Holds the agent's secret token: keep it private.\n{text}"
+        );
+        write_private(&path, text.as_bytes()).map_err(|source| ConfigError::Write { path, source })
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn check_server_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("server URL \"{url}\" must start with http:// or https://"))?;
+    if rest.trim_end_matches('/').is_empty() {
+        return Err(format!("server URL \"{url}\" has no host"));
+    }
+    Ok(())
+}
+
+pub fn check_commune(code: &str) -> Result<(), String> {
+    if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(format!("commune code \"{code}\" must be 5 digits, e.g. 00004"))
+    }
+}
+
+/// Writes a file only its owner can read, replacing any old one atomically.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&tmp)?;
+    #[cfg(unix)]
+    {
+        // An older file at `tmp` keeps its mode through open(); force it.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)
+}
+
+/// The agent's data directory and the files in it.
+#[derive(Debug, Clone)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// `--data-dir` (or `HOTICH_DATA_DIR`, which clap folds into it), else the
+    /// platform's data directory.
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<DataDir, ConfigError> {
+        if let Some(p) = explicit {
+            return Ok(DataDir(p));
+        }
+        directories::ProjectDirs::from("vn", "hotich", "hotich-agent")
+            .map(|d| DataDir(d.data_dir().to_path_buf()))
+            .ok_or(ConfigError::NoDataDir)
+    }
+
+    pub fn new(path: impl Into<PathBuf>) -> DataDir {
+        DataDir(path.into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.0.join(CONFIG_FILE)
+    }
+    pub fn journal_path(&self) -> PathBuf {
+        self.0.join(JOURNAL_FILE)
+    }
+    pub fn control_path(&self) -> PathBuf {
+        self.0.join(CONTROL_FILE)
+    }
+
+    /// Creates the directory, private to its owner.
+    pub fn create(&self) -> Result<(), ConfigError> {
+        let write_err = |source| ConfigError::Write {
+            path: self.0.clone(),
+            source,
+        };
+        fs::create_dir_all(&self.0).map_err(write_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&self.0, fs::Permissions::from_mode(0o700)).map_err(write_err)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_redacted_in_debug() {
+        let c = AgentConfig {
+            server: "http://x".into(),
+            token: Secret::new("hts_supersecret"),
+            commune: "00004".into(),
+            ca_cert: None,
+            sync: SyncSettings::default(),
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("supersecret"), "{shown}");
+        assert!(shown.contains("Secret(***)"));
+    }
+
+    #[test]
+    fn save_load_round_trip_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path().join("agent"));
+        dd.create().unwrap();
+        let c = AgentConfig {
+            server: "http://127.0.0.1:8700".into(),
+            token: Secret::new("hts_abc"),
+            commune: "00004".into(),
+            ca_cert: None,
+            sync: SyncSettings::default(),
+        };
+        c.save(&dd).unwrap();
+        let back = AgentConfig::load(&dd).unwrap();
+        assert_eq!(back.token.expose(), "hts_abc");
+        assert_eq!(back.sync, SyncSettings::default());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dd.config_path()).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        assert!(check_server_url("ftp://x").unwrap_err().contains("http://"));
+        assert!(check_commune("4").unwrap_err().contains("5 digits"));
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path());
+        fs::write(dd.config_path(), "server = \"http://x\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\nbatch_max = 0\n").unwrap();
+        let err = AgentConfig::load(&dd).unwrap_err().to_string();
+        assert!(err.contains("batch_max"), "{err}");
+    }
+}

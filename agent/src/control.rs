@@ -1,0 +1,216 @@
+//! The running service's control endpoint, for "sync now" and for importers
+//! to say "new entries are waiting".
+//!
+//! It listens on loopback only, on a port chosen by the OS, and answers only
+//! requests that carry the secret from `control.json`, a file only the data
+//! directory's owner can read. So only the local machine, and on it only the
+//! owner, can use it.
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::config::{DataDir, write_private};
+use crate::sync::SyncEvent;
+
+pub const SECRET_HEADER: &str = "x-hotich-control";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ControlInfo {
+    pub port: u16,
+    pub secret: String,
+    pub pid: u32,
+}
+
+impl ControlInfo {
+    pub fn read(path: &Path) -> Option<ControlInfo> {
+        let text = std::fs::read_to_string(path).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// What the control endpoint asks of the service loop.
+#[derive(Debug)]
+pub enum ControlRequest {
+    /// Run a round now and report its events.
+    SyncNow {
+        events: mpsc::UnboundedSender<SyncEvent>,
+    },
+    /// New entries are in the journal.
+    Poke,
+}
+
+#[derive(Clone)]
+struct ControlState {
+    secret: String,
+    requests: mpsc::Sender<ControlRequest>,
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(state: &ControlState, headers: &HeaderMap) -> bool {
+    headers
+        .get(SECRET_HEADER)
+        .is_some_and(|v| constant_time_eq(v.as_bytes(), state.secret.as_bytes()))
+}
+
+async fn sync_now(State(state): State<ControlState>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    if state
+        .requests
+        .send(ControlRequest::SyncNow { events: tx })
+        .await
+        .is_err()
+    {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the service is stopping").into_response();
+    }
+    let lines = UnboundedReceiverStream::new(rx).map(|event| {
+        let mut line = serde_json::to_string(&event).unwrap_or_default();
+        line.push('\n');
+        Ok::<_, Infallible>(line)
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(lines))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn handle_poke(State(state): State<ControlState>, headers: HeaderMap) -> StatusCode {
+    if !authorized(&state, &headers) {
+        return StatusCode::FORBIDDEN;
+    }
+    // A full queue already holds a poke; one is as good as many.
+    let _ = state.requests.try_send(ControlRequest::Poke);
+    StatusCode::NO_CONTENT
+}
+
+/// The control endpoint while the service runs; removes `control.json` when dropped.
+#[derive(Debug)]
+pub struct ControlEndpoint {
+    path: PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl Drop for ControlEndpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub async fn start(
+    data_dir: &DataDir,
+    requests: mpsc::Sender<ControlRequest>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<ControlEndpoint> {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let secret = hex::encode(secret);
+    let info = ControlInfo {
+        port: addr.port(),
+        secret: secret.clone(),
+        pid: std::process::id(),
+    };
+    let path = data_dir.control_path();
+    write_private(&path, serde_json::to_string(&info)?.as_bytes())?;
+    let app = Router::new()
+        .route("/v1/sync", post(sync_now))
+        .route("/v1/poke", post(handle_poke))
+        .with_state(ControlState { secret, requests });
+    tokio::spawn(async move {
+        let stop = async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        };
+        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::warn!(%error, "control endpoint stopped");
+        }
+    });
+    Ok(ControlEndpoint { path, addr })
+}
+
+/// Tells a running service that new entries are waiting. Best effort and
+/// quick: an importer must not wait on, or fail because of, the service.
+pub fn poke(data_dir: &DataDir) {
+    let Some(info) = ControlInfo::read(&data_dir.control_path()) else {
+        return;
+    };
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, info.port));
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
+    let request = format!(
+        "POST /v1/poke HTTP/1.1\r\nHost: 127.0.0.1\r\n{SECRET_HEADER}: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        info.secret
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let mut buf = [0u8; 64];
+        let _ = stream.read(&mut buf);
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("the service's control endpoint does not answer ({0}); is the service stopping? Try again, or stop the service and run sync")]
+    Unreachable(String),
+    #[error("the service refused the request (HTTP {0}); the control file may be stale")]
+    Refused(u16),
+}
+
+/// Asks the running service to sync now, passing each event to `on_event`
+/// until the round ends. Returns the last event.
+pub async fn sync_via_service(
+    info: &ControlInfo,
+    on_event: &mut (dyn FnMut(&SyncEvent) + Send),
+) -> Result<Option<SyncEvent>, ControlError> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| ControlError::Unreachable(e.to_string()))?;
+    let mut response = client
+        .post(format!("http://127.0.0.1:{}/v1/sync", info.port))
+        .header(SECRET_HEADER, &info.secret)
+        .send()
+        .await
+        .map_err(|e| ControlError::Unreachable(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(ControlError::Refused(response.status().as_u16()));
+    }
+    let mut buffer = Vec::new();
+    let mut last = None;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| ControlError::Unreachable(e.to_string()))?
+    {
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            if let Ok(event) = serde_json::from_slice::<SyncEvent>(&line) {
+                on_event(&event);
+                last = Some(event);
+            }
+        }
+    }
+    Ok(last)
+}

@@ -1,0 +1,21 @@
+//! The commune agent: a durable local journal of civil-status records and the
+//! engine that uploads it to the central database whenever the network
+//! allows. See ARCHITECTURE.md for the data flow and the invariants.
+
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod import;
+pub mod input;
+pub mod journal;
+pub mod lock;
+pub mod retry;
+pub mod service;
+pub mod status;
+pub mod sync;
+
+pub use config::{AgentConfig, DataDir};
+pub use error::AgentError;
+pub use journal::Journal;

@@ -1,0 +1,113 @@
+//! `run`: the background service, and the in-process round behind `sync`
+//! when no service is running.
+//!
+//! The service sleeps until something is due: a scheduled retry, new entries
+//! (an importer pokes it, and it re-checks every `idle_recheck_secs`), a
+//! heartbeat, or "sync now". Offline it wakes only on its backoff schedule.
+
+use tokio::sync::{mpsc, watch};
+use tracing::info;
+
+use crate::client::ApiClient;
+use crate::config::{AgentConfig, DataDir};
+use crate::control::{self, ControlRequest};
+use crate::error::AgentError;
+use crate::journal::Journal;
+use crate::lock::SyncLock;
+use crate::sync::{RoundReport, SyncEngine, SyncEvent};
+
+/// Runs until `shutdown` turns true. Holds the data directory's sync lock.
+pub async fn run_service(
+    data_dir: &DataDir,
+    config: AgentConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    let _lock = SyncLock::acquire(data_dir.path())?;
+    let journal = Journal::open(&data_dir.journal_path())?;
+    let client = ApiClient::new(&config)?;
+    let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
+    let (requests_tx, mut requests) = mpsc::channel(16);
+    let control = control::start(data_dir, requests_tx, shutdown.clone())
+        .await
+        .map_err(|e| AgentError::io("cannot start the control endpoint", e))?;
+    info!(
+        server = %config.server,
+        commune = %config.commune,
+        data_dir = %data_dir.path().display(),
+        control = %control.addr,
+        "service started"
+    );
+    loop {
+        let wait = engine.next_wakeup()?;
+        let request = tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            request = requests.recv() => request,
+            () = tokio::time::sleep(wait) => None,
+        };
+        let events = match request {
+            Some(ControlRequest::SyncNow { events }) => {
+                engine.force_now()?;
+                Some(events)
+            }
+            // New entries wait for a scheduled retry like the others: imports
+            // must not turn a backoff into a storm.
+            Some(ControlRequest::Poke) if engine.in_backoff()? => continue,
+            Some(ControlRequest::Poke) => None,
+            None if !engine.wants_round()? => {
+                let healthy = engine.healthy()?;
+                engine.heartbeat_if_due(healthy).await;
+                continue;
+            }
+            None => None,
+        };
+        let mut sink = move |event: SyncEvent| {
+            if let Some(tx) = &events {
+                let _ = tx.send(event);
+            }
+        };
+        tokio::select! {
+            // Stopping mid-request is safe: the batch stays pending and the
+            // server's answer, if it committed, is found by the next reconcile.
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            round = engine.round(&mut sink) => { round?; }
+        }
+    }
+    info!("service stopped");
+    Ok(())
+}
+
+/// One round in this process, for `sync` when no service runs. The caller
+/// holds the sync lock.
+pub async fn sync_in_process(
+    data_dir: &DataDir,
+    config: &AgentConfig,
+    sink: &mut (dyn FnMut(SyncEvent) + Send),
+) -> Result<RoundReport, AgentError> {
+    let journal = Journal::open(&data_dir.journal_path())?;
+    let client = ApiClient::new(config)?;
+    let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
+    engine.force_now()?;
+    Ok(engine.round(sink).await?)
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

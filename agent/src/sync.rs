@@ -1,0 +1,518 @@
+//! The sync engine: uploads pending journal entries in order, in compressed
+//! batches whose size adapts to the link, and turns the server's per-entry
+//! answers into journal state. Used by the background service and by an
+//! in-process `sync` alike.
+//!
+//! Delivery is at-least-once; the server's hash-keyed store makes it
+//! exactly-once in effect. An entry becomes acked only on the server's answer
+//! for it; a refused entry is parked with its reason and never blocks the
+//! rest of the queue.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use backon::Retryable;
+use hotich_protocol::wire::{
+    EntryStatus, HaveRequest, Heartbeat, UploadEntry, UploadRequest, UploadResponse,
+};
+use hotich_protocol::{ChainHash, Timestamp};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tracing::{debug, info, warn};
+
+use crate::client::{ApiClient, ApiError, encode_upload};
+use crate::config::SyncSettings;
+use crate::error::JournalError;
+use crate::journal::{EntryState, Journal, QueuedEntry, Resolution, SyncState};
+use crate::retry::{Backoff, Jitter, RetryClass, call_policy};
+
+/// What someone watching a round (the `sync` command) is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SyncEvent {
+    Started {
+        pending: u64,
+    },
+    /// What the have/lack exchange settled without sending.
+    Reconciled {
+        already_held: u64,
+        to_resend: u64,
+    },
+    Progress {
+        sent: u64,
+        pending: u64,
+        parked: u64,
+    },
+    Done {
+        sent: u64,
+        pending: u64,
+        parked: u64,
+    },
+    Failed {
+        error: String,
+        pending: u64,
+        next_retry_at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoundOutcome {
+    /// Nothing due is left.
+    Drained,
+    /// The round stopped on this error; the next try is scheduled.
+    Failed(ApiError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoundReport {
+    pub sent: u64,
+    pub outcome: RoundOutcome,
+}
+
+pub struct SyncEngine {
+    journal: Journal,
+    client: ApiClient,
+    settings: SyncSettings,
+    backoff: Backoff,
+    jitter: Jitter,
+    batch_size: usize,
+    needs_reconcile: bool,
+    last_reconcile: Option<Instant>,
+    last_heartbeat: Option<Instant>,
+}
+
+fn to_raw(entry: &QueuedEntry) -> Result<Box<RawValue>, ApiError> {
+    RawValue::from_string(entry.record.clone())
+        .map_err(|e| ApiError::Setup(format!("journal entry #{} is not JSON: {e}", entry.seq)))
+}
+
+impl SyncEngine {
+    pub fn new(journal: Journal, client: ApiClient, settings: SyncSettings) -> Result<Self, JournalError> {
+        let saved = journal.sync_state()?;
+        let batch_size = saved
+            .batch_size
+            .unwrap_or(settings.batch_initial)
+            .clamp(1, settings.batch_max);
+        Ok(SyncEngine {
+            backoff: Backoff::new(
+                Duration::from_millis(settings.backoff_base_ms),
+                Duration::from_secs(settings.backoff_cap_secs),
+            ),
+            journal,
+            client,
+            jitter: Jitter::from_entropy(),
+            batch_size,
+            settings,
+            needs_reconcile: true,
+            last_reconcile: None,
+            last_heartbeat: None,
+        })
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// "Sync now": the next round may start at once. The failure count is
+    /// kept, so if this attempt fails too the schedule continues where it was.
+    pub fn force_now(&mut self) -> Result<(), JournalError> {
+        let mut state = self.journal.sync_state()?;
+        state.next_attempt_at = Timestamp::now();
+        self.journal.save_sync_state(&state)
+    }
+
+    /// Whether a retry is scheduled in the future (the link failed recently).
+    pub fn in_backoff(&self) -> Result<bool, JournalError> {
+        let state = self.journal.sync_state()?;
+        Ok(state.failures > 0 && state.next_attempt_at > Timestamp::now())
+    }
+
+    /// Whether a round has work: entries due (and no retry pending), a
+    /// scheduled retry that is due, or a periodic reconcile.
+    pub fn wants_round(&self) -> Result<bool, JournalError> {
+        let state = self.journal.sync_state()?;
+        let now = Timestamp::now();
+        if state.failures > 0 {
+            return Ok(state.next_attempt_at <= now);
+        }
+        let reconcile_every = Duration::from_secs(self.settings.reconcile_secs);
+        Ok(self.needs_reconcile
+            || self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every)
+            || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty())
+    }
+
+    /// Whether the last round succeeded (so the server is worth a heartbeat).
+    pub fn healthy(&self) -> Result<bool, JournalError> {
+        Ok(self.journal.sync_state()?.failures == 0)
+    }
+
+    /// How long the service may sleep before it has something to do.
+    pub fn next_wakeup(&self) -> Result<Duration, JournalError> {
+        let state = self.journal.sync_state()?;
+        let now = Timestamp::now();
+        let idle = Duration::from_secs(self.settings.idle_recheck_secs);
+        if state.failures > 0 {
+            let wait = state.next_attempt_at.millis().saturating_sub(now.millis()).max(0);
+            return Ok(Duration::from_millis(wait as u64));
+        }
+        if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty() {
+            return Ok(Duration::ZERO);
+        }
+        let heartbeat = Duration::from_secs(self.settings.heartbeat_secs);
+        let until_heartbeat = match self.last_heartbeat {
+            None => Duration::ZERO,
+            Some(t) => heartbeat.saturating_sub(t.elapsed()),
+        };
+        Ok(idle.min(until_heartbeat))
+    }
+
+    /// Retries one request a few times quickly when the failure is transient.
+    async fn call<T, F, Fut>(&self, op: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        op.retry(call_policy(self.settings.call_attempts))
+            .sleep(tokio::time::sleep)
+            .when(ApiError::is_transient)
+            .adjust(|e, planned| match e.retry_class() {
+                // A server asking for a long pause gets it from the long schedule.
+                RetryClass::Transient { retry_after: Some(ra) } if ra > Duration::from_secs(5) => None,
+                RetryClass::Transient { retry_after: Some(ra) } => Some(ra),
+                _ => planned,
+            })
+            .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
+            .await
+    }
+
+    /// One round: reconcile if needed, then upload until nothing is due or a
+    /// failure. API failures are recorded and scheduled, not returned; only a
+    /// journal failure (the disk) is an error.
+    pub async fn round(&mut self, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<RoundReport, JournalError> {
+        let started = Timestamp::now();
+        let counts = self.journal.counts()?;
+        sink(SyncEvent::Started { pending: counts.pending });
+        let mut sent = 0u64;
+        let result = self.upload_all(&mut sent, sink).await;
+        let mut state = self.journal.sync_state()?;
+        state.last_attempt_at = Some(started);
+        state.batch_size = Some(self.batch_size);
+        let now = Timestamp::now();
+        let report = match result {
+            Ok(()) => {
+                state.failures = 0;
+                state.next_attempt_at = now;
+                state.last_success_at = Some(now);
+                state.reachable = Some(true);
+                self.journal.save_sync_state(&state)?;
+                let counts = self.journal.counts()?;
+                if sent > 0 {
+                    info!(sent, pending = counts.pending, parked = counts.parked, "sync round done");
+                }
+                sink(SyncEvent::Done {
+                    sent,
+                    pending: counts.pending,
+                    parked: counts.parked,
+                });
+                RoundReport {
+                    sent,
+                    outcome: RoundOutcome::Drained,
+                }
+            }
+            Err(SyncError::Journal(e)) => return Err(e),
+            Err(SyncError::Api(error)) => {
+                state.failures = state.failures.saturating_add(1);
+                let wait = match error.retry_class() {
+                    RetryClass::Transient { retry_after } => {
+                        self.backoff.delay(state.failures, retry_after, &mut self.jitter)
+                    }
+                    // Needs a person (token revoked, refused request): check back rarely.
+                    RetryClass::Permanent => self.backoff.cap,
+                };
+                state.next_attempt_at = now.plus_ms(wait.as_millis() as i64);
+                state.last_error = Some(error.to_string());
+                state.last_error_at = Some(now);
+                state.reachable = Some(error.server_reached());
+                self.journal.save_sync_state(&state)?;
+                self.needs_reconcile = true;
+                let counts = self.journal.counts()?;
+                warn!(%error, failures = state.failures, retry_in_s = wait.as_secs_f64(), pending = counts.pending, "sync failed");
+                sink(SyncEvent::Failed {
+                    error: error.to_string(),
+                    pending: counts.pending,
+                    next_retry_at: state.next_attempt_at,
+                });
+                RoundReport {
+                    sent,
+                    outcome: RoundOutcome::Failed(error),
+                }
+            }
+        };
+        self.heartbeat_if_due(report.outcome == RoundOutcome::Drained).await;
+        Ok(report)
+    }
+
+    async fn upload_all(&mut self, sent: &mut u64, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<(), SyncError> {
+        let reconcile_every = Duration::from_secs(self.settings.reconcile_secs);
+        if self.needs_reconcile || self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every) {
+            self.reconcile(sink).await?;
+        }
+        loop {
+            let batch = self.journal.next_batch(
+                Timestamp::now(),
+                self.batch_size,
+                self.settings.batch_max_bytes,
+            )?;
+            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+                return Ok(());
+            };
+            let (first_seq, last_seq) = (first.seq, last.seq);
+            let body = self.encode(&batch)?;
+            let client = self.client.clone();
+            let result = self.call(|| client.upload(body.clone())).await;
+            match result {
+                Ok(response) => {
+                    self.apply(&batch, response)?;
+                    *sent += batch.len() as u64;
+                    if batch.len() >= self.batch_size {
+                        self.batch_size = (self.batch_size * 2).min(self.settings.batch_max);
+                    }
+                    let counts = self.journal.counts()?;
+                    sink(SyncEvent::Progress {
+                        sent: *sent,
+                        pending: counts.pending,
+                        parked: counts.parked,
+                    });
+                }
+                Err(ApiError::TooLarge(message)) if batch.len() > 1 => {
+                    debug!(%message, size = batch.len(), "batch too large; halving");
+                    self.batch_size = (batch.len() / 2).max(1);
+                }
+                Err(ApiError::TooLarge(message)) => {
+                    self.journal.apply_results(&[(
+                        first_seq,
+                        Resolution::Parked {
+                            reason: format!("the record is too large for the server: {message}"),
+                        },
+                    )])?;
+                }
+                Err(error) => {
+                    self.journal.note_failed_send(first_seq, last_seq)?;
+                    if error.is_link_failure() {
+                        self.batch_size = (batch.len() / 2).max(1);
+                    }
+                    return Err(SyncError::Api(error));
+                }
+            }
+        }
+    }
+
+    /// Builds the compressed body. `prev` is sent only where the server
+    /// cannot take it from the previous element of the batch.
+    fn encode(&self, batch: &[QueuedEntry]) -> Result<Vec<u8>, SyncError> {
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut previous_seq: Option<u64> = None;
+        for entry in batch {
+            let prev = if previous_seq == Some(entry.seq - 1) {
+                None
+            } else {
+                Some(self.prev_chain(entry.seq)?)
+            };
+            entries.push(UploadEntry {
+                seq: entry.seq,
+                hash: entry.hash,
+                prev,
+                entered_at: Some(entry.entered_at),
+                record: to_raw(entry)?,
+            });
+            previous_seq = Some(entry.seq);
+        }
+        Ok(encode_upload(&UploadRequest { entries })?)
+    }
+
+    fn prev_chain(&self, seq: u64) -> Result<ChainHash, SyncError> {
+        self.journal
+            .chain_at(seq - 1)?
+            .ok_or_else(|| {
+                SyncError::Journal(JournalError::Corrupt {
+                    path: self.journal.path().to_path_buf(),
+                    seq: seq - 1,
+                    detail: "entry is missing".into(),
+                })
+            })
+    }
+
+    fn apply(&mut self, batch: &[QueuedEntry], response: UploadResponse) -> Result<(), SyncError> {
+        let sent: HashSet<u64> = batch.iter().map(|e| e.seq).collect();
+        let mut resolutions = Vec::with_capacity(response.results.len());
+        for r in response.results {
+            if !sent.contains(&r.seq) {
+                warn!(seq = r.seq, "server answered for an entry that was not sent; ignored");
+                continue;
+            }
+            let resolution = match r.status {
+                EntryStatus::Stored => Resolution::Held { note: None },
+                EntryStatus::Duplicate => Resolution::Held {
+                    note: Some("the server already held this record".into()),
+                },
+                EntryStatus::Rejected => Resolution::Parked {
+                    reason: r.reason.unwrap_or_else(|| "refused by the server (no reason given)".into()),
+                },
+                EntryStatus::Conflict => Resolution::Parked {
+                    reason: match r.existing {
+                        Some(existing) => format!(
+                            "conflict: the central database holds a different version of this book entry \
+                             ({existing}). If this record corrects it, import the corrected record with \
+                             \"supersedes\": \"{existing}\"{}",
+                            r.reason.map(|s| format!(" ({s})")).unwrap_or_default()
+                        ),
+                        None => r.reason.unwrap_or_else(|| "conflict with a record the server holds".into()),
+                    },
+                },
+                EntryStatus::Unknown => Resolution::RetryAt {
+                    at: Timestamp::now().plus_ms(3_600_000),
+                    reason: "the server answered with a status this agent does not know; will ask again".into(),
+                },
+            };
+            resolutions.push((r.seq, resolution));
+        }
+        let answered = resolutions.len();
+        self.journal.apply_results(&resolutions)?;
+        if answered < batch.len() {
+            // Unanswered entries stay pending; the round stops and retries.
+            return Err(SyncError::Api(ApiError::BadAnswer(format!(
+                "the server answered for {answered} of {} records",
+                batch.len()
+            ))));
+        }
+        Ok(())
+    }
+
+    /// The have/lack exchange: entries the server already holds (the answer
+    /// was lost) become acked without re-sending; acked entries the server
+    /// lacks (it was restored from an old backup) are queued again.
+    async fn reconcile(&mut self, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<(), SyncError> {
+        let client = self.client.clone();
+        let chain = self.call(|| client.chain()).await?;
+        let contiguous = chain.contiguous_seq;
+        let mut state = self.journal.sync_state()?;
+        state.server_contiguous = Some(contiguous);
+        state.server_alerts = Some(chain.alerts);
+        let (local_head, _) = self.journal.head()?;
+        state.divergence = if contiguous > local_head {
+            Some(format!(
+                "the server holds {contiguous} entries from this agent but this journal has only {local_head}: \
+                 was the data directory replaced or restored from an old copy?"
+            ))
+        } else if contiguous > 0 && self.journal.chain_at(contiguous)? != chain.head {
+            Some(format!(
+                "the server's copy of this journal differs from the local one at or before entry #{contiguous}"
+            ))
+        } else {
+            None
+        };
+        if let Some(d) = &state.divergence {
+            warn!(divergence = %d, "journal and server disagree");
+        }
+        self.journal.save_sync_state(&state)?;
+
+        let (mut already_held, mut to_resend) = (0u64, 0u64);
+        let mut after = 0u64;
+        loop {
+            let page = self.journal.entries_to_reconcile(contiguous, after, 1000)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            let request = HaveRequest {
+                hashes: page.iter().map(|(_, h, _)| *h).collect(),
+            };
+            let response = self.call(|| client.have(&request)).await?;
+            let lacking: HashSet<_> = response.lacking.into_iter().collect();
+            let mut resolutions = Vec::new();
+            for (seq, hash, state) in page {
+                match (state, lacking.contains(&hash)) {
+                    (EntryState::Pending, false) => {
+                        already_held += 1;
+                        resolutions.push((
+                            seq,
+                            Resolution::Held {
+                                note: Some("the server already held this record (its answer was lost)".into()),
+                            },
+                        ));
+                    }
+                    (EntryState::Acked, true) => {
+                        to_resend += 1;
+                        resolutions.push((seq, Resolution::Resend));
+                    }
+                    _ => {}
+                }
+            }
+            self.journal.apply_results(&resolutions)?;
+        }
+        if already_held > 0 || to_resend > 0 {
+            info!(already_held, to_resend, contiguous, "reconciled with the server");
+        }
+        sink(SyncEvent::Reconciled {
+            already_held,
+            to_resend,
+        });
+        let mut state = self.journal.sync_state()?;
+        state.last_reconcile_at = Some(Timestamp::now());
+        self.journal.save_sync_state(&state)?;
+        self.needs_reconcile = false;
+        self.last_reconcile = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The agent's view, for the district dashboard.
+    pub fn heartbeat(&self) -> Result<Heartbeat, JournalError> {
+        let counts = self.journal.counts()?;
+        let state: SyncState = self.journal.sync_state()?;
+        let (journal_seq, _) = self.journal.head()?;
+        Ok(Heartbeat {
+            sent_at: Timestamp::now(),
+            agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            journal_seq,
+            pending: counts.pending,
+            acked: counts.acked,
+            parked: counts.parked,
+            oldest_pending_at: self.journal.oldest_pending_at()?,
+            last_success_at: state.last_success_at,
+            last_error: state.last_error,
+            last_error_at: state.last_error_at,
+            next_retry_at: (state.failures > 0).then_some(state.next_attempt_at),
+        })
+    }
+
+    /// Sends a heartbeat when one is due; failures only cost a log line.
+    pub async fn heartbeat_if_due(&mut self, reachable: bool) {
+        let every = Duration::from_secs(self.settings.heartbeat_secs);
+        if !reachable || self.last_heartbeat.is_some_and(|t| t.elapsed() < every) {
+            return;
+        }
+        let beat = match self.heartbeat() {
+            Ok(b) => b,
+            Err(error) => {
+                warn!(%error, "cannot read the journal for a heartbeat");
+                return;
+            }
+        };
+        // Counted as sent even if it fails: the next one is due a period later
+        // either way, which keeps a failing heartbeat from waking the service.
+        self.last_heartbeat = Some(Instant::now());
+        if let Err(error) = self.client.heartbeat(&beat).await {
+            debug!(%error, "heartbeat not delivered");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SyncError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
