@@ -181,14 +181,19 @@ impl Journal {
             path: path.to_path_buf(),
             source,
         };
-        let conn = Connection::open(path).map_err(err)?;
+        let mut conn = Connection::open(path).map_err(err)?;
         // Importers and the service share the file: wait for each other's
         // short transactions instead of failing.
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        let version: i64 = conn
+        // Read the version under the write lock: an import and the service
+        // may open a new journal at the same moment.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let version: i64 = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
         if version > SCHEMA_VERSION {
@@ -199,12 +204,11 @@ impl Journal {
             });
         }
         if version < SCHEMA_VERSION {
-            let tx = conn.unchecked_transaction().map_err(err)?;
             tx.execute_batch(SCHEMA).map_err(err)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(err)?;
-            tx.commit().map_err(err)?;
         }
+        tx.commit().map_err(err)?;
         Ok(Journal {
             conn,
             path: path.to_path_buf(),

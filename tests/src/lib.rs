@@ -1,1 +1,12 @@
+//! Test support for hotich-sync: a generator of valid records, a fault
+//! injecting TCP proxy, PostgreSQL scratch databases, and a harness that runs
+//! the real `hotich-server` and `hotich-agent` binaries on loopback.
 
+pub mod records;
+pub mod harness;
+pub mod pg;
+pub mod proxy;
+
+pub use records::RecordGen;
+pub use harness::{Db, TestAgent, TestServer};
+pub use proxy::{FaultProxy, Mode};

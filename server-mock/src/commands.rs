@@ -1,0 +1,96 @@
+//! The administrative commands: agents and export.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::config::Database;
+use crate::store::{AgentInfo, NewAgent, Storage};
+use crate::{AnyStore, ServerError, api::token_hash, open_store};
+
+/// A fresh agent token: 32 random bytes, hex, with a recognizable prefix.
+pub fn new_token() -> Result<String, ServerError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ServerError::Usage(format!("no randomness available: {e}")))?;
+    Ok(format!("hts_{}", hex::encode(bytes)))
+}
+
+macro_rules! with_store {
+    ($store:expr, $s:ident => $body:expr) => {
+        match $store {
+            AnyStore::Sqlite($s) => $body,
+            AnyStore::Postgres($s) => $body,
+        }
+    };
+}
+
+pub struct AddedAgent {
+    pub agent: AgentInfo,
+    pub token: String,
+}
+
+pub async fn add_agent(
+    database: &Database,
+    commune: &str,
+    name: Option<String>,
+    province: Option<String>,
+    district: Option<String>,
+) -> Result<AddedAgent, ServerError> {
+    if !(commune.len() == 5 && commune.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(ServerError::Usage(format!(
+            "commune code \"{commune}\" must be 5 digits, e.g. 00004"
+        )));
+    }
+    let store = open_store(database, 1).await?;
+    let token = new_token()?;
+    let new = NewAgent {
+        commune: commune.to_string(),
+        name,
+        province,
+        district,
+        token_hash: token_hash(&token),
+    };
+    let agent = with_store!(&store, s => s.add_agent(new).await).map_err(|e| ServerError::store(database, e))?;
+    Ok(AddedAgent { agent, token })
+}
+
+pub async fn list_agents(database: &Database) -> Result<Vec<AgentInfo>, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => s.list_agents().await).map_err(|e| ServerError::store(database, e))
+}
+
+pub async fn revoke_agent(database: &Database, id: i64) -> Result<bool, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => s.revoke_agent(id).await).map_err(|e| ServerError::store(database, e))
+}
+
+/// Writes every stored record (of one commune, or all) as JSON Lines, in
+/// the order received. Returns how many were written.
+pub async fn export(database: &Database, commune: Option<&str>, out: &mut dyn Write) -> Result<u64, ServerError> {
+    let store = open_store(database, 1).await?;
+    let mut after = 0i64;
+    let mut written = 0u64;
+    loop {
+        let page = with_store!(&store, s => s.export_page(commune, after, 5000).await)
+            .map_err(|e| ServerError::store(database, e))?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for row in &page {
+            let line = serde_json::to_string(row).map_err(|e| ServerError::Usage(e.to_string()))?;
+            writeln!(out, "{line}").map_err(|source| ServerError::Io {
+                context: "writing the export".into(),
+                source,
+            })?;
+            written += 1;
+        }
+    }
+    out.flush().map_err(|source| ServerError::Io {
+        context: "writing the export".into(),
+        source,
+    })?;
+    Ok(written)
+}
+
+pub fn agent_json(a: &AgentInfo) -> serde_json::Value {
+    json!(a)
+}

@@ -1,0 +1,142 @@
+//! The central side as a real server: an idempotent, durable, hash-keyed
+//! record store on SQLite or PostgreSQL, agent authentication, the chain
+//! check, and fault injection for tests and demos.
+
+pub mod api;
+pub mod chaos;
+pub mod commands;
+pub mod config;
+pub mod store;
+pub mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::chaos::{Chaos, ChaosListener, ConnInfo};
+use crate::config::{Database, ServerConfig};
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Storage, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{database}: {source}")]
+    Store {
+        database: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ServerError {
+    pub fn store(database: &Database, source: StoreError) -> Self {
+        ServerError::Store {
+            database: database.to_string(),
+            source,
+        }
+    }
+}
+
+/// Opens the configured store and hands it to `f` (generic over the backend).
+pub async fn open_store(database: &Database, max_connections: usize) -> Result<AnyStore, ServerError> {
+    match database {
+        Database::Sqlite(path) => {
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+                .await
+                .map_err(|e| ServerError::store(database, StoreError::Task(e.to_string())))?
+                .map_err(|e| ServerError::store(database, e))?;
+            Ok(AnyStore::Sqlite(store))
+        }
+        Database::Postgres(url) => Ok(AnyStore::Postgres(
+            PgStore::connect(url, max_connections)
+                .await
+                .map_err(|e| ServerError::store(database, e))?,
+        )),
+    }
+}
+
+/// Either backend, for code that picks one at run time.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Serves until `shutdown` resolves, then finishes requests in flight.
+pub async fn run(
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    match open_store(&config.database, config.max_connections).await? {
+        AnyStore::Sqlite(s) => serve(Arc::new(s), config, listener, shutdown).await,
+        AnyStore::Postgres(s) => serve(Arc::new(s), config, listener, shutdown).await,
+    }
+}
+
+pub async fn serve<S: Storage>(
+    store: Arc<S>,
+    config: ServerConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    config.chaos.check().map_err(ServerError::Usage)?;
+    if !config.chaos.is_off() {
+        tracing::warn!(chaos = ?config.chaos, "fault injection is ON");
+    }
+    let chaos = Arc::new(Chaos::new(config.chaos.clone()));
+    let app = api::router(store, config.limits, chaos).into_make_service_with_connect_info::<ConnInfo>();
+    let io = |context: &str| {
+        let context = context.to_string();
+        move |source| ServerError::Io { context, source }
+    };
+    match &config.tls {
+        None => axum::serve(ChaosListener(listener), app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(io("serving HTTP")),
+        Some(files) => {
+            let tls = tls::load_config(&files.cert, &files.key).map_err(ServerError::Tls)?;
+            let listener = tls::TlsListener::new(listener, tls).map_err(io("starting TLS"))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+                .map_err(io("serving HTTPS"))
+        }
+    }
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

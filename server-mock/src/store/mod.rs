@@ -1,0 +1,417 @@
+//! Storage: one interface ([`Storage`]), two backends (SQLite, PostgreSQL).
+//!
+//! The decisions about a batch (stored, duplicate, conflict; chain alerts)
+//! are made once, in [`plan_batch`], over a [`Snapshot`] of what the store
+//! holds for the keys the batch touches. Each backend only fetches the
+//! snapshot and writes the plan, inside one transaction that also serializes
+//! batches of the same commune, so two copies of a batch arriving at once
+//! cannot both store a record. Unique constraints (record hash, natural-key
+//! head, agent+seq link) back that up: a violation fails the batch (the
+//! agent retries) rather than storing twice.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+use hotich_protocol::wire::{ChainState, EntryResult, EntryStatus, Heartbeat};
+use hotich_protocol::{ChainHash, ContentHash, GENESIS, PreparedRecord, Timestamp};
+use serde::Serialize;
+
+/// A registered agent (one commune PC).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentInfo {
+    pub id: i64,
+    pub commune: String,
+    pub name: Option<String>,
+    pub province: Option<String>,
+    pub district: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub last_seen_at: Option<Timestamp>,
+    pub contiguous_seq: u64,
+    pub highest_seq: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgent {
+    pub commune: String,
+    pub name: Option<String>,
+    pub province: Option<String>,
+    pub district: Option<String>,
+    pub token_hash: [u8; 32],
+}
+
+/// An uploaded entry after the server's own checks.
+#[derive(Debug, Clone)]
+pub struct CheckedEntry {
+    pub seq: u64,
+    /// The content hash the agent's chain is built on.
+    pub claimed_hash: ContentHash,
+    pub prev: ChainHash,
+    pub chain: ChainHash,
+    pub entered_at: Option<Timestamp>,
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone)]
+pub enum Verdict {
+    Valid(PreparedRecord),
+    Invalid(String),
+}
+
+/// What the store holds for the keys one batch touches.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Chain hashes of this agent's links for the batch's seqs and their predecessors.
+    pub links: HashMap<u64, ChainHash>,
+    /// Which of the batch's content hashes are stored.
+    pub stored: HashSet<ContentHash>,
+    /// Current head hash per natural key (storage form) the batch touches.
+    pub heads: HashMap<String, ContentHash>,
+}
+
+impl Snapshot {
+    /// The keys to fetch for a batch: (seqs, content hashes, natural keys).
+    pub fn keys(entries: &[CheckedEntry]) -> (Vec<u64>, Vec<ContentHash>, Vec<String>) {
+        let mut seqs: Vec<u64> = entries
+            .iter()
+            .flat_map(|e| [e.seq, e.seq.saturating_sub(1)])
+            .filter(|s| *s > 0)
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let mut hashes = Vec::new();
+        let mut keys = Vec::new();
+        for e in entries {
+            if let Verdict::Valid(r) = &e.verdict {
+                hashes.push(r.hash);
+                keys.push(r.key.storage_key());
+            }
+        }
+        hashes.sort_unstable();
+        hashes.dedup();
+        keys.sort_unstable();
+        keys.dedup();
+        (seqs, hashes, keys)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    pub seq: u64,
+    pub content_hash: ContentHash,
+    pub chain: ChainHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub seq: Option<u64>,
+    pub kind: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub seq: u64,
+    pub entered_at: Option<Timestamp>,
+    pub record: PreparedRecord,
+}
+
+/// Everything one batch writes, and the answer to send.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub results: Vec<EntryResult>,
+    pub links: Vec<NewLink>,
+    pub records: Vec<NewRecord>,
+    /// Natural key (storage form) -> new head hash.
+    pub heads: Vec<(String, ContentHash)>,
+    pub alerts: Vec<Alert>,
+    pub highest_seq: u64,
+}
+
+/// Decides each entry's fate. Entries are taken in order, each seeing the
+/// effects of the ones before it (a batch may hold a record and its correction).
+pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
+    let mut plan = Plan::default();
+    for e in entries {
+        plan.highest_seq = plan.highest_seq.max(e.seq);
+        // The chain: record the link once, never overwrite it, and say when
+        // it does not fit what came before.
+        match snap.links.get(&e.seq) {
+            Some(existing) if *existing == e.chain => {}
+            Some(_) => plan.alerts.push(Alert {
+                seq: Some(e.seq),
+                kind: "rewrite".into(),
+                detail: format!(
+                    "entry #{} was received before with different content; the first version is kept",
+                    e.seq
+                ),
+            }),
+            None => {
+                if e.seq == 1 {
+                    if e.prev != GENESIS {
+                        plan.alerts.push(Alert {
+                            seq: Some(1),
+                            kind: "fork".into(),
+                            detail: "entry #1 does not start a new chain".into(),
+                        });
+                    }
+                } else {
+                    match snap.links.get(&(e.seq - 1)) {
+                        Some(p) if *p != e.prev => plan.alerts.push(Alert {
+                            seq: Some(e.seq),
+                            kind: "fork".into(),
+                            detail: format!(
+                                "entry #{} does not link to the entry #{} received earlier",
+                                e.seq,
+                                e.seq - 1
+                            ),
+                        }),
+                        Some(_) => {}
+                        None => plan.alerts.push(Alert {
+                            seq: Some(e.seq),
+                            kind: "gap".into(),
+                            detail: format!("entry #{} arrived before entry #{}", e.seq, e.seq - 1),
+                        }),
+                    }
+                }
+                snap.links.insert(e.seq, e.chain);
+                plan.links.push(NewLink {
+                    seq: e.seq,
+                    content_hash: e.claimed_hash,
+                    chain: e.chain,
+                });
+            }
+        }
+        let result = match e.verdict {
+            Verdict::Invalid(reason) => EntryResult {
+                reason: Some(reason),
+                ..EntryResult::new(e.seq, EntryStatus::Rejected)
+            },
+            Verdict::Valid(record) => {
+                let key = record.key.storage_key();
+                if snap.stored.contains(&record.hash) {
+                    EntryResult::new(e.seq, EntryStatus::Duplicate)
+                } else if let Some(head) = snap.heads.get(&key).filter(|h| record.supersedes != Some(**h)) {
+                    EntryResult {
+                        existing: Some(*head),
+                        reason: Some(match record.supersedes {
+                            Some(other) => format!(
+                                "it corrects {other}, but the current version of {} is {head}",
+                                record.key
+                            ),
+                            None => format!("{} already holds different content", record.key),
+                        }),
+                        ..EntryResult::new(e.seq, EntryStatus::Conflict)
+                    }
+                } else {
+                    snap.stored.insert(record.hash);
+                    snap.heads.insert(key.clone(), record.hash);
+                    plan.heads.push((key, record.hash));
+                    plan.records.push(NewRecord {
+                        seq: e.seq,
+                        entered_at: e.entered_at,
+                        record,
+                    });
+                    EntryResult::new(e.seq, EntryStatus::Stored)
+                }
+            }
+        };
+        plan.results.push(result);
+    }
+    // A key corrected twice in one batch needs only its last head.
+    let mut last: HashMap<String, ContentHash> = HashMap::new();
+    for (k, h) in plan.heads.drain(..) {
+        last.insert(k, h);
+    }
+    plan.heads = last.into_iter().collect();
+    plan
+}
+
+/// One stored record as `export` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportRow {
+    #[serde(skip)]
+    pub id: i64,
+    pub content_hash: ContentHash,
+    pub commune_code: String,
+    pub agent_id: i64,
+    pub agent: Option<String>,
+    pub seq: u64,
+    pub received_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entered_at: Option<Timestamp>,
+    pub record: Box<serde_json::value::RawValue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("the database holds damaged data: {0}")]
+    Corrupt(String),
+    #[error("database task failed: {0}")]
+    Task(String),
+    #[error("the database was set up by a newer hotich-server (schema {found}, this build knows {known})")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// What the server needs from a database. Implemented by
+/// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
+/// against both.
+pub trait Storage: Send + Sync + 'static {
+    fn add_agent(&self, agent: NewAgent) -> impl Future<Output = Result<AgentInfo, StoreError>> + Send;
+    fn list_agents(&self) -> impl Future<Output = Result<Vec<AgentInfo>, StoreError>> + Send;
+    /// Returns false when no such agent exists.
+    fn revoke_agent(&self, id: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The active (not revoked) agent holding this token hash.
+    fn agent_by_token(&self, token_hash: [u8; 32]) -> impl Future<Output = Result<Option<AgentInfo>, StoreError>> + Send;
+    /// Applies one batch durably and returns a result per entry.
+    fn commit_batch(
+        &self,
+        agent_id: i64,
+        commune: &str,
+        entries: Vec<CheckedEntry>,
+    ) -> impl Future<Output = Result<Vec<EntryResult>, StoreError>> + Send;
+    fn lacking(&self, hashes: Vec<ContentHash>) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
+    fn chain_state(&self, agent_id: i64) -> impl Future<Output = Result<ChainState, StoreError>> + Send;
+    fn record_heartbeat(
+        &self,
+        agent_id: i64,
+        beat: &Heartbeat,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stored records in the order received, `limit` after row `after_id`.
+    fn export_page(
+        &self,
+        commune: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ExportRow>, StoreError>> + Send;
+    fn alerts(&self, agent_id: i64) -> impl Future<Output = Result<Vec<Alert>, StoreError>> + Send;
+}
+
+/// Where the contiguous prefix of an agent's links now ends, given the links
+/// above the old end in ascending order.
+pub fn advance_contiguous(mut contiguous: u64, seqs_above: impl IntoIterator<Item = u64>) -> u64 {
+    for seq in seqs_above {
+        if seq == contiguous + 1 {
+            contiguous = seq;
+        } else if seq > contiguous + 1 {
+            break;
+        }
+    }
+    contiguous
+}
+
+/// Rows fetched per page when walking links to advance the contiguous prefix.
+pub const CONTIGUOUS_PAGE: i64 = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hotich_protocol::{CivilDate, chain_hash, prepare_record};
+    use serde_json::json;
+
+    fn record(entry: u32, name: &str, supersedes: Option<ContentHash>) -> PreparedRecord {
+        let mut v = json!({
+            "kind": "birth", "commune_code": "00004",
+            "register": {"year": 1998, "book": "01", "entry": entry},
+            "registered_on": "1998-03-20",
+            "child": {"full_name": name, "sex": "male", "date_of_birth": "1998-03-15"}
+        });
+        if let Some(s) = supersedes {
+            v["supersedes"] = json!(s.to_hex());
+        }
+        prepare_record(v, CivilDate::parse("2026-01-01").unwrap()).unwrap()
+    }
+
+    fn chain_of(records: &[PreparedRecord]) -> Vec<CheckedEntry> {
+        let mut prev = GENESIS;
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let seq = i as u64 + 1;
+                let chain = chain_hash(&prev, seq, &r.hash);
+                let e = CheckedEntry {
+                    seq,
+                    claimed_hash: r.hash,
+                    prev,
+                    chain,
+                    entered_at: None,
+                    verdict: Verdict::Valid(r.clone()),
+                };
+                prev = chain;
+                e
+            })
+            .collect()
+    }
+
+    fn statuses(p: &Plan) -> Vec<EntryStatus> {
+        p.results.iter().map(|r| r.status).collect()
+    }
+
+    #[test]
+    fn a_batch_with_a_record_its_copy_and_its_correction() {
+        let a = record(1, "An", None);
+        let b = record(1, "Ân", Some(a.hash));
+        let c = record(1, "Anh", None);
+        let entries = chain_of(&[a.clone(), b.clone(), c.clone()]);
+        let plan = plan_batch(entries, Snapshot::default());
+        assert_eq!(
+            statuses(&plan),
+            vec![EntryStatus::Stored, EntryStatus::Stored, EntryStatus::Conflict]
+        );
+        assert_eq!(plan.results[2].existing, Some(b.hash));
+        assert_eq!(plan.heads, vec![(a.key.storage_key(), b.hash)]);
+        assert!(plan.alerts.is_empty(), "{:?}", plan.alerts);
+        assert_eq!(plan.links.len(), 3);
+    }
+
+    #[test]
+    fn resent_entries_are_duplicates_without_alerts() {
+        let a = record(1, "An", None);
+        let entries = chain_of(std::slice::from_ref(&a));
+        let mut snap = Snapshot::default();
+        snap.stored.insert(a.hash);
+        snap.links.insert(1, entries[0].chain);
+        snap.heads.insert(a.key.storage_key(), a.hash);
+        let plan = plan_batch(entries, snap);
+        assert_eq!(statuses(&plan), vec![EntryStatus::Duplicate]);
+        assert!(plan.links.is_empty() && plan.records.is_empty() && plan.alerts.is_empty());
+    }
+
+    #[test]
+    fn gaps_forks_and_rewrites_are_alerts_that_overwrite_nothing() {
+        let recs: Vec<_> = (1..=4).map(|i| record(i, "An", None)).collect();
+        let entries = chain_of(&recs);
+        // Seq 3 arrives alone: a gap.
+        let plan = plan_batch(vec![entries[2].clone()], Snapshot::default());
+        assert_eq!(plan.alerts[0].kind, "gap");
+        // Seq 2 seen before with other content: a rewrite; the old link is kept.
+        let mut snap = Snapshot::default();
+        snap.links.insert(1, entries[0].chain);
+        snap.links.insert(2, ChainHash::from_bytes([9; 32]));
+        let plan = plan_batch(vec![entries[1].clone()], snap);
+        assert_eq!(plan.alerts[0].kind, "rewrite");
+        assert!(plan.links.is_empty());
+        assert_eq!(statuses(&plan), vec![EntryStatus::Stored], "the record itself is still kept");
+        // Seq 2 whose prev is not the stored seq 1: a fork.
+        let mut snap = Snapshot::default();
+        snap.links.insert(1, ChainHash::from_bytes([7; 32]));
+        let plan = plan_batch(vec![entries[1].clone()], snap);
+        assert_eq!(plan.alerts[0].kind, "fork");
+    }
+
+    #[test]
+    fn contiguous_prefix_advances_only_without_holes() {
+        assert_eq!(advance_contiguous(0, [1, 2, 3, 5]), 3);
+        assert_eq!(advance_contiguous(3, [5, 6]), 3);
+        assert_eq!(advance_contiguous(3, [4]), 4);
+    }
+}

@@ -1,0 +1,495 @@
+//! The scale-out backend: PostgreSQL through tokio-postgres. A batch is one
+//! transaction of a handful of set-based statements (UNNEST arrays), so a
+//! 1,000-record batch costs a few round trips, not thousands. Batches of one
+//! commune are serialized by a transaction-scoped advisory lock; batches of
+//! different communes run in parallel.
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
+use hotich_protocol::{ChainHash, ContentHash, Timestamp};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row};
+
+use super::{
+    Alert, AgentInfo, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot, Storage,
+    StoreError, advance_contiguous, plan_batch,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE agents (
+    id             BIGSERIAL PRIMARY KEY,
+    commune        TEXT NOT NULL,
+    name           TEXT,
+    province       TEXT,
+    district       TEXT,
+    token_hash     BYTEA NOT NULL UNIQUE,
+    created_at     BIGINT NOT NULL,
+    revoked_at     BIGINT,
+    contiguous_seq BIGINT NOT NULL DEFAULT 0,
+    head_chain     BYTEA,
+    highest_seq    BIGINT NOT NULL DEFAULT 0,
+    last_seen_at   BIGINT,
+    heartbeat      TEXT,
+    heartbeat_at   BIGINT
+);
+CREATE TABLE records (
+    id          BIGSERIAL PRIMARY KEY,
+    hash        BYTEA NOT NULL UNIQUE,
+    commune     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    nat_key     TEXT NOT NULL,
+    supersedes  BYTEA,
+    agent_id    BIGINT NOT NULL REFERENCES agents(id),
+    seq         BIGINT NOT NULL,
+    entered_at  BIGINT,
+    received_at BIGINT NOT NULL,
+    record      TEXT NOT NULL
+);
+CREATE INDEX records_by_commune ON records(commune, id);
+CREATE TABLE heads (
+    nat_key TEXT PRIMARY KEY,
+    hash    BYTEA NOT NULL
+);
+CREATE TABLE links (
+    agent_id     BIGINT NOT NULL REFERENCES agents(id),
+    seq          BIGINT NOT NULL,
+    content_hash BYTEA NOT NULL,
+    chain_hash   BYTEA NOT NULL,
+    received_at  BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, seq)
+);
+CREATE TABLE alerts (
+    id       BIGSERIAL PRIMARY KEY,
+    agent_id BIGINT NOT NULL REFERENCES agents(id),
+    seq      BIGINT,
+    kind     TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    at       BIGINT NOT NULL
+);
+CREATE INDEX alerts_by_agent ON alerts(agent_id, id);
+"#];
+
+/// A small connection pool: at most `max` connections, reused while healthy.
+struct Pool {
+    config: Config,
+    idle: Mutex<Vec<Client>>,
+    permits: Arc<Semaphore>,
+}
+
+struct Pooled {
+    client: Option<Client>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Pooled {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        self.client
+            .as_mut()
+            .ok_or_else(|| StoreError::Task("pooled connection already returned".into()))
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && !client.is_closed()
+        {
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(client);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+const MIGRATION_LOCK: i64 = 0x686f_7469_6368;
+
+fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
+    ContentHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
+}
+
+fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
+    ChainHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
+}
+
+const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
+
+fn agent_from_row(r: &Row) -> Result<AgentInfo, StoreError> {
+    Ok(AgentInfo {
+        id: r.try_get(0)?,
+        commune: r.try_get(1)?,
+        name: r.try_get(2)?,
+        province: r.try_get(3)?,
+        district: r.try_get(4)?,
+        created_at: Timestamp(r.try_get(5)?),
+        revoked_at: r.try_get::<_, Option<i64>>(6)?.map(Timestamp),
+        last_seen_at: r.try_get::<_, Option<i64>>(7)?.map(Timestamp),
+        contiguous_seq: r.try_get::<_, i64>(8)? as u64,
+        highest_seq: r.try_get::<_, i64>(9)? as u64,
+    })
+}
+
+impl PgStore {
+    /// Connects (URL or key=value form) and applies migrations.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
+        let config = Config::from_str(url)?;
+        let store = PgStore {
+            pool: Arc::new(Pool {
+                config,
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(max_connections.max(1))),
+            }),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn get(&self) -> Result<Pooled, StoreError> {
+        let permit = self
+            .pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let reused = {
+            let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+            std::iter::from_fn(|| idle.pop()).find(|c| !c.is_closed())
+        };
+        let client = match reused {
+            Some(c) => c,
+            None => {
+                let (client, connection) = self.pool.config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::warn!(%error, "PostgreSQL connection ended");
+                    }
+                });
+                client
+            }
+        };
+        Ok(Pooled {
+            client: Some(client),
+            pool: self.pool.clone(),
+            _permit: permit,
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        let tx = conn.client()?.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS hotich_schema (version BIGINT NOT NULL)")
+            .await?;
+        let version: i64 = tx
+            .query_opt("SELECT version FROM hotich_schema", &[])
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?
+            .unwrap_or(0);
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        for sql in MIGRATIONS.iter().skip(version as usize) {
+            tx.batch_execute(sql).await?;
+        }
+        tx.execute("DELETE FROM hotich_schema", &[]).await?;
+        tx.execute("INSERT INTO hotich_schema (version) VALUES ($1)", &[&known]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Storage for PgStore {
+    async fn add_agent(&self, agent: NewAgent) -> Result<AgentInfo, StoreError> {
+        let mut conn = self.get().await?;
+        let row = conn
+            .client()?
+            .query_one(
+                &format!(
+                    "INSERT INTO agents (commune, name, province, district, token_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {AGENT_COLUMNS}"
+                ),
+                &[
+                    &agent.commune,
+                    &agent.name,
+                    &agent.province,
+                    &agent.district,
+                    &agent.token_hash.as_slice(),
+                    &Timestamp::now().millis(),
+                ],
+            )
+            .await?;
+        agent_from_row(&row)
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"), &[])
+            .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    async fn revoke_agent(&self, id: i64) -> Result<bool, StoreError> {
+        let mut conn = self.get().await?;
+        let client = conn.client()?;
+        let exists = client.query_opt("SELECT 1 FROM agents WHERE id = $1", &[&id]).await?.is_some();
+        client
+            .execute(
+                "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &Timestamp::now().millis()],
+            )
+            .await?;
+        Ok(exists)
+    }
+
+    async fn agent_by_token(&self, token_hash: [u8; 32]) -> Result<Option<AgentInfo>, StoreError> {
+        let mut conn = self.get().await?;
+        let row = conn
+            .client()?
+            .query_opt(
+                &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = $1 AND revoked_at IS NULL"),
+                &[&token_hash.as_slice()],
+            )
+            .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    async fn commit_batch(
+        &self,
+        agent_id: i64,
+        commune: &str,
+        entries: Vec<CheckedEntry>,
+    ) -> Result<Vec<EntryResult>, StoreError> {
+        let now = Timestamp::now().millis();
+        let mut conn = self.get().await?;
+        let tx = conn.client()?.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune]).await?;
+        let (seqs, hashes, keys) = Snapshot::keys(&entries);
+        let seqs: Vec<i64> = seqs.into_iter().map(|s| s as i64).collect();
+        let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let mut snap = Snapshot::default();
+        for row in tx
+            .query(
+                "SELECT seq, chain_hash FROM links WHERE agent_id = $1 AND seq = ANY($2)",
+                &[&agent_id, &seqs],
+            )
+            .await?
+        {
+            let seq: i64 = row.try_get(0)?;
+            let chain: &[u8] = row.try_get(1)?;
+            snap.links.insert(seq as u64, chain_of(chain)?);
+        }
+        for row in tx.query("SELECT hash FROM records WHERE hash = ANY($1)", &[&hashes]).await? {
+            let h: &[u8] = row.try_get(0)?;
+            snap.stored.insert(hash_of(h)?);
+        }
+        for row in tx.query("SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)", &[&keys]).await? {
+            let k: String = row.try_get(0)?;
+            let h: &[u8] = row.try_get(1)?;
+            snap.heads.insert(k, hash_of(h)?);
+        }
+        let plan = plan_batch(entries, snap);
+        if !plan.links.is_empty() {
+            let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
+            let contents: Vec<&[u8]> = plan.links.iter().map(|l| l.content_hash.as_bytes().as_slice()).collect();
+            let chains: Vec<&[u8]> = plan.links.iter().map(|l| l.chain.as_bytes().as_slice()).collect();
+            tx.execute(
+                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
+                 SELECT $1, s, c, h, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) AS t(s, c, h)",
+                &[&agent_id, &seqs, &contents, &chains, &now],
+            )
+            .await?;
+        }
+        if !plan.records.is_empty() {
+            let r = &plan.records;
+            let hashes: Vec<&[u8]> = r.iter().map(|x| x.record.hash.as_bytes().as_slice()).collect();
+            let kinds: Vec<&str> = r.iter().map(|x| x.record.kind.as_str()).collect();
+            let keys: Vec<String> = r.iter().map(|x| x.record.key.storage_key()).collect();
+            let supersedes: Vec<Option<&[u8]>> = r
+                .iter()
+                .map(|x| x.record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()))
+                .collect();
+            let seqs: Vec<i64> = r.iter().map(|x| x.seq as i64).collect();
+            let entered: Vec<Option<i64>> = r.iter().map(|x| x.entered_at.map(|t| t.millis())).collect();
+            let texts: Vec<&str> = r.iter().map(|x| x.record.canonical.as_str()).collect();
+            let params: [&(dyn ToSql + Sync); 10] = [
+                &hashes, &commune, &kinds, &keys, &supersedes, &agent_id, &seqs, &entered, &now, &texts,
+            ];
+            tx.execute(
+                "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
+                 SELECT h, $2, k, n, s, $6, q, e, $9, r
+                 FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
+                      AS t(h, k, n, s, q, e, r)",
+                &params,
+            )
+            .await?;
+        }
+        if !plan.heads.is_empty() {
+            let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
+            let hashes: Vec<&[u8]> = plan.heads.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
+            tx.execute(
+                "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+                 ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash",
+                &[&keys, &hashes],
+            )
+            .await?;
+        }
+        for a in &plan.alerts {
+            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
+            tx.execute(
+                "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
+                &[&agent_id, &a.seq.map(|s| s as i64), &a.kind, &a.detail, &now],
+            )
+            .await?;
+        }
+        let row = tx
+            .query_one("SELECT contiguous_seq, highest_seq FROM agents WHERE id = $1", &[&agent_id])
+            .await?;
+        let mut contiguous: i64 = row.try_get(0)?;
+        let old_highest: i64 = row.try_get(1)?;
+        loop {
+            let seqs: Vec<u64> = tx
+                .query(
+                    "SELECT seq FROM links WHERE agent_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                    &[&agent_id, &contiguous, &CONTIGUOUS_PAGE],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get::<_, i64>(0).map(|s| s as u64))
+                .collect::<Result<_, _>>()?;
+            let advanced = advance_contiguous(contiguous as u64, seqs.iter().copied()) as i64;
+            let again = seqs.len() as i64 == CONTIGUOUS_PAGE && advanced != contiguous;
+            contiguous = advanced;
+            if !again {
+                break;
+            }
+        }
+        tx.execute(
+            "UPDATE agents SET contiguous_seq = $2,
+                    head_chain = (SELECT chain_hash FROM links WHERE agent_id = $1 AND seq = $2),
+                    highest_seq = $3, last_seen_at = $4
+             WHERE id = $1",
+            &[&agent_id, &contiguous, &old_highest.max(plan.highest_seq as i64), &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(plan.results)
+    }
+
+    async fn lacking(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, StoreError> {
+        let mut conn = self.get().await?;
+        let blobs: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let mut held = std::collections::HashSet::new();
+        for row in conn
+            .client()?
+            .query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs])
+            .await?
+        {
+            let h: &[u8] = row.try_get(0)?;
+            held.insert(hash_of(h)?);
+        }
+        Ok(hashes.into_iter().filter(|h| !held.contains(h)).collect())
+    }
+
+    async fn chain_state(&self, agent_id: i64) -> Result<ChainState, StoreError> {
+        let mut conn = self.get().await?;
+        let row = conn
+            .client()?
+            .query_one(
+                "SELECT contiguous_seq, head_chain, highest_seq,
+                        (SELECT COUNT(*) FROM alerts WHERE agent_id = $1)
+                 FROM agents WHERE id = $1",
+                &[&agent_id],
+            )
+            .await?;
+        let head: Option<&[u8]> = row.try_get(1)?;
+        Ok(ChainState {
+            contiguous_seq: row.try_get::<_, i64>(0)? as u64,
+            head: head.map(chain_of).transpose()?,
+            highest_seq: row.try_get::<_, i64>(2)? as u64,
+            alerts: row.try_get::<_, i64>(3)? as u64,
+        })
+    }
+
+    async fn record_heartbeat(&self, agent_id: i64, beat: &Heartbeat, at: Timestamp) -> Result<(), StoreError> {
+        let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.get().await?;
+        conn.client()?
+            .execute(
+                "UPDATE agents SET heartbeat = $2, heartbeat_at = $3, last_seen_at = $3 WHERE id = $1",
+                &[&agent_id, &json, &at.millis()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn export_page(&self, commune: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<ExportRow>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record
+                 FROM records r JOIN agents a ON a.id = r.agent_id
+                 WHERE r.id > $1 AND ($2::text IS NULL OR r.commune = $2)
+                 ORDER BY r.id LIMIT $3",
+                &[&after_id, &commune, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                let hash: &[u8] = r.try_get(1)?;
+                let record: String = r.try_get(8)?;
+                Ok(ExportRow {
+                    id,
+                    content_hash: hash_of(hash)?,
+                    commune_code: r.try_get(2)?,
+                    agent_id: r.try_get(3)?,
+                    agent: r.try_get(4)?,
+                    seq: r.try_get::<_, i64>(5)? as u64,
+                    received_at: Timestamp(r.try_get(6)?),
+                    entered_at: r.try_get::<_, Option<i64>>(7)?.map(Timestamp),
+                    record: serde_json::value::RawValue::from_string(record)
+                        .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn alerts(&self, agent_id: i64) -> Result<Vec<Alert>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query("SELECT seq, kind, detail FROM alerts WHERE agent_id = $1 ORDER BY id", &[&agent_id])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Alert {
+                    seq: r.try_get::<_, Option<i64>>(0)?.map(|s| s as u64),
+                    kind: r.try_get(1)?,
+                    detail: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,463 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a 2xx is sent only after the batch is on disk. One writer connection
+//! (SQLite has one writer anyway) serializes batches; reads use their own
+//! connections and never wait for a write.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
+use hotich_protocol::{ChainHash, ContentHash, Timestamp};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Alert, AgentInfo, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot, Storage,
+    StoreError, advance_contiguous, plan_batch,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE agents (
+    id             INTEGER PRIMARY KEY,
+    commune        TEXT NOT NULL,
+    name           TEXT,
+    province       TEXT,
+    district       TEXT,
+    token_hash     BLOB NOT NULL UNIQUE,
+    created_at     INTEGER NOT NULL,
+    revoked_at     INTEGER,
+    contiguous_seq INTEGER NOT NULL DEFAULT 0,
+    head_chain     BLOB,
+    highest_seq    INTEGER NOT NULL DEFAULT 0,
+    last_seen_at   INTEGER,
+    heartbeat      TEXT,
+    heartbeat_at   INTEGER
+);
+CREATE TABLE records (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL UNIQUE,
+    commune     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    nat_key     TEXT NOT NULL,
+    supersedes  BLOB,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id),
+    seq         INTEGER NOT NULL,
+    entered_at  INTEGER,
+    received_at INTEGER NOT NULL,
+    record      TEXT NOT NULL
+);
+CREATE INDEX records_by_commune ON records(commune, id);
+CREATE TABLE heads (
+    nat_key TEXT PRIMARY KEY,
+    hash    BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE links (
+    agent_id     INTEGER NOT NULL REFERENCES agents(id),
+    seq          INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,
+    chain_hash   BLOB NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE alerts (
+    id       INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    seq      INTEGER,
+    kind     TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    at       INTEGER NOT NULL
+);
+CREATE INDEX alerts_by_agent ON alerts(agent_id, id);
+"#];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves SQLite's own state consistent
+    // (the transaction rolls back on drop), so the guard is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
+    ContentHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
+}
+
+fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
+    ChainHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
+}
+
+fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {
+    Ok(AgentInfo {
+        id: r.get(0)?,
+        commune: r.get(1)?,
+        name: r.get(2)?,
+        province: r.get(3)?,
+        district: r.get(4)?,
+        created_at: Timestamp(r.get(5)?),
+        revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        last_seen_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
+        contiguous_seq: r.get::<_, i64>(8)? as u64,
+        highest_seq: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
+
+impl SqliteStore {
+    /// Opens the database, creating it and applying migrations as needed.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut conn = connect(path)?;
+        let known = MIGRATIONS.len() as i64;
+        // Read the version under the write lock: a server and an `agent add`
+        // may open a new database at the same moment.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > known {
+            return Err(StoreError::TooNew { found: version, known });
+        }
+        for sql in MIGRATIONS.iter().skip(version as usize) {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", known)?;
+        tx.commit()?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || f(&mut lock(&writer)))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match lock(&readers).pop() {
+                Some(c) => c,
+                None => connect(&path)?,
+            };
+            let result = f(&conn);
+            lock(&readers).push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+fn commit_batch_tx(
+    conn: &mut Connection,
+    agent_id: i64,
+    entries: Vec<CheckedEntry>,
+) -> Result<Vec<EntryResult>, StoreError> {
+    let now = Timestamp::now().millis();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (seqs, hashes, keys) = Snapshot::keys(&entries);
+    let mut snap = Snapshot::default();
+    {
+        let mut link = tx.prepare_cached("SELECT chain_hash FROM links WHERE agent_id = ?1 AND seq = ?2")?;
+        for seq in seqs {
+            if let Some(blob) = link
+                .query_row(params![agent_id, seq as i64], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+            {
+                snap.links.insert(seq, chain_of(&blob)?);
+            }
+        }
+        let mut stored = tx.prepare_cached("SELECT 1 FROM records WHERE hash = ?1")?;
+        for h in hashes {
+            if stored.exists([h.as_bytes().as_slice()])? {
+                snap.stored.insert(h);
+            }
+        }
+        let mut head = tx.prepare_cached("SELECT hash FROM heads WHERE nat_key = ?1")?;
+        for k in keys {
+            if let Some(blob) = head.query_row([&k], |r| r.get::<_, Vec<u8>>(0)).optional()? {
+                snap.heads.insert(k, hash_of(&blob)?);
+            }
+        }
+    }
+    let plan = plan_batch(entries, snap);
+    {
+        let mut link = tx.prepare_cached(
+            "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for l in &plan.links {
+            link.execute(params![
+                agent_id,
+                l.seq as i64,
+                l.content_hash.as_bytes().as_slice(),
+                l.chain.as_bytes().as_slice(),
+                now
+            ])?;
+        }
+        let commune: String = tx.query_row("SELECT commune FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))?;
+        let mut record = tx.prepare_cached(
+            "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for r in &plan.records {
+            record.execute(params![
+                r.record.hash.as_bytes().as_slice(),
+                commune,
+                r.record.kind.as_str(),
+                r.record.key.storage_key(),
+                r.record.supersedes.map(|h| h.as_bytes().to_vec()),
+                agent_id,
+                r.seq as i64,
+                r.entered_at.map(|t| t.millis()),
+                now,
+                r.record.canonical,
+            ])?;
+        }
+        let mut head = tx.prepare_cached(
+            "INSERT INTO heads (nat_key, hash) VALUES (?1, ?2) ON CONFLICT (nat_key) DO UPDATE SET hash = excluded.hash",
+        )?;
+        for (k, h) in &plan.heads {
+            head.execute(params![k, h.as_bytes().as_slice()])?;
+        }
+        let mut alert =
+            tx.prepare_cached("INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        for a in &plan.alerts {
+            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
+            alert.execute(params![agent_id, a.seq.map(|s| s as i64), a.kind, a.detail, now])?;
+        }
+    }
+    update_agent_chain(&tx, agent_id, plan.highest_seq, now)?;
+    tx.commit()?;
+    Ok(plan.results)
+}
+
+fn update_agent_chain(conn: &Connection, agent_id: i64, highest: u64, now: i64) -> Result<(), StoreError> {
+    let (mut contiguous, old_highest): (i64, i64) = conn.query_row(
+        "SELECT contiguous_seq, highest_seq FROM agents WHERE id = ?1",
+        [agent_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mut next = conn.prepare_cached(
+        "SELECT seq FROM links WHERE agent_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    loop {
+        let seqs: Vec<u64> = next
+            .query_map(params![agent_id, contiguous, CONTIGUOUS_PAGE], |r| r.get::<_, i64>(0))?
+            .map(|s| s.map(|s| s as u64))
+            .collect::<Result<_, _>>()?;
+        let advanced = advance_contiguous(contiguous as u64, seqs.iter().copied()) as i64;
+        let full_page = seqs.len() as i64 == CONTIGUOUS_PAGE;
+        let moved = advanced != contiguous;
+        contiguous = advanced;
+        if !(full_page && moved) {
+            break;
+        }
+    }
+    let head: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT chain_hash FROM links WHERE agent_id = ?1 AND seq = ?2",
+            params![agent_id, contiguous],
+            |r| r.get(0),
+        )
+        .optional()?;
+    conn.execute(
+        "UPDATE agents SET contiguous_seq = ?2, head_chain = ?3, highest_seq = ?4, last_seen_at = ?5 WHERE id = ?1",
+        params![agent_id, contiguous, head, old_highest.max(highest as i64), now],
+    )?;
+    Ok(())
+}
+
+impl Storage for SqliteStore {
+    async fn add_agent(&self, agent: NewAgent) -> Result<AgentInfo, StoreError> {
+        self.write(move |conn| {
+            let now = Timestamp::now().millis();
+            conn.execute(
+                "INSERT INTO agents (commune, name, province, district, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![agent.commune, agent.name, agent.province, agent.district, agent.token_hash.as_slice(), now],
+            )?;
+            let id = conn.last_insert_rowid();
+            Ok(conn.query_row(
+                &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?1"),
+                [id],
+                agent_from_row,
+            )?)
+        })
+        .await
+    }
+
+    async fn list_agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
+            let rows = stmt.query_map([], agent_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_agent(&self, id: i64) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let exists = conn.query_row("SELECT 1 FROM agents WHERE id = ?1", [id], |_| Ok(())).optional()?;
+            conn.execute(
+                "UPDATE agents SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, Timestamp::now().millis()],
+            )?;
+            Ok(exists.is_some())
+        })
+        .await
+    }
+
+    async fn agent_by_token(&self, token_hash: [u8; 32]) -> Result<Option<AgentInfo>, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&format!(
+                    "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?1 AND revoked_at IS NULL"
+                ))?
+                .query_row([token_hash.as_slice()], agent_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn commit_batch(
+        &self,
+        agent_id: i64,
+        _commune: &str,
+        entries: Vec<CheckedEntry>,
+    ) -> Result<Vec<EntryResult>, StoreError> {
+        self.write(move |conn| commit_batch_tx(conn, agent_id, entries)).await
+    }
+
+    async fn lacking(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT 1 FROM records WHERE hash = ?1")?;
+            let mut out = Vec::new();
+            for h in hashes {
+                if !stmt.exists([h.as_bytes().as_slice()])? {
+                    out.push(h);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn chain_state(&self, agent_id: i64) -> Result<ChainState, StoreError> {
+        self.read(move |conn| {
+            let (contiguous, head, highest): (i64, Option<Vec<u8>>, i64) = conn.query_row(
+                "SELECT contiguous_seq, head_chain, highest_seq FROM agents WHERE id = ?1",
+                [agent_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            let alerts: i64 =
+                conn.query_row("SELECT COUNT(*) FROM alerts WHERE agent_id = ?1", [agent_id], |r| r.get(0))?;
+            Ok(ChainState {
+                contiguous_seq: contiguous as u64,
+                head: head.as_deref().map(chain_of).transpose()?,
+                highest_seq: highest as u64,
+                alerts: alerts as u64,
+            })
+        })
+        .await
+    }
+
+    async fn record_heartbeat(&self, agent_id: i64, beat: &Heartbeat, at: Timestamp) -> Result<(), StoreError> {
+        let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE agents SET heartbeat = ?2, heartbeat_at = ?3, last_seen_at = ?3 WHERE id = ?1",
+                params![agent_id, json, at.millis()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn export_page(&self, commune: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<ExportRow>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record
+                 FROM records r JOIN agents a ON a.id = r.agent_id
+                 WHERE r.id > ?1 AND (?2 IS NULL OR r.commune = ?2)
+                 ORDER BY r.id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![after_id, commune, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, Option<i64>>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, hash, commune_code, agent_id, agent, seq, received_at, entered_at, record) = row?;
+                out.push(ExportRow {
+                    id,
+                    content_hash: hash_of(&hash)?,
+                    commune_code,
+                    agent_id,
+                    agent,
+                    seq: seq as u64,
+                    received_at: Timestamp(received_at),
+                    entered_at: entered_at.map(Timestamp),
+                    record: serde_json::value::RawValue::from_string(record)
+                        .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn alerts(&self, agent_id: i64) -> Result<Vec<Alert>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare("SELECT seq, kind, detail FROM alerts WHERE agent_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([agent_id], |r| {
+                Ok(Alert {
+                    seq: r.get::<_, Option<i64>>(0)?.map(|s| s as u64),
+                    kind: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
