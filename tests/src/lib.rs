@@ -3,6 +3,7 @@
 //! the real `hotich-server` and `hotich-agent` binaries on loopback.
 
 pub mod records;
+pub mod batch;
 pub mod harness;
 pub mod pg;
 pub mod proxy;
