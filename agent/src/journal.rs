@@ -307,7 +307,20 @@ impl Journal {
                             detail: "content hash is not 32 bytes".into(),
                         },
                     )?;
-                    if record.supersedes != Some(existing_hash) {
+                    // A correction must replace the current version. One that
+                    // names a version this journal never held corrects what the
+                    // central database holds (another PC's, or an older
+                    // digitization): that is for the server to check.
+                    let corrects_head = record.supersedes == Some(existing_hash);
+                    let corrects_elsewhere = match record.supersedes {
+                        Some(other) if !corrects_head => by_hash
+                            .query_row([other.as_bytes().as_slice()], |r| r.get::<_, i64>(0))
+                            .optional()
+                            .map_err(err)?
+                            .is_none(),
+                        _ => false,
+                    };
+                    if !corrects_head && !corrects_elsewhere {
                         let reason = match record.supersedes {
                             None => format!(
                                 "{} is already in the journal as entry #{existing_seq} with different content; \
@@ -801,7 +814,8 @@ mod tests {
         let other = rec(1, "Bình", None);
         let fix = rec(1, "Ân", Some(a.hash));
         let stale_fix = rec(1, "Anh", Some(a.hash));
-        let out = append(&mut j, &[&a, &a_again, &other, &fix, &stale_fix]);
+        let central_fix = rec(1, "Ánh", Some(ContentHash::from_bytes([7; 32])));
+        let out = append(&mut j, &[&a, &a_again, &other, &fix, &stale_fix, &central_fix]);
         assert_eq!(out[0], AppendOutcome::Accepted { seq: 1 });
         assert_eq!(out[1], AppendOutcome::AlreadyPresent { seq: 1 });
         match &out[2] {
@@ -819,7 +833,8 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(j.counts().unwrap(), Counts { total: 2, pending: 2, acked: 0, parked: 0 });
+        assert_eq!(out[5], AppendOutcome::Accepted { seq: 3 }, "corrects a version held centrally");
+        assert_eq!(j.counts().unwrap(), Counts { total: 3, pending: 3, acked: 0, parked: 0 });
         assert_eq!(j.verify().unwrap().first_broken, None);
     }
 

@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
+use hotich_protocol::wire::{HEARTBEAT_PATH, UPLOAD_PATH};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -279,8 +280,10 @@ pub async fn inject(
             }
         };
     }
+    // Only requests that commit something can lose their answer "after commit".
+    let commits = matches!(request.uri().path(), UPLOAD_PATH | HEARTBEAT_PATH);
     let response = next.run(request).await;
-    if response.status().is_success() && chaos.roll(c.drop_after_commit) {
+    if commits && response.status().is_success() && chaos.roll(c.drop_after_commit) {
         tracing::debug!("chaos: dropping the connection after processing");
         conn.kill.drop_connection();
     }

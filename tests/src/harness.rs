@@ -207,6 +207,12 @@ impl TestServer {
         }
     }
 
+    /// Starts again on the same address and database with other flags.
+    pub fn restart_with(&mut self, extra: &[&str]) {
+        self.extra = extra.iter().map(|s| s.to_string()).collect();
+        self.restart();
+    }
+
     /// Starts again on the same address and database.
     pub fn restart(&mut self) {
         self.kill();

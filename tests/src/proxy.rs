@@ -21,7 +21,9 @@ pub enum Mode {
     CutAfter { bytes: u64, jitter: u64 },
     /// Reset every connection (RST), open or new.
     Reset,
-    /// Accept and read, but never forward or answer: a link that went silent.
+    /// A link that went silent (packets dropped, no reset): connections are
+    /// accepted but nothing gets through; what was sent is delivered if the
+    /// link comes back, as TCP retransmission would.
     Blackhole,
     /// At most this many bytes per second in each direction.
     Throttle { bytes_per_sec: u64 },
@@ -132,7 +134,7 @@ async fn connection(client: TcpStream, upstream: SocketAddr, mut mode: watch::Re
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    mode: watch::Receiver<Mode>,
+    mut mode: watch::Receiver<Mode>,
     budget: Arc<AtomicU64>,
     counters: Arc<Counters>,
     upward: bool,
@@ -146,7 +148,15 @@ async fn pump(
             }
             Ok(n) => n,
         };
-        let current = *mode.borrow();
+        // A silent link holds what was sent (as TCP would keep retransmitting)
+        // until it comes back; meanwhile nothing more is read.
+        let mut current = *mode.borrow();
+        while current == Mode::Blackhole {
+            if mode.changed().await.is_err() {
+                return;
+            }
+            current = *mode.borrow();
+        }
         let mut chunk = &buf[..n];
         match current {
             Mode::Pass | Mode::CutAfter { .. } => {}
@@ -155,8 +165,7 @@ async fn pump(
                 let _ = from.as_ref().set_zero_linger();
                 return;
             }
-            // Swallow what arrives; keep the connection open and silent.
-            Mode::Blackhole => continue,
+            Mode::Blackhole => {}
             Mode::Throttle { bytes_per_sec } => {
                 let secs = n as f64 / bytes_per_sec.max(1) as f64;
                 tokio::time::sleep(Duration::from_secs_f64(secs)).await;
