@@ -186,8 +186,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let runtime = runtime()?;
             runtime.block_on(async {
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let signal = crate::service::shutdown_signal();
                 tokio::spawn(async move {
-                    crate::service::shutdown_signal().await;
+                    signal.await;
                     let _ = stop_tx.send(true);
                 });
                 crate::service::run_service(&data_dir, config, stop_rx).await

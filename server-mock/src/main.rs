@@ -140,6 +140,7 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                 delay_ms: chaos_delay_ms,
             };
             config.chaos.check().map_err(ServerError::Usage)?;
+            let shutdown = hotich_server::shutdown_signal();
             let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Io {
                 context: format!("cannot listen on {listen}"),
                 source,
@@ -148,12 +149,13 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                 context: "listener".into(),
                 source,
             })?;
+            let store = hotich_server::open_store(&config.database, config.max_connections).await?;
             let scheme = if config.tls.is_some() { "https" } else { "http" };
             // The first line on stdout is the address, for scripts and tests.
             println!("hotich-server listening on {scheme}://{addr} ({})", config.database);
             let _ = std::io::stdout().flush();
             tracing::info!(%addr, database = %config.database, "serving");
-            hotich_server::run(config, listener, hotich_server::shutdown_signal()).await?;
+            hotich_server::run_store(store, config, listener, shutdown).await?;
             tracing::info!("stopped");
             Ok(())
         }
