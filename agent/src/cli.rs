@@ -152,8 +152,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let data_dir = resolve()?;
             let config = AgentConfig::load(&data_dir)?;
             let mut journal = Journal::open(&data_dir.journal_path())?;
+            journal.tune_for_bulk_import()?;
             let output = if json { Output::Json } else { Output::Human };
             let summary = import::import_files(&mut journal, &config.commune, &files, data_dir.path(), output)?;
+            journal.checkpoint()?;
             drop(journal);
             if summary.accepted > 0 {
                 control::poke(&data_dir);
@@ -251,8 +253,11 @@ fn exit(ok: bool) -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
-    // One thread: the agent shares a weak PC with the official's work.
-    tokio::runtime::Builder::new_current_thread()
+    // Two threads: enough for an upload in flight while the next batch is
+    // prepared, and no more on a PC the official works on.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
         .enable_all()
         .build()
         .map_err(|e| AgentError::io("cannot start the async runtime", e))

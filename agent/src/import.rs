@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::error::JournalError;
-use crate::input::{self, ERRORS_COLUMN, Format, InputFile, Item, Raw};
+use crate::input::{self, ERRORS_COLUMN, Format, Item, Raw};
 use crate::journal::{AppendOutcome, Journal, Origin};
 
 /// Records per durable commit: large enough to amortize the fsync, small
@@ -57,17 +57,17 @@ fn say(output: Output, progress: &ProgressBar, line: &str) {
     }
 }
 
-fn progress_bar(output: Output, input: &InputFile) -> ProgressBar {
-    if output == Output::Json || input.total_bytes < 256 * 1024 {
+fn progress_bar(output: Output, path: &Path, total_bytes: u64) -> ProgressBar {
+    if output == Output::Json || total_bytes < 256 * 1024 {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(input.total_bytes), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
         "{msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)",
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.set_message(input.path.display().to_string());
+    bar.set_message(path.display().to_string());
     bar
 }
 
@@ -94,9 +94,9 @@ struct Rejects {
 }
 
 impl Rejects {
-    fn new(input: &InputFile, fallback_dir: &Path) -> Self {
+    fn new(input: &Path, format: Format, fallback_dir: &Path) -> Self {
         Rejects {
-            path: rejects_path(&input.path, input.format),
+            path: rejects_path(input, format),
             writer: None,
             fallback_dir: fallback_dir.to_path_buf(),
         }
@@ -174,31 +174,31 @@ impl Rejects {
 }
 
 /// Per-file bookkeeping while importing.
-struct FileRun<'a> {
+struct FileRun {
     input_name: String,
     header: Option<Vec<String>>,
     rejects: Rejects,
     shown: usize,
     output: Output,
-    progress: &'a ProgressBar,
+    progress: ProgressBar,
     summary: ImportSummary,
 }
 
-impl FileRun<'_> {
+impl FileRun {
     fn reject(&mut self, line: u64, raw: &Raw, errors: &[FieldError]) {
         self.summary.rejected += 1;
         for e in errors {
             if self.output == Output::Json {
                 emit(self.output, json!({"event": "problem", "file": self.input_name, "line": line, "field": e.field, "reason": e.reason}));
             } else if self.shown < SHOWN_PROBLEMS {
-                say(self.output, self.progress, &format!("{}:{line}: {e}", self.input_name));
+                say(self.output, &self.progress, &format!("{}:{line}: {e}", self.input_name));
                 self.shown += 1;
             }
         }
         if let Err(e) = self.rejects.write(self.header.as_deref(), line, raw, errors) {
             say(
                 self.output,
-                self.progress,
+                &self.progress,
                 &format!("{}: cannot write rejects file {}: {e}", self.input_name, self.rejects.path.display()),
             );
         }
@@ -217,59 +217,152 @@ pub fn import_files(
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut total = ImportSummary::default();
     for path in files {
-        let input_name = path.display().to_string();
-        let input = match input::open(path) {
-            Ok(i) => i,
-            Err(e) => {
-                total.files_refused += 1;
-                report_file_error(output, &e);
-                continue;
+        let summary = import_file(journal, commune, path, today, data_dir, output)?;
+        total.accepted += summary.accepted;
+        total.already_present += summary.already_present;
+        total.rejected += summary.rejected;
+        total.files_refused += summary.files_refused;
+        total.rejects_files.extend(summary.rejects_files);
+    }
+    Ok(total)
+}
+
+/// What the reading thread hands to the committing one.
+enum FromReader {
+    Opened {
+        format: Format,
+        csv_header: Option<Vec<String>>,
+        total_bytes: u64,
+    },
+    Chunk {
+        items: Vec<(u64, Raw, Result<PreparedRecord, Vec<FieldError>>)>,
+        bytes_read: u64,
+    },
+    Refused(input::FileError),
+}
+
+/// Reads, parses, validates and hashes on its own thread, so that this CPU
+/// work overlaps the journal's writes and fsyncs on a two-core PC.
+fn read_and_prepare(path: &Path, commune: &str, today: CivilDate, tx: std::sync::mpsc::SyncSender<FromReader>) {
+    let mut input = match input::open(path) {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = tx.send(FromReader::Refused(e));
+            return;
+        }
+    };
+    let opened = FromReader::Opened {
+        format: input.format,
+        csv_header: input.csv_header.clone(),
+        total_bytes: input.total_bytes,
+    };
+    if tx.send(opened).is_err() {
+        return;
+    }
+    let mut items = Vec::with_capacity(COMMIT_BATCH);
+    loop {
+        let item = input.next();
+        let done = match item {
+            None => true,
+            Some(Err(e)) => {
+                let _ = tx.send(FromReader::Chunk {
+                    items: std::mem::take(&mut items),
+                    bytes_read: input.bytes_read(),
+                });
+                let _ = tx.send(FromReader::Refused(e));
+                return;
+            }
+            Some(Ok(Item { line, value, raw })) => {
+                let prepared = value.and_then(|v| prepare_record(v, today)).and_then(|p| {
+                    if p.commune_code() == commune {
+                        Ok(p)
+                    } else {
+                        Err(vec![FieldError::new(
+                            "commune_code",
+                            format!(
+                                "{} is not this office's commune ({commune}); this agent uploads for {commune} only",
+                                p.commune_code()
+                            ),
+                        )])
+                    }
+                });
+                items.push((line, raw, prepared));
+                false
             }
         };
-        let progress = progress_bar(output, &input);
-        let mut run = FileRun {
-            input_name: input_name.clone(),
-            header: input.csv_header.clone(),
-            rejects: Rejects::new(&input, data_dir),
-            shown: 0,
-            output,
-            progress: &progress,
-            summary: ImportSummary::default(),
-        };
-        let mut batch: Vec<(PreparedRecord, u64, Raw)> = Vec::with_capacity(COMMIT_BATCH);
-        let mut input = input;
-        let mut last_line = 0u64;
-        let mut refused = None;
-        while let Some(item) = input.next() {
-            let Item { line, value, raw } = match item {
-                Ok(item) => item,
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
+        if (done && !items.is_empty()) || items.len() >= COMMIT_BATCH {
+            let chunk = FromReader::Chunk {
+                items: std::mem::replace(&mut items, Vec::with_capacity(COMMIT_BATCH)),
+                bytes_read: input.bytes_read(),
             };
-            last_line = line;
-            let prepared = value.and_then(|v| prepare_record(v, today)).and_then(|p| {
-                if p.commune_code() == commune {
-                    Ok(p)
-                } else {
-                    Err(vec![FieldError::new(
-                        "commune_code",
-                        format!("{} is not this office's commune ({commune}); this agent uploads for {commune} only", p.commune_code()),
-                    )])
-                }
-            });
-            match prepared {
-                Ok(p) => batch.push((p, line, raw)),
-                Err(errors) => run.reject(line, &raw, &errors),
-            }
-            if batch.len() >= COMMIT_BATCH {
-                commit(journal, &mut batch, &mut run, last_line)?;
-                progress.set_position(input.bytes_read());
+            if tx.send(chunk).is_err() {
+                return;
             }
         }
-        commit(journal, &mut batch, &mut run, last_line)?;
-        progress.finish_and_clear();
+        if done {
+            return;
+        }
+    }
+}
+
+fn import_file(
+    journal: &mut Journal,
+    commune: &str,
+    path: &Path,
+    today: CivilDate,
+    data_dir: &Path,
+    output: Output,
+) -> Result<ImportSummary, JournalError> {
+    let input_name = path.display().to_string();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || read_and_prepare(path, commune, today, tx));
+        let mut run: Option<FileRun> = None;
+        let mut refused = None;
+        for message in rx {
+            match message {
+                FromReader::Opened {
+                    format,
+                    csv_header,
+                    total_bytes,
+                } => {
+                    run = Some(FileRun {
+                        input_name: input_name.clone(),
+                        header: csv_header,
+                        rejects: Rejects::new(path, format, data_dir),
+                        shown: 0,
+                        output,
+                        progress: progress_bar(output, path, total_bytes),
+                        summary: ImportSummary::default(),
+                    });
+                }
+                FromReader::Chunk { items, bytes_read } => {
+                    let Some(run) = run.as_mut() else { continue };
+                    let through_line = items.last().map_or(0, |(line, _, _)| *line);
+                    let mut batch = Vec::with_capacity(items.len());
+                    for (line, raw, prepared) in items {
+                        match prepared {
+                            Ok(p) => batch.push((p, line, raw)),
+                            Err(errors) => run.reject(line, &raw, &errors),
+                        }
+                    }
+                    // On a journal error the receiver is dropped, which stops the reader.
+                    commit(journal, &mut batch, run, through_line)?;
+                    run.progress.set_position(bytes_read);
+                }
+                FromReader::Refused(e) => refused = Some(e),
+            }
+        }
+        let Some(mut run) = run else {
+            if let Some(e) = refused {
+                report_file_error(output, &e);
+            }
+            return Ok(ImportSummary {
+                files_refused: 1,
+                ..ImportSummary::default()
+            });
+        };
+        run.progress.finish_and_clear();
         if let Some(e) = refused {
             run.summary.files_refused += 1;
             report_file_error(output, &e);
@@ -277,7 +370,7 @@ pub fn import_files(
         let rejects_file = match run.rejects.finish() {
             Ok(p) => p,
             Err(e) => {
-                say(output, &progress, &format!("{input_name}: cannot finish rejects file: {e}"));
+                say(output, &run.progress, &format!("{input_name}: cannot finish rejects file: {e}"));
                 None
             }
         };
@@ -291,19 +384,16 @@ pub fn import_files(
         }
         say(
             output,
-            &progress,
+            &run.progress,
             &format!(
                 "{input_name}: {} accepted, {} already present, {} rejected{where_rejects}",
                 s.accepted, s.already_present, s.rejected
             ),
         );
-        total.accepted += s.accepted;
-        total.already_present += s.already_present;
-        total.rejected += s.rejected;
-        total.files_refused += s.files_refused;
-        total.rejects_files.extend(rejects_file);
-    }
-    Ok(total)
+        let mut summary = run.summary;
+        summary.rejects_files.extend(rejects_file);
+        Ok(summary)
+    })
 }
 
 fn report_file_error(output: Output, e: &input::FileError) {
@@ -319,7 +409,7 @@ fn report_file_error(output: Output, e: &input::FileError) {
 fn commit(
     journal: &mut Journal,
     batch: &mut Vec<(PreparedRecord, u64, Raw)>,
-    run: &mut FileRun<'_>,
+    run: &mut FileRun,
     through_line: u64,
 ) -> Result<(), JournalError> {
     if batch.is_empty() {

@@ -202,11 +202,6 @@ fn first_significant_byte(reader: &mut BufReader<File>) -> std::io::Result<Optio
     Ok(buf.iter().copied().find(|b| !b.is_ascii_whitespace()))
 }
 
-fn text_of(line: &[u8]) -> String {
-    // Already checked to be UTF-8 as a whole.
-    String::from_utf8_lossy(line).into_owned()
-}
-
 fn json_problem(e: &hotich_protocol::JsonError) -> Vec<FieldError> {
     vec![FieldError::new(
         "(record)",
@@ -235,16 +230,24 @@ fn json_lines(
             }
             consumed.set(consumed.get() + n as u64);
             number += 1;
-            let text = text_of(&buf);
-            let trimmed = text.trim();
-            if trimmed.is_empty() {
+            // The whole file was checked to be UTF-8; the line is taken as is.
+            let mut text = match String::from_utf8(std::mem::take(&mut buf)) {
+                Ok(t) => t,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            let end = text.trim_end().len();
+            text.truncate(end);
+            if text.trim_start().len() != text.len() {
+                text = text.trim_start().to_string();
+            }
+            if text.is_empty() {
                 continue;
             }
-            let value = parse_strict(trimmed).map_err(|e| json_problem(&e));
+            let value = parse_strict(&text).map_err(|e| json_problem(&e));
             return Some(Ok(Item {
                 line: number,
                 value,
-                raw: Raw::Json(trimmed.to_string()),
+                raw: Raw::Json(text),
             }));
         }
     })

@@ -176,17 +176,7 @@ impl SyncEngine {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        op.retry(call_policy(self.settings.call_attempts))
-            .sleep(tokio::time::sleep)
-            .when(ApiError::is_transient)
-            .adjust(|e, planned| match e.retry_class() {
-                // A server asking for a long pause gets it from the long schedule.
-                RetryClass::Transient { retry_after: Some(ra) } if ra > Duration::from_secs(5) => None,
-                RetryClass::Transient { retry_after: Some(ra) } => Some(ra),
-                _ => planned,
-            })
-            .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
-            .await
+        with_retries(op, self.settings.call_attempts).await
     }
 
     /// One round: reconcile if needed, then upload until nothing is due or a
@@ -261,32 +251,56 @@ impl SyncEngine {
         if self.needs_reconcile || self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every) {
             self.reconcile(sink).await?;
         }
+        let start = self.journal.counts()?;
+        let mut settled = 0u64;
+        let mut prepared: Option<(Vec<QueuedEntry>, Vec<u8>)> = None;
         loop {
-            let batch = self.journal.next_batch(
+            let (batch, body) = match prepared.take() {
+                Some(p) => p,
+                None => {
+                    let batch = self.journal.next_batch(Timestamp::now(), self.batch_size, self.settings.batch_max_bytes)?;
+                    if batch.is_empty() {
+                        return Ok(());
+                    }
+                    let body = self.encode(&batch)?;
+                    (batch, body)
+                }
+            };
+            let (first_seq, last_seq) = match (batch.first(), batch.last()) {
+                (Some(f), Some(l)) => (f.seq, l.seq),
+                _ => return Ok(()),
+            };
+            // The request runs on its own task; meanwhile the next batch is
+            // read and compressed, so the agent's work overlaps the server's.
+            let request = tokio::spawn(upload_with_retries(
+                self.client.clone(),
+                body,
+                self.settings.call_attempts,
+            ));
+            let next = self.journal.next_batch_after(
+                last_seq,
                 Timestamp::now(),
                 self.batch_size,
                 self.settings.batch_max_bytes,
             )?;
-            let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
-                return Ok(());
-            };
-            let (first_seq, last_seq) = (first.seq, last.seq);
-            let body = self.encode(&batch)?;
-            let client = self.client.clone();
-            let result = self.call(|| client.upload(body.clone())).await;
+            let next_body = if next.is_empty() { None } else { Some(self.encode(&next)?) };
+            let result = request
+                .await
+                .unwrap_or_else(|e| Err(ApiError::Setup(format!("upload task failed: {e}"))));
             match result {
                 Ok(response) => {
                     self.apply(&batch, response)?;
                     *sent += batch.len() as u64;
+                    settled += batch.len() as u64;
                     if batch.len() >= self.batch_size {
                         self.batch_size = (self.batch_size * 2).min(self.settings.batch_max);
                     }
-                    let counts = self.journal.counts()?;
                     sink(SyncEvent::Progress {
                         sent: *sent,
-                        pending: counts.pending,
-                        parked: counts.parked,
+                        pending: start.pending.saturating_sub(settled),
+                        parked: start.parked,
                     });
+                    prepared = next_body.map(|b| (next, b));
                 }
                 Err(ApiError::TooLarge(message)) if batch.len() > 1 => {
                     debug!(%message, size = batch.len(), "batch too large; halving");
@@ -507,6 +521,30 @@ impl SyncEngine {
             debug!(%error, "heartbeat not delivered");
         }
     }
+}
+
+/// Quick retries of one call (see [`call_policy`]); the long schedule is the
+/// caller's.
+async fn with_retries<T, F, Fut>(op: F, attempts: usize) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    op.retry(call_policy(attempts))
+        .sleep(tokio::time::sleep)
+        .when(ApiError::is_transient)
+        .adjust(|e, planned| match e.retry_class() {
+            // A server asking for a long pause gets it from the long schedule.
+            RetryClass::Transient { retry_after: Some(ra) } if ra > Duration::from_secs(5) => None,
+            RetryClass::Transient { retry_after: Some(ra) } => Some(ra),
+            _ => planned,
+        })
+        .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
+        .await
+}
+
+async fn upload_with_retries(client: ApiClient, body: Vec<u8>, attempts: usize) -> Result<UploadResponse, ApiError> {
+    with_retries(|| client.upload(body.clone()), attempts).await
 }
 
 #[derive(Debug, thiserror::Error)]

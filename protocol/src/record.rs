@@ -13,7 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::canonical::{canonical, hash_canonical, nfc};
+use crate::canonical::{hash_canonical, jcs, nfc};
 use crate::hash::ContentHash;
 use crate::time::CivilDate;
 use crate::validate::{FieldError, validate_record};
@@ -250,6 +250,8 @@ impl fmt::Display for NaturalKey {
 pub struct PreparedRecord {
     pub kind: RecordKind,
     pub key: NaturalKey,
+    /// `key.storage_key()`, computed once.
+    pub storage_key: String,
     pub supersedes: Option<ContentHash>,
     /// `canonical(normalize(input))`: exactly the bytes that are hashed and stored.
     pub canonical: String,
@@ -268,62 +270,92 @@ impl PreparedRecord {
 /// as JSON are one record with one hash.
 ///
 /// Fails only when two keys of one object become the same text.
-pub fn normalize(value: Value) -> Result<Value, FieldError> {
-    normalize_at(value, &mut String::new())
+pub fn normalize(mut value: Value) -> Result<Value, FieldError> {
+    normalize_in_place(&mut value, &mut String::new())?;
+    Ok(value)
 }
 
-fn normalize_at(value: Value, path: &mut String) -> Result<Value, FieldError> {
-    Ok(match value {
-        Value::String(s) => Value::String(nfc(s.trim()).into_owned()),
+fn carries_nothing(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+fn is_normal_text(s: &str) -> bool {
+    s.trim().len() == s.len() && matches!(nfc(s), std::borrow::Cow::Borrowed(_))
+}
+
+/// Works in place: most input is already in normal form, and rebuilding
+/// every string and map would cost more than checking them.
+fn normalize_in_place(value: &mut Value, path: &mut String) -> Result<(), FieldError> {
+    match value {
+        Value::String(s) => {
+            if !is_normal_text(s) {
+                *s = nfc(s.trim()).into_owned();
+            }
+        }
         Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
+            for (i, item) in items.iter_mut().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                out.push(normalize_at(item, path)?);
+                normalize_in_place(item, path)?;
                 path.truncate(len);
             }
-            Value::Array(out)
         }
         Value::Object(map) => {
-            let mut out = Map::new();
-            for (key, member) in map {
-                let key = nfc(key.trim()).into_owned();
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
+            if map.keys().all(|k| is_normal_text(k)) {
+                for (key, member) in map.iter_mut() {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    normalize_in_place(member, path)?;
+                    path.truncate(len);
                 }
-                path.push_str(&key);
-                let member = normalize_at(member, path)?;
-                let carries_nothing = match &member {
-                    Value::Null => true,
-                    Value::String(s) => s.is_empty(),
-                    Value::Object(m) => m.is_empty(),
-                    Value::Array(a) => a.is_empty(),
-                    _ => false,
-                };
-                if !carries_nothing && out.insert(key, member).is_some() {
-                    return Err(FieldError::new(
-                        path.clone(),
-                        "appears twice (spelled in two Unicode forms or with spaces)",
-                    ));
+                map.retain(|_, member| !carries_nothing(member));
+            } else {
+                // Rare: a key with spaces or in decomposed form. Rebuild the map.
+                let mut out = Map::new();
+                for (key, mut member) in std::mem::take(map) {
+                    let key = nfc(key.trim()).into_owned();
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&key);
+                    normalize_in_place(&mut member, path)?;
+                    if !carries_nothing(&member) && out.insert(key, member).is_some() {
+                        return Err(FieldError::new(
+                            path.clone(),
+                            "appears twice (spelled in two Unicode forms or with spaces)",
+                        ));
+                    }
+                    path.truncate(len);
                 }
-                path.truncate(len);
+                *map = out;
             }
-            Value::Object(out)
         }
-        other => other,
-    })
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Normalizes, validates and hashes one record. Returns every problem at once.
 pub fn prepare_record(raw: Value, today: CivilDate) -> Result<PreparedRecord, Vec<FieldError>> {
     let value = normalize(raw).map_err(|e| vec![e])?;
     let facts = validate_record(&value, today)?;
-    let canonical = canonical(&value).map_err(|e| vec![FieldError::new("(record)", e.to_string())])?;
+    // Normal form already has every string and key in NFC, so the JCS step
+    // alone gives the canonical bytes.
+    let canonical = jcs(&value).map_err(|e| vec![FieldError::new("(record)", e.to_string())])?;
     let hash = hash_canonical(&canonical);
     Ok(PreparedRecord {
         kind: facts.key.kind,
+        storage_key: facts.key.storage_key(),
         key: facts.key,
         supersedes: facts.supersedes,
         canonical,

@@ -268,21 +268,47 @@ struct Checker {
     errors: Vec<FieldError>,
 }
 
+/// A field's dotted path, spelled out only when an error needs it: a valid
+/// record is checked without building a string per field.
+#[derive(Clone, Copy)]
+struct FieldPath<'a> {
+    prefix: &'a str,
+    name: &'a str,
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.prefix.is_empty() {
+            f.write_str(self.name)
+        } else {
+            write!(f, "{}.{}", self.prefix, self.name)
+        }
+    }
+}
+
 impl Checker {
-    fn err(&mut self, field: &str, reason: impl Into<String>) {
-        self.errors.push(FieldError::new(field, reason));
+    fn err(&mut self, field: impl fmt::Display, reason: impl Into<String>) {
+        self.errors.push(FieldError::new(field.to_string(), reason));
     }
 
     fn object(&mut self, map: &Map<String, Value>, fields: &[Field], prefix: &str, strict: bool) {
+        let mut known = 0;
         for f in fields {
-            let path = join(prefix, f.name);
+            let path = FieldPath {
+                prefix,
+                name: f.name,
+            };
             match map.get(f.name) {
-                None if f.required => self.err(&path, "is required"),
+                None if f.required => self.err(path, "is required"),
                 None => {}
-                Some(v) => self.value(v, f.ty, &path),
+                Some(v) => {
+                    known += 1;
+                    self.value(v, f.ty, path);
+                }
             }
         }
-        if strict {
+        // Every key was a known field: nothing left to look for.
+        if strict && known < map.len() {
             for key in map.keys() {
                 if !fields.iter().any(|f| f.name == key) {
                     let path = join(prefix, key);
@@ -296,10 +322,10 @@ impl Checker {
         }
     }
 
-    fn value(&mut self, v: &Value, ty: Ty, path: &str) {
+    fn value(&mut self, v: &Value, ty: Ty, path: FieldPath<'_>) {
         match ty {
             Ty::Object(fields) => match v {
-                Value::Object(m) => self.object(m, fields, path, true),
+                Value::Object(m) => self.object(m, fields, &path.to_string(), true),
                 _ => self.err(path, format!("must be an object with fields, found {}", type_name(v))),
             },
             Ty::ListOf(fields) => match v {
@@ -326,7 +352,7 @@ impl Checker {
         }
     }
 
-    fn integer(&mut self, v: &Value, ty: Ty, path: &str) {
+    fn integer(&mut self, v: &Value, ty: Ty, path: FieldPath<'_>) {
         let Some(n) = v.as_i64().filter(|_| v.is_i64() || v.is_u64()) else {
             let found = match v {
                 Value::String(s) => format!("text \"{s}\""),
@@ -355,7 +381,7 @@ impl Checker {
         }
     }
 
-    fn text(&mut self, s: &str, ty: Ty, path: &str) {
+    fn text(&mut self, s: &str, ty: Ty, path: FieldPath<'_>) {
         match ty {
             Ty::Kind => {
                 if RecordKind::parse(s).is_none() {

@@ -3,6 +3,7 @@
 //! only after its durable commit.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -15,7 +16,7 @@ use futures_util::StreamExt;
 use hotich_protocol::validate::summarize;
 use hotich_protocol::wire::{
     CHAIN_PATH, ErrorBody, HAVE_PATH, HEARTBEAT_PATH, HaveRequest, HaveResponse, Heartbeat,
-    HeartbeatAck, UPLOAD_PATH, UploadEntry, UploadResponse,
+    HeartbeatAck, UPLOAD_PATH, UploadEntry, UploadRequest, UploadResponse,
 };
 use hotich_protocol::{ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record};
 use serde::Deserialize;
@@ -26,7 +27,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::chaos::{self, Chaos};
-use crate::store::{AgentInfo, CheckedEntry, Storage, StoreError, Verdict};
+use crate::store::{AgentInfo, BatchError, CheckedEntry, Storage, StoreError, Verdict};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -49,6 +50,7 @@ impl Default for Limits {
 pub struct AppState<S> {
     pub store: Arc<S>,
     pub limits: Limits,
+    pub metrics: Arc<Metrics>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -56,7 +58,68 @@ impl<S> Clone for AppState<S> {
         AppState {
             store: self.store.clone(),
             limits: self.limits,
+            metrics: self.metrics.clone(),
         }
+    }
+}
+
+/// Counters since start, served at `/metrics` in the Prometheus text format.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub upload_requests: AtomicU64,
+    pub entries_stored: AtomicU64,
+    pub entries_duplicate: AtomicU64,
+    pub entries_rejected: AtomicU64,
+    pub entries_conflict: AtomicU64,
+    pub have_requests: AtomicU64,
+    pub heartbeats: AtomicU64,
+    pub auth_failures: AtomicU64,
+}
+
+impl Metrics {
+    fn count(&self, results: &[hotich_protocol::wire::EntryResult]) {
+        use hotich_protocol::wire::EntryStatus;
+        for r in results {
+            let counter = match r.status {
+                EntryStatus::Stored => &self.entries_stored,
+                EntryStatus::Duplicate => &self.entries_duplicate,
+                EntryStatus::Rejected => &self.entries_rejected,
+                EntryStatus::Conflict | EntryStatus::Unknown => &self.entries_conflict,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        format!(
+            "# HELP hotich_upload_requests_total Upload requests answered.\n\
+             # TYPE hotich_upload_requests_total counter\n\
+             hotich_upload_requests_total {}\n\
+             # HELP hotich_entries_total Uploaded journal entries by outcome.\n\
+             # TYPE hotich_entries_total counter\n\
+             hotich_entries_total{{outcome=\"stored\"}} {}\n\
+             hotich_entries_total{{outcome=\"duplicate\"}} {}\n\
+             hotich_entries_total{{outcome=\"rejected\"}} {}\n\
+             hotich_entries_total{{outcome=\"conflict\"}} {}\n\
+             # HELP hotich_have_requests_total Have/lack questions answered.\n\
+             # TYPE hotich_have_requests_total counter\n\
+             hotich_have_requests_total {}\n\
+             # HELP hotich_heartbeats_total Agent heartbeats received.\n\
+             # TYPE hotich_heartbeats_total counter\n\
+             hotich_heartbeats_total {}\n\
+             # HELP hotich_auth_failures_total Requests refused for a missing, unknown or revoked token.\n\
+             # TYPE hotich_auth_failures_total counter\n\
+             hotich_auth_failures_total {}\n",
+            get(&self.upload_requests),
+            get(&self.entries_stored),
+            get(&self.entries_duplicate),
+            get(&self.entries_rejected),
+            get(&self.entries_conflict),
+            get(&self.have_requests),
+            get(&self.heartbeats),
+            get(&self.auth_failures),
+        )
     }
 }
 
@@ -113,7 +176,12 @@ impl IntoResponse for ApiError {
 }
 
 pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> Router {
-    let state = AppState { store, limits };
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState {
+        store,
+        limits,
+        metrics: metrics.clone(),
+    };
     let api = Router::new()
         .route(UPLOAD_PATH, post(upload::<S>))
         .route(HAVE_PATH, post(have::<S>))
@@ -123,6 +191,18 @@ pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> R
         .with_state(state);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        metrics.render(),
+                    )
+                }
+            }),
+        )
         .merge(api)
         .fallback(|| async { ApiError::NotFound })
         .layer(RequestDecompressionLayer::new())
@@ -140,12 +220,15 @@ async fn authenticate<S: Storage>(state: &AppState<S>, headers: &HeaderMap) -> R
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthorized("a bearer token is required".into()))?;
-    state
-        .store
-        .agent_by_token(token_hash(token))
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the token is unknown or was revoked".into()))
+        .ok_or_else(|| {
+            state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+            ApiError::Unauthorized("a bearer token is required".into())
+        })?;
+    let agent = state.store.agent_by_token(token_hash(token)).await?;
+    agent.ok_or_else(|| {
+        state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+        ApiError::Unauthorized("the token is unknown or was revoked".into())
+    })
 }
 
 /// Reads the (already decompressed) body, refusing more than `limit` bytes.
@@ -180,25 +263,58 @@ struct Envelope<'a> {
     entries: Vec<&'a RawValue>,
 }
 
+/// Entries checked per chunk: the store writes one chunk while the next is checked.
+pub const CHECK_CHUNK: usize = 250;
+
 /// Parses and checks a batch: each record validated, hashed and compared
 /// with the agent's hash; chain hashes recomputed. CPU work, run off the
-/// async threads.
-pub fn check_upload(bytes: &[u8], commune: &str, limits: Limits) -> Result<Vec<CheckedEntry>, ApiError> {
-    let envelope: Envelope<'_> = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not an upload batch: {e}")))?;
-    if envelope.entries.len() > limits.max_entries {
+/// async threads. Checked entries go to `emit` in chunks; a refusal of the
+/// whole batch is emitted as `Err` and ends it. `emit` returns false when
+/// nobody listens any more.
+pub fn check_upload(
+    bytes: &[u8],
+    commune: &str,
+    limits: Limits,
+    emit: &mut dyn FnMut(Result<Vec<CheckedEntry>, ApiError>) -> bool,
+) {
+    if let Err(e) = check_upload_inner(bytes, commune, limits, emit) {
+        emit(Err(e));
+    }
+}
+
+fn check_upload_inner(
+    bytes: &[u8],
+    commune: &str,
+    limits: Limits,
+    emit: &mut dyn FnMut(Result<Vec<CheckedEntry>, ApiError>) -> bool,
+) -> Result<(), ApiError> {
+    // One pass over the body in the usual case; a second, entry by entry,
+    // only to say which entry is malformed.
+    let entries = match serde_json::from_slice::<UploadRequest>(bytes) {
+        Ok(request) => request.entries,
+        Err(whole) => {
+            let envelope: Envelope<'_> = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::BadRequest(format!("the body is not an upload batch: {e}")))?;
+            for (i, raw) in envelope.entries.iter().enumerate() {
+                if let Err(e) = serde_json::from_str::<UploadEntry>(raw.get()) {
+                    return Err(ApiError::BadRequest(format!("entry {i} of the batch is malformed: {e}")));
+                }
+            }
+            return Err(ApiError::BadRequest(format!("the body is not an upload batch: {whole}")));
+        }
+    };
+    if entries.len() > limits.max_entries {
         return Err(ApiError::TooLarge(format!(
             "{} entries in one batch; at most {} are accepted",
-            envelope.entries.len(),
+            entries.len(),
             limits.max_entries
         )));
     }
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut previous: Option<(u64, ChainHash)> = None;
-    let mut out = Vec::with_capacity(envelope.entries.len());
-    for (i, raw) in envelope.entries.into_iter().enumerate() {
-        let entry: UploadEntry = serde_json::from_str(raw.get())
-            .map_err(|e| ApiError::BadRequest(format!("entry {i} of the batch is malformed: {e}")))?;
+    let mut chunk = Vec::with_capacity(CHECK_CHUNK);
+    let total = entries.len();
+    for (i, entry) in entries.into_iter().enumerate() {
         if entry.seq == 0 {
             return Err(ApiError::BadRequest(format!("entry {i}: seq numbers start at 1")));
         }
@@ -233,7 +349,7 @@ pub fn check_upload(bytes: &[u8], commune: &str, limits: Limits) -> Result<Vec<C
                 Ok(record) => Verdict::Valid(record),
             },
         };
-        out.push(CheckedEntry {
+        chunk.push(CheckedEntry {
             seq: entry.seq,
             claimed_hash: entry.hash,
             prev,
@@ -241,8 +357,13 @@ pub fn check_upload(bytes: &[u8], commune: &str, limits: Limits) -> Result<Vec<C
             entered_at: entry.entered_at,
             verdict,
         });
+        if (chunk.len() >= CHECK_CHUNK || i + 1 == total)
+            && !emit(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHECK_CHUNK))))
+        {
+            return Ok(());
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 async fn upload<S: Storage>(
@@ -254,12 +375,22 @@ async fn upload<S: Storage>(
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
     let commune = agent.commune.clone();
     let limits = state.limits;
-    let checked = tokio::task::spawn_blocking(move || check_upload(&bytes, &commune, limits))
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let checker = tokio::task::spawn_blocking(move || {
+        check_upload(&bytes, &commune, limits, &mut |chunk| tx.blocking_send(chunk).is_ok());
+    });
+    let committed = state.store.commit_chunks(agent.id, &agent.commune, rx).await;
+    checker
         .await
-        .map_err(|e| ApiError::Internal(format!("checking the batch failed: {e}")))??;
-    let n = checked.len();
-    let results = state.store.commit_batch(agent.id, &agent.commune, checked).await?;
-    tracing::debug!(agent = agent.id, entries = n, "batch committed");
+        .map_err(|e| ApiError::Internal(format!("checking the batch failed: {e}")))?;
+    let results = match committed {
+        Ok(results) => results,
+        Err(BatchError::Refused(e)) => return Err(e),
+        Err(BatchError::Store(e)) => return Err(e.into()),
+    };
+    state.metrics.upload_requests.fetch_add(1, Ordering::Relaxed);
+    state.metrics.count(&results);
+    tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
     Ok(axum::Json(UploadResponse { results }))
 }
 
@@ -277,6 +408,7 @@ async fn have<S: Storage>(
             state.limits.max_have
         )));
     }
+    state.metrics.have_requests.fetch_add(1, Ordering::Relaxed);
     let lacking = state.store.lacking(request.hashes).await?;
     let chain = state.store.chain_state(agent.id).await?;
     Ok(axum::Json(HaveResponse { lacking, chain }))
@@ -300,5 +432,6 @@ async fn heartbeat<S: Storage>(
     let beat: Heartbeat = parse_json(&bytes)?;
     let now = Timestamp::now();
     state.store.record_heartbeat(agent.id, &beat, now).await?;
+    state.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
     Ok(axum::Json(HeartbeatAck { server_time: now }))
 }

@@ -162,6 +162,9 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
     }
     let again: UploadResponse = upload(&r, &token, b2.json).await.json().await.unwrap();
     assert!(again.results.iter().all(|x| x.status == EntryStatus::Duplicate));
+    let metrics = client().get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("hotich_entries_total{outcome=\"stored\"} 30"), "{metrics}");
+    assert!(metrics.contains("hotich_entries_total{outcome=\"duplicate\"} 10"), "{metrics}");
     // Invalid records and a wrong hash: rejected one by one, with reasons.
     let mut bad = recs[0].clone();
     bad["registered_on"] = json!("2099-01-01");

@@ -73,28 +73,37 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The keys to fetch for a batch: (seqs, content hashes, natural keys).
-    pub fn keys(entries: &[CheckedEntry]) -> (Vec<u64>, Vec<ContentHash>, Vec<String>) {
-        let mut seqs: Vec<u64> = entries
+    /// The keys to fetch for a batch: (lowest and highest seq whose link
+    /// matters, natural keys).
+    pub fn keys(entries: &[CheckedEntry]) -> (u64, u64, Vec<String>) {
+        let low = entries.iter().map(|e| e.seq.saturating_sub(1).max(1)).min().unwrap_or(1);
+        let high = entries.iter().map(|e| e.seq).max().unwrap_or(0);
+        let mut keys: Vec<String> = entries
             .iter()
-            .flat_map(|e| [e.seq, e.seq.saturating_sub(1)])
-            .filter(|s| *s > 0)
+            .filter_map(|e| match &e.verdict {
+                Verdict::Valid(r) => Some(r.storage_key.clone()),
+                Verdict::Invalid(_) => None,
+            })
             .collect();
-        seqs.sort_unstable();
-        seqs.dedup();
-        let mut hashes = Vec::new();
-        let mut keys = Vec::new();
-        for e in entries {
-            if let Verdict::Valid(r) = &e.verdict {
-                hashes.push(r.hash);
-                keys.push(r.key.storage_key());
-            }
-        }
-        hashes.sort_unstable();
-        hashes.dedup();
         keys.sort_unstable();
         keys.dedup();
-        (seqs, hashes, keys)
+        (low, high, keys)
+    }
+
+    /// The content hashes worth looking up once heads are known: identical
+    /// content has an identical natural key, so a record whose key has no
+    /// head cannot be stored already.
+    pub fn hashes_to_check(&self, entries: &[CheckedEntry]) -> Vec<ContentHash> {
+        let mut out: Vec<ContentHash> = entries
+            .iter()
+            .filter_map(|e| match &e.verdict {
+                Verdict::Valid(r) if self.heads.contains_key(&r.storage_key) => Some(r.hash),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -191,7 +200,7 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                 ..EntryResult::new(e.seq, EntryStatus::Rejected)
             },
             Verdict::Valid(record) => {
-                let key = record.key.storage_key();
+                let key = record.storage_key.clone();
                 if snap.stored.contains(&record.hash) {
                     EntryResult::new(e.seq, EntryStatus::Duplicate)
                 } else if let Some(head) = snap.heads.get(&key).filter(|h| record.supersedes != Some(**h)) {
@@ -260,6 +269,35 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
 }
 
+/// Chunks of a batch as they come out of checking; `Err` refuses the batch.
+pub type Chunks<E> = tokio::sync::mpsc::Receiver<Result<Vec<CheckedEntry>, E>>;
+
+/// Why a batch was not committed.
+#[derive(Debug)]
+pub enum BatchError<E> {
+    /// Checking refused it (nothing was stored).
+    Refused(E),
+    Store(StoreError),
+}
+
+impl<E> From<StoreError> for BatchError<E> {
+    fn from(e: StoreError) -> Self {
+        BatchError::Store(e)
+    }
+}
+
+impl<E> From<rusqlite::Error> for BatchError<E> {
+    fn from(e: rusqlite::Error) -> Self {
+        BatchError::Store(e.into())
+    }
+}
+
+impl<E> From<tokio_postgres::Error> for BatchError<E> {
+    fn from(e: tokio_postgres::Error) -> Self {
+        BatchError::Store(e.into())
+    }
+}
+
 /// What the server needs from a database. Implemented by
 /// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
 /// against both.
@@ -270,13 +308,38 @@ pub trait Storage: Send + Sync + 'static {
     fn revoke_agent(&self, id: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The active (not revoked) agent holding this token hash.
     fn agent_by_token(&self, token_hash: [u8; 32]) -> impl Future<Output = Result<Option<AgentInfo>, StoreError>> + Send;
-    /// Applies one batch durably and returns a result per entry.
+    /// Applies one batch durably and returns a result per entry. The batch
+    /// arrives in chunks as they are checked, so checking the next chunk
+    /// overlaps writing this one; everything commits in one transaction, and
+    /// a refused chunk (`Err`) rolls the whole batch back.
+    fn commit_chunks<E: Send + 'static>(
+        &self,
+        agent_id: i64,
+        commune: &str,
+        chunks: Chunks<E>,
+    ) -> impl Future<Output = Result<Vec<EntryResult>, BatchError<E>>> + Send;
+
+    /// [`Storage::commit_chunks`] for a batch already checked as a whole.
     fn commit_batch(
         &self,
         agent_id: i64,
         commune: &str,
         entries: Vec<CheckedEntry>,
-    ) -> impl Future<Output = Result<Vec<EntryResult>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<EntryResult>, StoreError>> + Send {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<CheckedEntry>, std::convert::Infallible>>(1);
+        let sent = tx.try_send(Ok(entries)).is_ok();
+        drop(tx);
+        async move {
+            if !sent {
+                return Err(StoreError::Task("could not queue the batch".into()));
+            }
+            match self.commit_chunks(agent_id, commune, rx).await {
+                Ok(results) => Ok(results),
+                Err(BatchError::Store(e)) => Err(e),
+                Err(BatchError::Refused(never)) => match never {},
+            }
+        }
+    }
     fn lacking(&self, hashes: Vec<ContentHash>) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
     fn chain_state(&self, agent_id: i64) -> impl Future<Output = Result<ChainState, StoreError>> + Send;
     fn record_heartbeat(

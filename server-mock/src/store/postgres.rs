@@ -14,8 +14,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
-    Alert, AgentInfo, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot, Storage,
-    StoreError, advance_contiguous, plan_batch,
+    Alert, AgentInfo, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
+    Storage, StoreError, advance_contiguous, plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -217,6 +217,98 @@ impl PgStore {
     }
 }
 
+/// Plans one chunk against what the transaction sees (earlier chunks
+/// included) and writes it with set-based statements.
+async fn write_chunk(
+    tx: &tokio_postgres::Transaction<'_>,
+    agent_id: i64,
+    commune: &str,
+    entries: Vec<CheckedEntry>,
+    now: i64,
+) -> Result<super::Plan, StoreError> {
+    let (low, high, keys) = Snapshot::keys(&entries);
+    let mut snap = Snapshot::default();
+    for row in tx
+        .query(
+            "SELECT seq, chain_hash FROM links WHERE agent_id = $1 AND seq BETWEEN $2 AND $3",
+            &[&agent_id, &(low as i64), &(high as i64)],
+        )
+        .await?
+    {
+        let seq: i64 = row.try_get(0)?;
+        let chain: &[u8] = row.try_get(1)?;
+        snap.links.insert(seq as u64, chain_of(chain)?);
+    }
+    for row in tx.query("SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)", &[&keys]).await? {
+        let k: String = row.try_get(0)?;
+        let h: &[u8] = row.try_get(1)?;
+        snap.heads.insert(k, hash_of(h)?);
+    }
+    let candidates = snap.hashes_to_check(&entries);
+    if !candidates.is_empty() {
+        let blobs: Vec<&[u8]> = candidates.iter().map(|h| h.as_bytes().as_slice()).collect();
+        for row in tx.query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs]).await? {
+            let h: &[u8] = row.try_get(0)?;
+            snap.stored.insert(hash_of(h)?);
+        }
+    }
+        let plan = plan_batch(entries, snap);
+        if !plan.links.is_empty() {
+            let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
+            let contents: Vec<&[u8]> = plan.links.iter().map(|l| l.content_hash.as_bytes().as_slice()).collect();
+            let chains: Vec<&[u8]> = plan.links.iter().map(|l| l.chain.as_bytes().as_slice()).collect();
+            tx.execute(
+                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
+                 SELECT $1, s, c, h, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) AS t(s, c, h)",
+                &[&agent_id, &seqs, &contents, &chains, &now],
+            )
+            .await?;
+        }
+        if !plan.records.is_empty() {
+            let r = &plan.records;
+            let hashes: Vec<&[u8]> = r.iter().map(|x| x.record.hash.as_bytes().as_slice()).collect();
+            let kinds: Vec<&str> = r.iter().map(|x| x.record.kind.as_str()).collect();
+            let keys: Vec<String> = r.iter().map(|x| x.record.storage_key.clone()).collect();
+            let supersedes: Vec<Option<&[u8]>> = r
+                .iter()
+                .map(|x| x.record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()))
+                .collect();
+            let seqs: Vec<i64> = r.iter().map(|x| x.seq as i64).collect();
+            let entered: Vec<Option<i64>> = r.iter().map(|x| x.entered_at.map(|t| t.millis())).collect();
+            let texts: Vec<&str> = r.iter().map(|x| x.record.canonical.as_str()).collect();
+            let params: [&(dyn ToSql + Sync); 10] = [
+                &hashes, &commune, &kinds, &keys, &supersedes, &agent_id, &seqs, &entered, &now, &texts,
+            ];
+            tx.execute(
+                "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
+                 SELECT h, $2, k, n, s, $6, q, e, $9, r
+                 FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
+                      AS t(h, k, n, s, q, e, r)",
+                &params,
+            )
+            .await?;
+        }
+        if !plan.heads.is_empty() {
+            let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
+            let hashes: Vec<&[u8]> = plan.heads.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
+            tx.execute(
+                "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+                 ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash",
+                &[&keys, &hashes],
+            )
+            .await?;
+        }
+        for a in &plan.alerts {
+            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
+            tx.execute(
+                "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
+                &[&agent_id, &a.seq.map(|s| s as i64), &a.kind, &a.detail, &now],
+            )
+            .await?;
+        }
+    Ok(plan)
+}
+
 impl Storage for PgStore {
     async fn add_agent(&self, agent: NewAgent) -> Result<AgentInfo, StoreError> {
         let mut conn = self.get().await?;
@@ -274,93 +366,24 @@ impl Storage for PgStore {
         row.as_ref().map(agent_from_row).transpose()
     }
 
-    async fn commit_batch(
+    async fn commit_chunks<E: Send + 'static>(
         &self,
         agent_id: i64,
         commune: &str,
-        entries: Vec<CheckedEntry>,
-    ) -> Result<Vec<EntryResult>, StoreError> {
+        mut chunks: super::Chunks<E>,
+    ) -> Result<Vec<EntryResult>, BatchError<E>> {
         let now = Timestamp::now().millis();
         let mut conn = self.get().await?;
         let tx = conn.client()?.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune]).await?;
-        let (seqs, hashes, keys) = Snapshot::keys(&entries);
-        let seqs: Vec<i64> = seqs.into_iter().map(|s| s as i64).collect();
-        let hashes: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
-        let mut snap = Snapshot::default();
-        for row in tx
-            .query(
-                "SELECT seq, chain_hash FROM links WHERE agent_id = $1 AND seq = ANY($2)",
-                &[&agent_id, &seqs],
-            )
-            .await?
-        {
-            let seq: i64 = row.try_get(0)?;
-            let chain: &[u8] = row.try_get(1)?;
-            snap.links.insert(seq as u64, chain_of(chain)?);
-        }
-        for row in tx.query("SELECT hash FROM records WHERE hash = ANY($1)", &[&hashes]).await? {
-            let h: &[u8] = row.try_get(0)?;
-            snap.stored.insert(hash_of(h)?);
-        }
-        for row in tx.query("SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)", &[&keys]).await? {
-            let k: String = row.try_get(0)?;
-            let h: &[u8] = row.try_get(1)?;
-            snap.heads.insert(k, hash_of(h)?);
-        }
-        let plan = plan_batch(entries, snap);
-        if !plan.links.is_empty() {
-            let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
-            let contents: Vec<&[u8]> = plan.links.iter().map(|l| l.content_hash.as_bytes().as_slice()).collect();
-            let chains: Vec<&[u8]> = plan.links.iter().map(|l| l.chain.as_bytes().as_slice()).collect();
-            tx.execute(
-                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
-                 SELECT $1, s, c, h, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) AS t(s, c, h)",
-                &[&agent_id, &seqs, &contents, &chains, &now],
-            )
-            .await?;
-        }
-        if !plan.records.is_empty() {
-            let r = &plan.records;
-            let hashes: Vec<&[u8]> = r.iter().map(|x| x.record.hash.as_bytes().as_slice()).collect();
-            let kinds: Vec<&str> = r.iter().map(|x| x.record.kind.as_str()).collect();
-            let keys: Vec<String> = r.iter().map(|x| x.record.key.storage_key()).collect();
-            let supersedes: Vec<Option<&[u8]>> = r
-                .iter()
-                .map(|x| x.record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()))
-                .collect();
-            let seqs: Vec<i64> = r.iter().map(|x| x.seq as i64).collect();
-            let entered: Vec<Option<i64>> = r.iter().map(|x| x.entered_at.map(|t| t.millis())).collect();
-            let texts: Vec<&str> = r.iter().map(|x| x.record.canonical.as_str()).collect();
-            let params: [&(dyn ToSql + Sync); 10] = [
-                &hashes, &commune, &kinds, &keys, &supersedes, &agent_id, &seqs, &entered, &now, &texts,
-            ];
-            tx.execute(
-                "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
-                 SELECT h, $2, k, n, s, $6, q, e, $9, r
-                 FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
-                      AS t(h, k, n, s, q, e, r)",
-                &params,
-            )
-            .await?;
-        }
-        if !plan.heads.is_empty() {
-            let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
-            let hashes: Vec<&[u8]> = plan.heads.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
-            tx.execute(
-                "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
-                 ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash",
-                &[&keys, &hashes],
-            )
-            .await?;
-        }
-        for a in &plan.alerts {
-            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
-            tx.execute(
-                "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
-                &[&agent_id, &a.seq.map(|s| s as i64), &a.kind, &a.detail, &now],
-            )
-            .await?;
+        let mut results = Vec::new();
+        let mut highest = 0u64;
+        while let Some(chunk) = chunks.recv().await {
+            // Dropping `tx` on refusal rolls back what earlier chunks wrote.
+            let entries = chunk.map_err(BatchError::Refused)?;
+            let plan = write_chunk(&tx, agent_id, commune, entries, now).await?;
+            highest = highest.max(plan.highest_seq);
+            results.extend(plan.results);
         }
         let row = tx
             .query_one("SELECT contiguous_seq, highest_seq FROM agents WHERE id = $1", &[&agent_id])
@@ -389,11 +412,11 @@ impl Storage for PgStore {
                     head_chain = (SELECT chain_hash FROM links WHERE agent_id = $1 AND seq = $2),
                     highest_seq = $3, last_seen_at = $4
              WHERE id = $1",
-            &[&agent_id, &contiguous, &old_highest.max(plan.highest_seq as i64), &now],
+            &[&agent_id, &contiguous, &old_highest.max(highest as i64), &now],
         )
         .await?;
         tx.commit().await?;
-        Ok(plan.results)
+        Ok(results)
     }
 
     async fn lacking(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, StoreError> {

@@ -1,1 +1,317 @@
-fn main() {}
+//! Benchmarks of hotich-sync, each printing a table. Run in release mode:
+//!
+//!     cargo run --release -p hotich-tests --bin bench -- all
+//!     cargo run --release -p hotich-tests --bin bench -- import --records 100000 --runs 3
+//!     cargo run --release -p hotich-tests --bin bench -- server
+//!     cargo run --release -p hotich-tests --bin bench -- sync
+//!
+//! Set HOTICH_TEST_POSTGRES_URL to include PostgreSQL in the server benchmark.
+//! Machines here are shared and noisy: each figure is the median of the runs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hotich_protocol::GENESIS;
+use hotich_tests::batch::{batch, zstd};
+use hotich_tests::harness::{Db, agent_bin, server_bin, stderr, stdout, wait_until};
+use hotich_tests::pg::{TempDatabase, postgres_url};
+use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
+
+struct Args {
+    what: String,
+    out: Option<std::path::PathBuf>,
+    commune: String,
+    records: u64,
+    runs: usize,
+    agents: usize,
+    batches: usize,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        what: "all".into(),
+        out: None,
+        commune: "00004".into(),
+        records: 100_000,
+        runs: 3,
+        agents: 50,
+        batches: 4,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| -> Result<u64> {
+            it.next()
+                .with_context(|| format!("{name} needs a value"))?
+                .parse()
+                .with_context(|| format!("{name} needs a number"))
+        };
+        match a.as_str() {
+            "--records" => args.records = value("--records")?,
+            "--runs" => args.runs = value("--runs")?.max(1) as usize,
+            "--agents" => args.agents = value("--agents")?.max(1) as usize,
+            "--batches" => args.batches = value("--batches")?.max(1) as usize,
+            "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
+            "--commune" => args.commune = it.next().context("--commune needs a code")?,
+            "import" | "server" | "sync" | "all" | "gen" => args.what = a,
+            "-h" | "--help" => {
+                println!("bench [import|server|sync|all] [--records N] [--runs R] [--agents A] [--batches B]");
+                println!("bench gen --records N --out FILE [--commune CODE]   (writes valid test records as JSON Lines)");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    if args.what == "gen" {
+        let out = args.out.context("gen needs --out FILE")?;
+        RecordGen::new(2026, &args.commune).write_jsonl(&out, 0, args.records)?;
+        println!("wrote {} records to {}", args.records, out.display());
+        return Ok(());
+    }
+    if cfg!(debug_assertions) {
+        eprintln!("note: this is a debug build; run with --release for meaningful figures");
+    }
+    // Build (or find) the release binaries before timing anything.
+    let _ = (agent_bin(), server_bin());
+    let work = tempfile::tempdir()?;
+    if matches!(args.what.as_str(), "import" | "all") {
+        bench_import(&args, work.path())?;
+    }
+    if matches!(args.what.as_str(), "server" | "all") {
+        bench_server(&args)?;
+    }
+    if matches!(args.what.as_str(), "sync" | "all") {
+        bench_sync(&args, work.path())?;
+    }
+    Ok(())
+}
+
+fn records_file(dir: &Path, n: u64) -> Result<std::path::PathBuf> {
+    let file = dir.join(format!("records-{n}.jsonl"));
+    if !file.exists() {
+        RecordGen::new(2026, "00004").write_jsonl(&file, 0, n)?;
+    }
+    Ok(file)
+}
+
+fn bench_import(args: &Args, dir: &Path) -> Result<()> {
+    let n = args.records;
+    let file = records_file(dir, n)?;
+    let input_bytes = std::fs::metadata(&file)?.len();
+    println!("\n## Durable import: {n} records ({:.0} bytes each as JSON), fsync on commit", input_bytes as f64 / n as f64);
+    println!("| run | seconds | records/s | journal bytes/record |");
+    println!("|----:|--------:|----------:|---------------------:|");
+    let (mut rates, mut sizes) = (Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        let agent = TestAgent::init_with("http://127.0.0.1:9", "hts_bench", "00004", "");
+        let t = Instant::now();
+        let out = agent.import(&file);
+        let secs = t.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!("import failed: {}{}", stdout(&out), stderr(&out));
+        }
+        let conn = rusqlite::Connection::open(agent.journal_path())?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        drop(conn);
+        let bytes = std::fs::metadata(agent.journal_path())?.len() as f64 / n as f64;
+        let rate = n as f64 / secs;
+        println!("| {run} | {secs:.2} | {rate:.0} | {bytes:.0} |");
+        rates.push(rate);
+        sizes.push(bytes);
+    }
+    println!("| **median** | | **{:.0}** | **{:.0}** |", median(rates), median(sizes));
+    Ok(())
+}
+
+fn bench_server(args: &Args) -> Result<()> {
+    let (agents, batches) = (args.agents, args.batches);
+    let per_batch = 1_000u64;
+    let total = agents as u64 * batches as u64 * per_batch;
+    println!("\n## Central server: {agents} concurrent agents, {batches} batches of {per_batch} records each ({total} records), zstd bodies");
+    // Bodies are built once, outside the timing.
+    let mut bodies: Vec<Vec<Vec<u8>>> = Vec::new();
+    for a in 0..agents {
+        let commune = format!("{:05}", 10_000 + a);
+        let g = RecordGen::new(a as u64, &commune);
+        let mut prev = GENESIS;
+        let mut agent_bodies = Vec::new();
+        for b in 0..batches as u64 {
+            let recs: Vec<_> = (b * per_batch..(b + 1) * per_batch).map(|i| g.record(i)).collect();
+            let built = batch(&recs, b * per_batch + 1, prev);
+            prev = built.last_chain;
+            agent_bodies.push(zstd(&built.json));
+        }
+        bodies.push(agent_bodies);
+    }
+    let bodies = Arc::new(bodies);
+    println!("| backend | run | seconds | records/s |");
+    println!("|---------|----:|--------:|----------:|");
+    let mut backends = vec!["SQLite"];
+    if let Some(_url) = postgres_url("the PostgreSQL server benchmark") {
+        backends.push("PostgreSQL");
+    }
+    for backend in backends {
+        let mut rates = Vec::new();
+        for run in 1..=args.runs {
+            let db = match backend {
+                "SQLite" => Db::Sqlite,
+                _ => Db::Postgres(TempDatabase::create(&postgres_url("").unwrap_or_default())),
+            };
+            let server = TestServer::start_with(db, &[]);
+            let tokens: Vec<String> = (0..agents).map(|a| server.add_agent(&format!("{:05}", 10_000 + a))).collect();
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let url = server.url();
+            let bodies = bodies.clone();
+            let secs = runtime.block_on(async move {
+                let client = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
+                let t = Instant::now();
+                let mut tasks = Vec::new();
+                for (a, token) in tokens.into_iter().enumerate() {
+                    let (client, url, bodies) = (client.clone(), url.clone(), bodies.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut stored = 0u64;
+                        for body in &bodies[a] {
+                            let resp = client
+                                .post(format!("{url}/api/v1/upload"))
+                                .bearer_auth(&token)
+                                .header("content-encoding", "zstd")
+                                .header("content-type", "application/json")
+                                .body(body.clone())
+                                .send()
+                                .await?;
+                            if !resp.status().is_success() {
+                                bail!("upload answered {}", resp.status());
+                            }
+                            let out: hotich_protocol::wire::UploadResponse = resp.json().await?;
+                            stored += out.results.iter().filter(|r| r.status == hotich_protocol::wire::EntryStatus::Stored).count() as u64;
+                        }
+                        Ok::<_, anyhow::Error>(stored)
+                    }));
+                }
+                let mut stored = 0;
+                for t in tasks {
+                    stored += t.await??;
+                }
+                if stored != total {
+                    bail!("only {stored} of {total} records were stored");
+                }
+                Ok::<_, anyhow::Error>(t.elapsed().as_secs_f64())
+            })?;
+            let rate = total as f64 / secs;
+            println!("| {backend} | {run} | {secs:.2} | {rate:.0} |");
+            rates.push(rate);
+        }
+        println!("| **{backend} median** | | | **{:.0}** |", median(rates));
+    }
+    Ok(())
+}
+
+/// Runs `hotich-agent sync` and returns (seconds, peak RSS in bytes).
+fn timed_sync(agent: &TestAgent) -> Result<(f64, u64)> {
+    let t = Instant::now();
+    let child = agent.command().arg("sync").stdout(Stdio::null()).stderr(Stdio::piped()).spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child, with valid pointers.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let secs = t.elapsed().as_secs_f64();
+    if rc != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("sync failed (status {status})");
+    }
+    Ok((secs, usage.ru_maxrss as u64 * 1024))
+}
+
+fn metric(server: &TestServer, name: &str) -> Result<u64> {
+    let text = reqwest::blocking_get(&format!("{}/metrics", server.url()))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).map(str::trim))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("metric {name} not found"))
+}
+
+mod reqwest {
+    pub use ::reqwest::*;
+    /// A blocking GET without the blocking feature: a throwaway runtime.
+    pub fn blocking_get(url: &str) -> anyhow::Result<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(rt.block_on(async { ::reqwest::get(url).await?.text().await })?)
+    }
+}
+
+fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
+    let n = args.records;
+    let file = records_file(dir, n)?;
+    println!("\n## Sync over loopback: {n} records of ~1 KB, `hotich-agent sync` against hotich-server (SQLite)");
+    println!("| run | seconds | records/s | wire bytes/record | peak agent RSS (MB) |");
+    println!("|----:|--------:|----------:|------------------:|--------------------:|");
+    let (mut rates, mut wires, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        let server = TestServer::start();
+        let proxy = FaultProxy::start(server.addr, Mode::Pass)?;
+        let token = server.add_agent("00004");
+        let agent = TestAgent::init_with(&proxy.url(), &token, "00004", "");
+        let out = agent.import(&file);
+        if !out.status.success() {
+            bail!("import failed: {}", stdout(&out));
+        }
+        let (secs, peak) = timed_sync(&agent)?;
+        if agent.pending() != 0 || server.export().len() as u64 != n {
+            bail!("sync did not deliver everything");
+        }
+        let rate = n as f64 / secs;
+        let wire = proxy.bytes_total() as f64 / n as f64;
+        let mb = peak as f64 / 1_048_576.0;
+        println!("| {run} | {secs:.2} | {rate:.0} | {wire:.0} | {mb:.1} |");
+        rates.push(rate);
+        wires.push(wire);
+        rss.push(mb);
+    }
+    println!("| **median** | | **{:.0}** | **{:.0}** | **{:.1}** |", median(rates), median(wires), median(rss));
+
+    println!("\n## Records sent twice after a SIGKILL mid-sync ({n} records)");
+    println!("| run | killed after (stored) | sent twice | batches re-sent (at most) | all stored once |");
+    println!("|----:|----------------------:|-----------:|--------------------------:|-----------------|");
+    for run in 1..=args.runs {
+        let server = TestServer::start();
+        let token = server.add_agent("00004");
+        let agent = TestAgent::init_with(&server.url(), &token, "00004", "");
+        let out = agent.import(&file);
+        if !out.status.success() {
+            bail!("import failed");
+        }
+        let mut child = agent.command().arg("sync").stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+        let half = n / 2;
+        let reached = wait_until(Duration::from_secs(120), || metric(&server, "hotich_entries_total{outcome=\"stored\"}").unwrap_or(0) >= half);
+        child.kill()?; // SIGKILL
+        child.wait()?;
+        if !reached {
+            bail!("sync never got half way");
+        }
+        let stored_at_kill = metric(&server, "hotich_entries_total{outcome=\"stored\"}")?;
+        let out = Command::new(agent_bin()).arg("--data-dir").arg(&agent.data_dir).arg("sync").output()?;
+        if !out.status.success() {
+            bail!("sync after the kill failed: {}", stderr(&out));
+        }
+        let twice = metric(&server, "hotich_entries_total{outcome=\"duplicate\"}")?;
+        let exported = server.export_hashes();
+        let unique: std::collections::HashSet<_> = exported.iter().collect();
+        let once = exported.len() as u64 == n && unique.len() == exported.len();
+        println!("| {run} | {stored_at_kill} | {twice} | {:.2} | {} |", twice as f64 / 2000.0, if once { "yes" } else { "NO" });
+    }
+    Ok(())
+}
