@@ -125,7 +125,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let output = if json { Output::Json } else { Output::Human };
             let summary = import::validate_files(&files, output);
             if output == Output::Json {
-                println!("{}", json!({"event": "summary", "records": summary.records, "invalid": summary.invalid, "files_refused": summary.files_refused}));
+                println!(
+                    "{}",
+                    json!({"event": "summary", "records": summary.records, "invalid": summary.invalid, "files_refused": summary.files_refused})
+                );
             } else {
                 println!(
                     "{} records checked: {} valid, {} with problems{}",
@@ -154,19 +157,32 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let mut journal = Journal::open(&data_dir.journal_path())?;
             journal.tune_for_bulk_import()?;
             let output = if json { Output::Json } else { Output::Human };
-            let summary = import::import_files(&mut journal, &config.commune, &files, data_dir.path(), output)?;
+            let summary = import::import_files(
+                &mut journal,
+                &config.commune,
+                &files,
+                data_dir.path(),
+                output,
+            )?;
             journal.checkpoint()?;
             drop(journal);
             if summary.accepted > 0 {
                 control::poke(&data_dir);
             }
             match output {
-                Output::Json => println!("{}", json!({"event": "summary", "accepted": summary.accepted, "already_present": summary.already_present, "rejected": summary.rejected, "files_refused": summary.files_refused, "rejects_files": summary.rejects_files})),
+                Output::Json => println!(
+                    "{}",
+                    json!({"event": "summary", "accepted": summary.accepted, "already_present": summary.already_present, "rejected": summary.rejected, "files_refused": summary.files_refused, "rejects_files": summary.rejects_files})
+                ),
                 Output::Human => {
                     let rejects = if summary.rejects_files.is_empty() {
                         String::new()
                     } else {
-                        let names: Vec<String> = summary.rejects_files.iter().map(|p| p.display().to_string()).collect();
+                        let names: Vec<String> = summary
+                            .rejects_files
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect();
                         format!(" (see {})", names.join(", "))
                     };
                     let refused = if summary.files_refused > 0 {
@@ -203,7 +219,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let config = AgentConfig::load(&data_dir)?;
             let report = status::gather(&data_dir, &config)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
             } else {
                 println!("{}", status::render(&report));
             }
@@ -214,13 +233,19 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let journal = open_existing_journal(&data_dir)?;
             let report = journal.verify()?;
             if json {
-                println!("{}", json!({"entries": report.entries, "intact": report.first_broken.is_none(),
-                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why}))}));
+                println!(
+                    "{}",
+                    json!({"entries": report.entries, "intact": report.first_broken.is_none(),
+                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why}))})
+                );
             }
             match report.first_broken {
                 None => {
                     if !json {
-                        println!("Journal intact: {} entries, every hash and the chain check out.", report.entries);
+                        println!(
+                            "Journal intact: {} entries, every hash and the chain check out.",
+                            report.entries
+                        );
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -238,7 +263,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             if n > 0 {
                 control::poke(&data_dir);
             }
-            println!("{n} refused record(s) put back in the queue; they will be sent at the next sync.");
+            println!(
+                "{n} refused record(s) put back in the queue; they will be sent at the next sync."
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -291,11 +318,15 @@ fn init(
     if let Some(ca) = &ca_cert
         && !ca.is_file()
     {
-        return Err(ConfigError::Value(format!("CA certificate {} is not a file", ca.display())).into());
+        return Err(
+            ConfigError::Value(format!("CA certificate {} is not a file", ca.display())).into(),
+        );
     }
     data_dir.create()?;
     // Keep tuning a previous config carried, if any.
-    let sync = AgentConfig::load(data_dir).map(|c| c.sync).unwrap_or_else(|_| SyncSettings::default());
+    let sync = AgentConfig::load(data_dir)
+        .map(|c| c.sync)
+        .unwrap_or_else(|_| SyncSettings::default());
     let config = AgentConfig {
         server,
         token: Secret::new(token.trim()),
@@ -324,12 +355,17 @@ fn hash(file: &str) -> Result<ExitCode, AgentError> {
             .map_err(|e| AgentError::io("cannot read standard input", e))?;
         ("<stdin>".to_string(), buf)
     } else {
-        let bytes = std::fs::read(file).map_err(|e| AgentError::io(format!("cannot read {file}"), e))?;
+        let bytes =
+            std::fs::read(file).map_err(|e| AgentError::io(format!("cannot read {file}"), e))?;
         (file.to_string(), bytes)
     };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
         AgentError::Input(format!(
             "{name}:{line}: not UTF-8 text (byte 0x{:02X}); save the file as UTF-8",
             bytes[e.valid_up_to()]
@@ -339,7 +375,10 @@ fn hash(file: &str) -> Result<ExitCode, AgentError> {
         return Err(AgentError::Input(format!("{name}: the file is empty")));
     }
     let value = parse_strict(text).map_err(|e| {
-        AgentError::Input(format!("{name}:{}:{}: invalid JSON: {}", e.line, e.column, e.message))
+        AgentError::Input(format!(
+            "{name}:{}:{}: invalid JSON: {}",
+            e.line, e.column, e.message
+        ))
     })?;
     let hash = content_hash(&value).map_err(|e| AgentError::Input(format!("{name}: {e}")))?;
     println!("{hash}");
@@ -360,9 +399,14 @@ impl SyncDisplay {
         }
         match event {
             SyncEvent::Started { pending } => println!("Syncing: {pending} record(s) waiting"),
-            SyncEvent::Reconciled { already_held, to_resend } => {
+            SyncEvent::Reconciled {
+                already_held,
+                to_resend,
+            } => {
                 if *already_held > 0 {
-                    println!("  {already_held} record(s) were already at the server (marked as sent)");
+                    println!(
+                        "  {already_held} record(s) were already at the server (marked as sent)"
+                    );
                 }
                 if *to_resend > 0 {
                     println!("  {to_resend} record(s) the server no longer has will be sent again");
@@ -373,13 +417,19 @@ impl SyncDisplay {
                     eprint!("\r  sent {sent}, {pending} waiting      ");
                 }
             }
-            SyncEvent::Done { sent, pending, parked } => {
+            SyncEvent::Done {
+                sent,
+                pending,
+                parked,
+            } => {
                 if self.tty {
                     eprint!("\r");
                 }
                 println!("Sync complete: {sent} record(s) sent, {pending} waiting.");
                 if *parked > 0 {
-                    println!("{parked} record(s) were refused by the server; see `hotich-agent status`.");
+                    println!(
+                        "{parked} record(s) were refused by the server; see `hotich-agent status`."
+                    );
                 }
             }
             SyncEvent::Failed { .. } => {
@@ -414,7 +464,11 @@ fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode
     let runtime = runtime()?;
     let limit = match timeout {
         Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(AgentError::Input("--timeout must be a positive number of seconds".into())),
+        Some(_) => {
+            return Err(AgentError::Input(
+                "--timeout must be a positive number of seconds".into(),
+            ));
+        }
         None => None,
     };
     let work = async {
@@ -456,9 +510,9 @@ fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode
     })?;
     match last {
         Some(SyncEvent::Done { .. }) => Ok(ExitCode::SUCCESS),
-        Some(event @ SyncEvent::Failed { .. }) => {
-            Err(AgentError::Failed(failed_message(&event).unwrap_or_default()))
-        }
+        Some(event @ SyncEvent::Failed { .. }) => Err(AgentError::Failed(
+            failed_message(&event).unwrap_or_default(),
+        )),
         _ => Err(AgentError::Failed(format!(
             "the sync ended without a result at {}; see `hotich-agent status`",
             Timestamp::now().to_vietnam_local()

@@ -31,7 +31,9 @@ pub enum ApiError {
         message: String,
         retry_after: Option<Duration>,
     },
-    #[error("the server does not accept this agent's token: {0}. Ask district IT for a new token and run `hotich-agent init --force`")]
+    #[error(
+        "the server does not accept this agent's token: {0}. Ask district IT for a new token and run `hotich-agent init --force`"
+    )]
     Unauthorized(String),
     #[error("the server refuses this agent: {0}")]
     Forbidden(String),
@@ -80,7 +82,10 @@ impl ApiError {
     pub fn server_reached(&self) -> bool {
         !matches!(
             self,
-            ApiError::Connect(_) | ApiError::Timeout(_) | ApiError::Transport(_) | ApiError::Setup(_)
+            ApiError::Connect(_)
+                | ApiError::Timeout(_)
+                | ApiError::Transport(_)
+                | ApiError::Setup(_)
         )
     }
 }
@@ -113,13 +118,19 @@ impl ApiClient {
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_keepalive(Duration::from_secs(30));
         if let Some(path) = &config.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| ApiError::Setup(format!("cannot read CA certificate {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                ApiError::Setup(format!(
+                    "cannot read CA certificate {}: {e}",
+                    path.display()
+                ))
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| ApiError::Setup(format!("{}: {e}", path.display())))?;
             builder = builder.tls_certs_only(certs);
         }
-        let http = builder.build().map_err(|e| ApiError::Setup(root_cause(&e)))?;
+        let http = builder
+            .build()
+            .map_err(|e| ApiError::Setup(root_cause(&e)))?;
         Ok(ApiClient {
             http,
             base: config.server.trim_end_matches('/').to_string(),
@@ -142,7 +153,10 @@ impl ApiClient {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ApiError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, ApiError> {
         let response = request
             .bearer_auth(self.token.expose())
             .send()
@@ -150,7 +164,10 @@ impl ApiClient {
             .map_err(|e| self.transport_error(e))?;
         let status = response.status();
         if status.is_success() {
-            let bytes = response.bytes().await.map_err(|e| self.transport_error(e))?;
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| self.transport_error(e))?;
             return serde_json::from_slice(&bytes).map_err(|e| ApiError::BadAnswer(e.to_string()));
         }
         let retry_after = response
@@ -166,7 +183,10 @@ impl ApiClient {
                 let text = String::from_utf8_lossy(&body);
                 let text = text.trim();
                 if text.is_empty() {
-                    status.canonical_reason().unwrap_or("no reason given").to_string()
+                    status
+                        .canonical_reason()
+                        .unwrap_or("no reason given")
+                        .to_string()
                 } else {
                     text.chars().take(200).collect()
                 }
@@ -204,8 +224,12 @@ impl ApiClient {
     }
 
     pub async fn have(&self, request: &HaveRequest) -> Result<HaveResponse, ApiError> {
-        self.send(self.http.post(format!("{}{HAVE_PATH}", self.base)).json(request))
-            .await
+        self.send(
+            self.http
+                .post(format!("{}{HAVE_PATH}", self.base))
+                .json(request),
+        )
+        .await
     }
 
     pub async fn chain(&self) -> Result<ChainState, ApiError> {
@@ -214,8 +238,12 @@ impl ApiClient {
     }
 
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatAck, ApiError> {
-        self.send(self.http.post(format!("{}{HEARTBEAT_PATH}", self.base)).json(beat))
-            .await
+        self.send(
+            self.http
+                .post(format!("{}{HEARTBEAT_PATH}", self.base))
+                .json(beat),
+        )
+        .await
     }
 }
 

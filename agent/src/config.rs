@@ -144,11 +144,10 @@ impl AgentConfig {
             }
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let mut config: AgentConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-                path: path.clone(),
-                message: e.message().to_string(),
-            })?;
+        let mut config: AgentConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: e.message().to_string(),
+        })?;
         if let Some(server) = env_nonempty("HOTICH_SERVER") {
             config.server = server;
         }
@@ -191,7 +190,9 @@ pub fn check_commune(code: &str) -> Result<(), String> {
     if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {
-        Err(format!("commune code \"{code}\" must be 5 digits, e.g. 00004"))
+        Err(format!(
+            "commune code \"{code}\" must be 5 digits, e.g. 00004"
+        ))
     }
 }
 
@@ -315,7 +316,11 @@ mod tests {
         assert!(check_commune("4").unwrap_err().contains("5 digits"));
         let dir = tempfile::tempdir().unwrap();
         let dd = DataDir::new(dir.path());
-        fs::write(dd.config_path(), "server = \"http://x\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\nbatch_max = 0\n").unwrap();
+        fs::write(
+            dd.config_path(),
+            "server = \"http://x\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\nbatch_max = 0\n",
+        )
+        .unwrap();
         let err = AgentConfig::load(&dd).unwrap_err().to_string();
         assert!(err.contains("batch_max"), "{err}");
     }

@@ -140,7 +140,10 @@ pub async fn start(
         let stop = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         };
-        if let Err(error) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+        if let Err(error) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::warn!(%error, "control endpoint stopped");
         }
     });
@@ -171,7 +174,9 @@ pub fn poke(data_dir: &DataDir) {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    #[error("the service's control endpoint does not answer ({0}); is the service stopping? Try again, or stop the service and run sync")]
+    #[error(
+        "the service's control endpoint does not answer ({0}); is the service stopping? Try again, or stop the service and run sync"
+    )]
     Unreachable(String),
     #[error("the service refused the request (HTTP {0}); the control file may be stale")]
     Refused(u16),

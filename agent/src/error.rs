@@ -19,15 +19,27 @@ pub enum JournalError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("journal {path} was written by a newer hotich-agent (schema {found}, this build knows {known})")]
-    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error(
+        "journal {path} was written by a newer hotich-agent (schema {found}, this build knows {known})"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("journal {path} holds a damaged entry at seq {seq}: {detail}")]
-    Corrupt { path: PathBuf, seq: u64, detail: String },
+    Corrupt {
+        path: PathBuf,
+        seq: u64,
+        detail: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("no agent is set up in {0} (run `hotich-agent init --server URL --token TOKEN --commune CODE` first)")]
+    #[error(
+        "no agent is set up in {0} (run `hotich-agent init --server URL --token TOKEN --commune CODE` first)"
+    )]
     NotInitialized(PathBuf),
     #[error("{0} already holds an agent; use --force to set it up again (the journal is kept)")]
     AlreadyInitialized(PathBuf),

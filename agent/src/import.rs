@@ -18,7 +18,7 @@ use crate::journal::{AppendOutcome, Journal, Origin};
 
 /// Records per durable commit: large enough to amortize the fsync, small
 /// enough that a kill loses little work in progress (it is simply re-read).
-pub const COMMIT_BATCH: usize = 1000;
+pub const COMMIT_BATCH: usize = 4000;
 
 /// How results are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +62,9 @@ fn progress_bar(output: Output, path: &Path, total_bytes: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(path.display().to_string());
@@ -77,13 +77,17 @@ pub fn rejects_path(input: &Path, format: Format) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "records".into());
-    let ext = if format == Format::Csv { "csv" } else { "jsonl" };
+    let ext = if format == Format::Csv {
+        "csv"
+    } else {
+        "jsonl"
+    };
     input.with_file_name(format!("{stem}.rejects.{ext}"))
 }
 
 enum RejectsWriter {
     Jsonl(BufWriter<File>),
-    Csv(csv::Writer<File>),
+    Csv(Box<csv::Writer<File>>),
 }
 
 /// Created on the first refused record of a file.
@@ -111,7 +115,11 @@ impl Rejects {
                     // keep the rejects in the data directory instead.
                     let dir = self.fallback_dir.join("rejects");
                     std::fs::create_dir_all(&dir)?;
-                    let name = self.path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+                    let name = self
+                        .path
+                        .file_name()
+                        .map(|n| n.to_os_string())
+                        .unwrap_or_default();
                     self.path = dir.join(name);
                     File::create(&self.path)?
                 }
@@ -119,10 +127,14 @@ impl Rejects {
             self.writer = Some(match header {
                 Some(h) => {
                     let mut w = csv::Writer::from_writer(file);
-                    let mut row: Vec<&str> = h.iter().map(String::as_str).filter(|c| *c != ERRORS_COLUMN).collect();
+                    let mut row: Vec<&str> = h
+                        .iter()
+                        .map(String::as_str)
+                        .filter(|c| *c != ERRORS_COLUMN)
+                        .collect();
                     row.push(ERRORS_COLUMN);
                     w.write_record(&row)?;
-                    RejectsWriter::Csv(w)
+                    RejectsWriter::Csv(Box::new(w))
                 }
                 None => RejectsWriter::Jsonl(BufWriter::new(file)),
             });
@@ -132,8 +144,18 @@ impl Rejects {
             .ok_or_else(|| std::io::Error::other("rejects file is not open"))
     }
 
-    fn write(&mut self, header: Option<&[String]>, line: u64, raw: &Raw, errors: &[FieldError]) -> std::io::Result<()> {
-        let joined = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    fn write(
+        &mut self,
+        header: Option<&[String]>,
+        line: u64,
+        raw: &Raw,
+        errors: &[FieldError],
+    ) -> std::io::Result<()> {
+        let joined = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
         let errors_column = header.and_then(|h| h.iter().position(|c| c == ERRORS_COLUMN));
         match (self.open(header)?, raw) {
             (RejectsWriter::Csv(w), Raw::Csv(cells)) => {
@@ -152,7 +174,11 @@ impl Rejects {
                 let line = json!({"line": line, "errors": errors, "record": record});
                 writeln!(w, "{line}")?;
             }
-            _ => return Err(std::io::Error::other("rejects file and input differ in format")),
+            _ => {
+                return Err(std::io::Error::other(
+                    "rejects file and input differ in format",
+                ));
+            }
         }
         Ok(())
     }
@@ -189,17 +215,31 @@ impl FileRun {
         self.summary.rejected += 1;
         for e in errors {
             if self.output == Output::Json {
-                emit(self.output, json!({"event": "problem", "file": self.input_name, "line": line, "field": e.field, "reason": e.reason}));
+                emit(
+                    self.output,
+                    json!({"event": "problem", "file": self.input_name, "line": line, "field": e.field, "reason": e.reason}),
+                );
             } else if self.shown < SHOWN_PROBLEMS {
-                say(self.output, &self.progress, &format!("{}:{line}: {e}", self.input_name));
+                say(
+                    self.output,
+                    &self.progress,
+                    &format!("{}:{line}: {e}", self.input_name),
+                );
                 self.shown += 1;
             }
         }
-        if let Err(e) = self.rejects.write(self.header.as_deref(), line, raw, errors) {
+        if let Err(e) = self
+            .rejects
+            .write(self.header.as_deref(), line, raw, errors)
+        {
             say(
                 self.output,
                 &self.progress,
-                &format!("{}: cannot write rejects file {}: {e}", self.input_name, self.rejects.path.display()),
+                &format!(
+                    "{}: cannot write rejects file {}: {e}",
+                    self.input_name,
+                    self.rejects.path.display()
+                ),
             );
         }
     }
@@ -243,7 +283,12 @@ enum FromReader {
 
 /// Reads, parses, validates and hashes on its own thread, so that this CPU
 /// work overlaps the journal's writes and fsyncs on a two-core PC.
-fn read_and_prepare(path: &Path, commune: &str, today: CivilDate, tx: std::sync::mpsc::SyncSender<FromReader>) {
+fn read_and_prepare(
+    path: &Path,
+    commune: &str,
+    today: CivilDate,
+    tx: std::sync::mpsc::SyncSender<FromReader>,
+) {
     let mut input = match input::open(path) {
         Ok(i) => i,
         Err(e) => {
@@ -370,7 +415,11 @@ fn import_file(
         let rejects_file = match run.rejects.finish() {
             Ok(p) => p,
             Err(e) => {
-                say(output, &run.progress, &format!("{input_name}: cannot finish rejects file: {e}"));
+                say(
+                    output,
+                    &run.progress,
+                    &format!("{input_name}: cannot finish rejects file: {e}"),
+                );
                 None
             }
         };
@@ -380,7 +429,10 @@ fn import_file(
             .map(|p| format!(" (written to {})", p.display()))
             .unwrap_or_default();
         if s.rejected > run.shown as u64 && output == Output::Human {
-            println!("{input_name}: … {} more problems, see the rejects file", s.rejected - run.shown as u64);
+            println!(
+                "{input_name}: … {} more problems, see the rejects file",
+                s.rejected - run.shown as u64
+            );
         }
         say(
             output,
@@ -418,7 +470,15 @@ fn commit(
     let name = run.input_name.clone();
     let refs: Vec<(&PreparedRecord, Option<Origin<'_>>)> = batch
         .iter()
-        .map(|(p, line, _)| (p, Some(Origin { file: &name, line: *line })))
+        .map(|(p, line, _)| {
+            (
+                p,
+                Some(Origin {
+                    file: &name,
+                    line: *line,
+                }),
+            )
+        })
         .collect();
     let outcomes = journal.append_batch(&refs)?;
     let mut accepted = 0u64;

@@ -107,7 +107,11 @@ pub fn open(path: &Path) -> Result<InputFile, FileError> {
     let consumed = std::rc::Rc::new(std::cell::Cell::new(bom));
     let first = first_significant_byte(&mut file).map_err(io)?;
     let Some(first) = first else {
-        return Err(FileError::new(path, None, "the file is empty: it holds no records"));
+        return Err(FileError::new(
+            path,
+            None,
+            "the file is empty: it holds no records",
+        ));
     };
     let ext = path
         .extension()
@@ -143,7 +147,9 @@ pub fn open(path: &Path) -> Result<InputFile, FileError> {
     };
     match format {
         Format::JsonLines => input.items = Box::new(json_lines(path.to_path_buf(), file, consumed)),
-        Format::JsonArray => input.items = Box::new(json_array(path, file, consumed)?.into_iter().map(Ok)),
+        Format::JsonArray => {
+            input.items = Box::new(json_array(path, file, consumed)?.into_iter().map(Ok))
+        }
         Format::Csv => {
             let (header, items) = csv_rows(path, file, consumed)?;
             input.csv_header = Some(header);
@@ -153,38 +159,66 @@ pub fn open(path: &Path) -> Result<InputFile, FileError> {
     Ok(input)
 }
 
-/// Refuses the whole file at the first byte that is not UTF-8, naming the line.
+/// Refuses the whole file at the first byte that is not UTF-8, naming the
+/// line. Reads in large blocks: this runs before every import.
 fn check_utf8(path: &Path) -> Result<(), FileError> {
     let io = |e: std::io::Error| FileError::new(path, None, format!("cannot read: {e}"));
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut head = [0u8; 2];
-    let n = reader.read(&mut head).map_err(io)?;
-    if n == 2 && (head == [0xFF, 0xFE] || head == [0xFE, 0xFF]) {
-        return Err(FileError::new(
-            path,
-            None,
-            "the file is UTF-16 text; save it again as UTF-8 (in Excel: \"CSV UTF-8 (Comma delimited)\")",
-        ));
-    }
-    let mut reader = BufReader::new(File::open(path).map_err(io)?);
-    let mut line = Vec::new();
-    let mut number = 0u64;
+    let mut file = File::open(path).map_err(io)?;
+    let mut block = vec![0u8; 1 << 20];
+    // Bytes of a character cut by the end of the previous block.
+    let mut carry: Vec<u8> = Vec::new();
+    let mut lines_before = 0u64;
+    let mut first = true;
     loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).map_err(io)? == 0 {
-            return Ok(());
+        let n = file.read(&mut block).map_err(io)?;
+        if n == 0 {
+            if carry.is_empty() {
+                return Ok(());
+            }
+            return Err(not_utf8(path, lines_before, &carry, 0));
         }
-        number += 1;
-        if let Err(e) = std::str::from_utf8(&line) {
-            let column = String::from_utf8_lossy(&line[..e.valid_up_to()]).chars().count() + 1;
-            let byte = line[e.valid_up_to()];
-            return Err(FileError::new(
-                path,
-                Some(number),
-                format!("byte 0x{byte:02X} at column {column}: {LEGACY_ENCODING_HINT}"),
-            ));
+        let mut data = std::mem::take(&mut carry);
+        data.extend_from_slice(&block[..n]);
+        if first {
+            first = false;
+            if data.starts_with(&[0xFF, 0xFE]) || data.starts_with(&[0xFE, 0xFF]) {
+                return Err(FileError::new(
+                    path,
+                    None,
+                    "the file is UTF-16 text; save it again as UTF-8 (in Excel: \"CSV UTF-8 (Comma delimited)\")",
+                ));
+            }
         }
+        // The fast check first; the standard one only to locate a problem.
+        if simdutf8::basic::from_utf8(&data).is_err() {
+            match std::str::from_utf8(&data) {
+                Ok(_) => {}
+                Err(e) if e.error_len().is_none() => carry = data[e.valid_up_to()..].to_vec(),
+                Err(e) => return Err(not_utf8(path, lines_before, &data, e.valid_up_to())),
+            }
+        }
+        let complete = data.len() - carry.len();
+        lines_before += data[..complete].iter().filter(|b| **b == b'\n').count() as u64;
     }
+}
+
+/// The error for a bad byte at `at` in `data`, which starts on a line after `lines_before` lines.
+fn not_utf8(path: &Path, lines_before: u64, data: &[u8], at: usize) -> FileError {
+    let line_start = data[..at]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = lines_before + data[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1;
+    let column = String::from_utf8_lossy(&data[line_start..at])
+        .chars()
+        .count()
+        + 1;
+    let byte = data.get(at).copied().unwrap_or(0);
+    FileError::new(
+        path,
+        Some(line),
+        format!("byte 0x{byte:02X} at column {column}: {LEGACY_ENCODING_HINT}"),
+    )
 }
 
 fn skip_bom(reader: &mut BufReader<File>) -> std::io::Result<u64> {
@@ -222,7 +256,11 @@ fn json_lines(
             let n = match reader.read_until(b'\n', &mut buf) {
                 Ok(n) => n,
                 Err(e) => {
-                    return Some(Err(FileError::new(&path, Some(number + 1), format!("cannot read: {e}"))));
+                    return Some(Err(FileError::new(
+                        &path,
+                        Some(number + 1),
+                        format!("cannot read: {e}"),
+                    )));
                 }
             };
             if n == 0 {
@@ -230,10 +268,14 @@ fn json_lines(
             }
             consumed.set(consumed.get() + n as u64);
             number += 1;
-            // The whole file was checked to be UTF-8; the line is taken as is.
-            let mut text = match String::from_utf8(std::mem::take(&mut buf)) {
-                Ok(t) => t,
-                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            let line = std::mem::take(&mut buf);
+            let mut text = if simdutf8::basic::from_utf8(&line).is_ok() {
+                // SAFETY: these exact bytes were just validated as UTF-8.
+                unsafe { String::from_utf8_unchecked(line) }
+            } else {
+                // The file was checked as a whole; it changed since. Keep going
+                // with replacement characters rather than fail mid-file.
+                String::from_utf8_lossy(&line).into_owned()
             };
             let end = text.trim_end().len();
             text.truncate(end);
@@ -293,7 +335,10 @@ fn json_array(
             FileError::new(
                 path,
                 Some(e.line as u64),
-                format!("invalid JSON: {} at column {} (nothing from this file was imported)", e.message, e.column),
+                format!(
+                    "invalid JSON: {} at column {} (nothing from this file was imported)",
+                    e.message, e.column
+                ),
             )
         })?;
     let base = text.as_ptr() as usize;
@@ -302,7 +347,10 @@ fn json_array(
     let mut scanned = 0usize;
     for raw in elements {
         let start = raw.get().as_ptr() as usize - base;
-        line += text.as_bytes()[scanned..start].iter().filter(|b| **b == b'\n').count() as u64;
+        line += text.as_bytes()[scanned..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         scanned = start;
         let value = StrictValue
             .deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
@@ -321,7 +369,13 @@ fn csv_rows(
     path: &Path,
     mut reader: BufReader<File>,
     consumed: std::rc::Rc<std::cell::Cell<u64>>,
-) -> Result<(Vec<String>, impl Iterator<Item = Result<Item, FileError>> + use<>), FileError> {
+) -> Result<
+    (
+        Vec<String>,
+        impl Iterator<Item = Result<Item, FileError>> + use<>,
+    ),
+    FileError,
+> {
     // Excel in a Vietnamese locale writes ';' between cells (',' is the decimal mark).
     let delimiter = {
         let buf = reader
@@ -329,7 +383,11 @@ fn csv_rows(
             .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
         let first_line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
         let count = |d: u8| first_line.iter().filter(|b| **b == d).count();
-        if count(b';') > count(b',') { b';' } else { b',' }
+        if count(b';') > count(b',') {
+            b';'
+        } else {
+            b','
+        }
     };
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -357,7 +415,11 @@ fn csv_rows(
                 Ok(true) => {}
                 Err(e) => {
                     let line = e.position().map(|p| p.line());
-                    return Some(Err(FileError::new(&path, line, format!("cannot read CSV: {e}"))));
+                    return Some(Err(FileError::new(
+                        &path,
+                        line,
+                        format!("cannot read CSV: {e}"),
+                    )));
                 }
             }
             let pos = row.position().map(|p| p.byte()).unwrap_or(last_pos);
@@ -371,7 +433,11 @@ fn csv_rows(
             let value = if cells.len() != columns.len() {
                 Err(vec![FieldError::new(
                     "(row)",
-                    format!("has {} cells but the header has {} columns", cells.len(), columns.len()),
+                    format!(
+                        "has {} cells but the header has {} columns",
+                        cells.len(),
+                        columns.len()
+                    ),
                 )])
             } else {
                 csv_record(&columns, &cells)
@@ -403,7 +469,13 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
         // `scans.0.sha256` is listed as `scans.N.sha256`.
         let generic: String = name
             .split('.')
-            .map(|seg| if seg.bytes().all(|b| b.is_ascii_digit()) { "N" } else { seg })
+            .map(|seg| {
+                if seg.bytes().all(|b| b.is_ascii_digit()) {
+                    "N"
+                } else {
+                    seg
+                }
+            })
             .collect::<Vec<_>>()
             .join(".");
         if !known.contains(&generic) {
@@ -436,7 +508,9 @@ fn strsim(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -523,9 +597,16 @@ mod tests {
     #[test]
     fn jsonl_keeps_line_numbers_and_reports_broken_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "a.jsonl", b"\xEF\xBB\xBF{\"a\":1}\n\n{\"a\":\n{\"b\":2}\r\n");
+        let p = write(
+            dir.path(),
+            "a.jsonl",
+            b"\xEF\xBB\xBF{\"a\":1}\n\n{\"a\":\n{\"b\":2}\r\n",
+        );
         let got = items(&p);
-        assert_eq!(got.iter().map(|i| i.line).collect::<Vec<_>>(), vec![1, 3, 4]);
+        assert_eq!(
+            got.iter().map(|i| i.line).collect::<Vec<_>>(),
+            vec![1, 3, 4]
+        );
         assert!(got[0].value.is_ok());
         let e = got[1].value.as_ref().unwrap_err();
         assert!(e[0].reason.starts_with("invalid JSON"), "{e:?}");
@@ -535,24 +616,42 @@ mod tests {
     #[test]
     fn json_array_elements_know_their_line() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "a.json", b"[\n  {\"a\": 1},\n\n  {\"a\": 1, \"a\": 2}\n]\n");
+        let p = write(
+            dir.path(),
+            "a.json",
+            b"[\n  {\"a\": 1},\n\n  {\"a\": 1, \"a\": 2}\n]\n",
+        );
         let got = items(&p);
         assert_eq!(got.iter().map(|i| i.line).collect::<Vec<_>>(), vec![2, 4]);
-        assert!(got[1].value.as_ref().unwrap_err()[0].reason.contains("duplicate key"));
+        assert!(
+            got[1].value.as_ref().unwrap_err()[0]
+                .reason
+                .contains("duplicate key")
+        );
         let p = write(dir.path(), "b.json", b"[\n {\"a\": 1},\n {\"a\" 2}\n]");
         let err = open(&p).unwrap_err();
         assert_eq!(err.line, Some(3));
-        assert!(err.message.contains("nothing from this file was imported"), "{err}");
+        assert!(
+            err.message.contains("nothing from this file was imported"),
+            "{err}"
+        );
     }
 
     #[test]
     fn legacy_encodings_and_empty_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         // "Nguyễn" in Windows-1258 is not UTF-8.
-        let p = write(dir.path(), "old.csv", b"kind,commune_code\nbirth,00004\nNguy\xEAn\xDE,x\n");
+        let p = write(
+            dir.path(),
+            "old.csv",
+            b"kind,commune_code\nbirth,00004\nNguy\xEAn\xDE,x\n",
+        );
         let err = open(&p).unwrap_err();
         assert_eq!(err.line, Some(3));
-        assert!(err.message.contains("not UTF-8") && err.message.contains("Windows-1258"), "{err}");
+        assert!(
+            err.message.contains("not UTF-8") && err.message.contains("Windows-1258"),
+            "{err}"
+        );
         let p = write(dir.path(), "empty.jsonl", b" \n\n");
         assert!(open(&p).unwrap_err().message.contains("empty"));
         let p = write(dir.path(), "u16.csv", b"\xFF\xFEk\x00");
@@ -564,14 +663,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = "kind,commune_code,register.year,register.book,register.entry,registered_on";
         let p = write(dir.path(), "dup.csv", format!("{base},kind\n").as_bytes());
-        assert!(open(&p).unwrap_err().message.contains("\"kind\" appears twice"));
-        let p = write(dir.path(), "typo.csv", format!("{base},child.fullname\n").as_bytes());
+        assert!(
+            open(&p)
+                .unwrap_err()
+                .message
+                .contains("\"kind\" appears twice")
+        );
+        let p = write(
+            dir.path(),
+            "typo.csv",
+            format!("{base},child.fullname\n").as_bytes(),
+        );
         let e = open(&p).unwrap_err();
         assert!(e.message.contains("did you mean child.full_name"), "{e}");
-        let p = write(dir.path(), "missing.csv", b"kind,commune_code,child.full_name\nbirth,00004,A\n");
+        let p = write(
+            dir.path(),
+            "missing.csv",
+            b"kind,commune_code,child.full_name\nbirth,00004,A\n",
+        );
         let e = open(&p).unwrap_err();
         assert_eq!(e.line, Some(1));
-        assert!(e.message.contains("missing required columns register.year"), "{e}");
+        assert!(
+            e.message.contains("missing required columns register.year"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -593,6 +708,10 @@ mod tests {
         assert_eq!(v["scans"][0]["bytes"], 812);
         assert!(v.get("father").is_none() && v.get("errors").is_none());
         assert_eq!(got[1].line, 3);
-        assert!(got[1].value.as_ref().unwrap_err()[0].reason.contains("3 cells"));
+        assert!(
+            got[1].value.as_ref().unwrap_err()[0]
+                .reason
+                .contains("3 cells")
+        );
     }
 }

@@ -85,9 +85,13 @@ pub enum EntryState {
 /// What happened to one record offered to the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendOutcome {
-    Accepted { seq: u64 },
+    Accepted {
+        seq: u64,
+    },
     /// The same content is already in the journal; nothing was written.
-    AlreadyPresent { seq: u64 },
+    AlreadyPresent {
+        seq: u64,
+    },
     /// The journal holds different content for the same book entry.
     Conflict {
         existing_seq: u64,
@@ -185,9 +189,12 @@ impl Journal {
         // Importers and the service share the file: wait for each other's
         // short transactions instead of failing.
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(err)?;
         // Read the version under the write lock: an import and the service
         // may open a new journal at the same moment.
         let tx = conn
@@ -308,19 +315,22 @@ impl Journal {
                 // The same content always has the same natural key, so a new
                 // key means a new record: one index probe on the common path.
                 let head = head_of_key
-                    .query_row([&key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                    .query_row([&key], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
                     .optional()
                     .map_err(err)?;
                 if let Some((existing_seq, existing)) = head {
-                    let existing_hash = ContentHash::from_slice(&existing).ok_or(
-                        JournalError::Corrupt {
+                    let existing_hash =
+                        ContentHash::from_slice(&existing).ok_or(JournalError::Corrupt {
                             path: path.clone(),
                             seq: existing_seq as u64,
                             detail: "content hash is not 32 bytes".into(),
-                        },
-                    )?;
+                        })?;
                     if existing_hash == record.hash {
-                        outcomes.push(AppendOutcome::AlreadyPresent { seq: existing_seq as u64 });
+                        outcomes.push(AppendOutcome::AlreadyPresent {
+                            seq: existing_seq as u64,
+                        });
                         continue;
                     }
                     // An older version of this entry (since corrected) imported again.
@@ -370,9 +380,8 @@ impl Journal {
                     Some(o) => match last_source {
                         Some((file, id)) if file == o.file => Some(id),
                         _ => {
-                            let id: i64 = source_id
-                                .query_row([o.file], |r| r.get(0))
-                                .map_err(err)?;
+                            let id: i64 =
+                                source_id.query_row([o.file], |r| r.get(0)).map_err(err)?;
                             last_source = Some((o.file, id));
                             Some(id)
                         }
@@ -590,7 +599,11 @@ impl Journal {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![upto as i64, after_seq as i64, limit as i64], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
@@ -737,14 +750,18 @@ impl Journal {
             let stored_chain: Vec<u8> = row.get(2).map_err(|e| self.err(e))?;
             // A row edited to hold non-text is damage too; read it as bytes.
             let record: Vec<u8> = match row.get_ref(3).map_err(|e| self.err(e))? {
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t.to_vec(),
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                    t.to_vec()
+                }
                 _ => Vec::new(),
             };
             entries += 1;
-            let broken = |detail: String| Ok(VerifyReport {
-                entries,
-                first_broken: Some((seq, detail)),
-            });
+            let broken = |detail: String| {
+                Ok(VerifyReport {
+                    entries,
+                    first_broken: Some((seq, detail)),
+                })
+            };
             if seq != expected_seq {
                 return broken(format!(
                     "entry #{expected_seq} is missing (next entry found is #{seq})"
@@ -852,11 +869,18 @@ mod tests {
         let fix = rec(1, "Ân", Some(a.hash));
         let stale_fix = rec(1, "Anh", Some(a.hash));
         let central_fix = rec(1, "Ánh", Some(ContentHash::from_bytes([7; 32])));
-        let out = append(&mut j, &[&a, &a_again, &other, &fix, &stale_fix, &central_fix]);
+        let out = append(
+            &mut j,
+            &[&a, &a_again, &other, &fix, &stale_fix, &central_fix],
+        );
         assert_eq!(out[0], AppendOutcome::Accepted { seq: 1 });
         assert_eq!(out[1], AppendOutcome::AlreadyPresent { seq: 1 });
         match &out[2] {
-            AppendOutcome::Conflict { existing_seq, existing_hash, reason } => {
+            AppendOutcome::Conflict {
+                existing_seq,
+                existing_hash,
+                reason,
+            } => {
                 assert_eq!((*existing_seq, *existing_hash), (1, a.hash));
                 assert!(reason.contains("supersedes"), "{reason}");
             }
@@ -864,14 +888,30 @@ mod tests {
         }
         assert_eq!(out[3], AppendOutcome::Accepted { seq: 2 });
         match &out[4] {
-            AppendOutcome::Conflict { existing_seq, reason, .. } => {
+            AppendOutcome::Conflict {
+                existing_seq,
+                reason,
+                ..
+            } => {
                 assert_eq!(*existing_seq, 2);
                 assert!(reason.contains("current version"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(out[5], AppendOutcome::Accepted { seq: 3 }, "corrects a version held centrally");
-        assert_eq!(j.counts().unwrap(), Counts { total: 3, pending: 3, acked: 0, parked: 0 });
+        assert_eq!(
+            out[5],
+            AppendOutcome::Accepted { seq: 3 },
+            "corrects a version held centrally"
+        );
+        assert_eq!(
+            j.counts().unwrap(),
+            Counts {
+                total: 3,
+                pending: 3,
+                acked: 0,
+                parked: 0
+            }
+        );
         assert_eq!(j.verify().unwrap().first_broken, None);
     }
 
@@ -880,12 +920,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
         append(&mut j, &[&rec(1, "An", None)]);
-        let update = j.conn.execute("UPDATE entries SET record = '{}' WHERE seq = 1", []);
+        let update = j
+            .conn
+            .execute("UPDATE entries SET record = '{}' WHERE seq = 1", []);
         assert!(update.unwrap_err().to_string().contains("append-only"));
         let delete = j.conn.execute("DELETE FROM entries WHERE seq = 1", []);
         assert!(delete.unwrap_err().to_string().contains("never deleted"));
         // Upload state may change.
-        j.apply_results(&[(1, Resolution::Held { note: None })]).unwrap();
+        j.apply_results(&[(1, Resolution::Held { note: None })])
+            .unwrap();
         assert_eq!(j.counts().unwrap().acked, 1);
     }
 
@@ -895,9 +938,14 @@ mod tests {
         let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
         let recs: Vec<_> = (1..=5).map(|i| rec(i, "An", None)).collect();
         append(&mut j, &recs.iter().collect::<Vec<_>>());
-        j.conn.execute_batch("DROP TRIGGER entries_are_append_only").unwrap();
         j.conn
-            .execute("UPDATE entries SET record = replace(record, 'An', 'Am') WHERE seq = 3", [])
+            .execute_batch("DROP TRIGGER entries_are_append_only")
+            .unwrap();
+        j.conn
+            .execute(
+                "UPDATE entries SET record = replace(record, 'An', 'Am') WHERE seq = 3",
+                [],
+            )
             .unwrap();
         let report = j.verify().unwrap();
         let (seq, why) = report.first_broken.unwrap();
@@ -911,8 +959,12 @@ mod tests {
         let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
         let recs: Vec<_> = (1..=4).map(|i| rec(i, "An", None)).collect();
         append(&mut j, &recs.iter().collect::<Vec<_>>());
-        j.conn.execute_batch("DROP TRIGGER entries_are_never_deleted").unwrap();
-        j.conn.execute("DELETE FROM entries WHERE seq = 2", []).unwrap();
+        j.conn
+            .execute_batch("DROP TRIGGER entries_are_never_deleted")
+            .unwrap();
+        j.conn
+            .execute("DELETE FROM entries WHERE seq = 2", [])
+            .unwrap();
         let (seq, why) = j.verify().unwrap().first_broken.unwrap();
         assert_eq!(seq, 3);
         assert!(why.contains("#2 is missing"), "{why}");
@@ -936,7 +988,10 @@ mod tests {
                             .map(|i| rec(w * 10_000 + batch * 100 + i + 1, "An", None))
                             .collect();
                         let out = append(&mut j, &recs.iter().collect::<Vec<_>>());
-                        accepted += out.iter().filter(|o| matches!(o, AppendOutcome::Accepted { .. })).count();
+                        accepted += out
+                            .iter()
+                            .filter(|o| matches!(o, AppendOutcome::Accepted { .. }))
+                            .count();
                     }
                     accepted
                 })
@@ -947,7 +1002,13 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         assert_eq!(j.counts().unwrap().total, 1000);
         let report = j.verify().unwrap();
-        assert_eq!(report, VerifyReport { entries: 1000, first_broken: None });
+        assert_eq!(
+            report,
+            VerifyReport {
+                entries: 1000,
+                first_broken: None
+            }
+        );
     }
 
     #[test]
@@ -963,12 +1024,20 @@ mod tests {
         ])
         .unwrap();
         // Server says it holds 1..=3: pending 3 is a candidate, acked 5 too.
-        let c: Vec<u64> = j.entries_to_reconcile(3, 0, 100).unwrap().iter().map(|x| x.0).collect();
+        let c: Vec<u64> = j
+            .entries_to_reconcile(3, 0, 100)
+            .unwrap()
+            .iter()
+            .map(|x| x.0)
+            .collect();
         assert_eq!(c, vec![3, 5]);
         j.apply_results(&[(5, Resolution::Resend)]).unwrap();
         assert_eq!(j.counts().unwrap().pending, 4);
         let batch = j.next_batch(Timestamp::now(), 10, usize::MAX).unwrap();
-        assert_eq!(batch.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5, 6]);
+        assert_eq!(
+            batch.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5, 6]
+        );
     }
 
     #[test]
@@ -976,12 +1045,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
         append(&mut j, &[&rec(1, "An", None), &rec(2, "An", None)]);
-        j.apply_results(&[(1, Resolution::Parked { reason: "bad".into() })]).unwrap();
+        j.apply_results(&[(
+            1,
+            Resolution::Parked {
+                reason: "bad".into(),
+            },
+        )])
+        .unwrap();
         assert_eq!(j.parked(10).unwrap()[0].reason, "bad");
-        assert_eq!(j.next_batch(Timestamp::now(), 10, usize::MAX).unwrap().len(), 1);
+        assert_eq!(
+            j.next_batch(Timestamp::now(), 10, usize::MAX)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(j.requeue(None).unwrap(), 1);
         assert_eq!(j.counts().unwrap().parked, 0);
-        assert_eq!(j.next_batch(Timestamp::now(), 10, usize::MAX).unwrap().len(), 2);
+        assert_eq!(
+            j.next_batch(Timestamp::now(), 10, usize::MAX)
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -45,7 +45,12 @@ impl Backoff {
     /// A uniformly random wait in [floor, ceiling], where the floor (a tenth of
     /// the base) keeps a run of unlucky draws from becoming a busy loop.
     /// A server's Retry-After is a lower bound, itself capped.
-    pub fn delay(&self, failures: u32, retry_after: Option<Duration>, jitter: &mut Jitter) -> Duration {
+    pub fn delay(
+        &self,
+        failures: u32,
+        retry_after: Option<Duration>,
+        jitter: &mut Jitter,
+    ) -> Duration {
         let ceiling = self.ceiling(failures);
         let floor = (self.base / 10).min(ceiling);
         let span = ceiling.saturating_sub(floor);
@@ -125,7 +130,10 @@ mod tests {
             let mut seen = Vec::new();
             for _ in 0..200 {
                 let d = b.delay(failures, None, &mut j);
-                assert!(d >= Duration::from_millis(100) && d <= b.ceiling(failures), "{d:?}");
+                assert!(
+                    d >= Duration::from_millis(100) && d <= b.ceiling(failures),
+                    "{d:?}"
+                );
                 seen.push(d);
             }
             seen.sort();
@@ -167,8 +175,14 @@ mod tests {
         assert_eq!(times.len(), 3, "{times:?}");
         let gap1 = times[1] - times[0];
         let gap2 = times[2] - times[1];
-        assert!(gap1 >= Duration::from_millis(250) && gap1 <= Duration::from_millis(500), "{gap1:?}");
-        assert!(gap2 >= Duration::from_millis(500) && gap2 <= Duration::from_millis(1000), "{gap2:?}");
+        assert!(
+            gap1 >= Duration::from_millis(250) && gap1 <= Duration::from_millis(500),
+            "{gap1:?}"
+        );
+        assert!(
+            gap2 >= Duration::from_millis(500) && gap2 <= Duration::from_millis(1000),
+            "{gap2:?}"
+        );
 
         let calls = Arc::new(AtomicUsize::new(0));
         let c = calls.clone();
@@ -206,6 +220,12 @@ mod tests {
         assert!(start.elapsed() <= Duration::from_secs(max));
         assert!(start.elapsed() >= Duration::from_millis(1500));
         // In the first hour an offline agent wakes at most 15 times, not thousands.
-        assert!(wakeups.iter().filter(|t| **t < Duration::from_secs(3600)).count() <= 15);
+        assert!(
+            wakeups
+                .iter()
+                .filter(|t| **t < Duration::from_secs(3600))
+                .count()
+                <= 15
+        );
     }
 }

@@ -84,7 +84,9 @@ pub fn human_duration(secs: i64) -> String {
 
 fn when(t: Timestamp, now: Timestamp) -> String {
     let delta = (t.millis() - now.millis()) / 1000;
-    let rel = if delta >= 0 {
+    let rel = if delta.abs() < 5 {
+        "just now".to_string()
+    } else if delta >= 0 {
         format!("in {}", human_duration(delta))
     } else {
         format!("{} ago", human_duration(delta))
@@ -107,7 +109,11 @@ pub fn render(r: &StatusReport) -> String {
     ));
     out.push(format!(
         "Service:        {}",
-        if r.service_running { "running" } else { "not running" }
+        if r.service_running {
+            "running"
+        } else {
+            "not running"
+        }
     ));
     out.push(format!(
         "Records:        {} in the journal: {} sent, {} waiting, {} refused by the server",
@@ -118,7 +124,8 @@ pub fn render(r: &StatusReport) -> String {
     }
     out.push(format!(
         "Last success:   {}",
-        r.last_success_at.map_or("never".to_string(), |t| when(t, now))
+        r.last_success_at
+            .map_or("never".to_string(), |t| when(t, now))
     ));
     if let (Some(e), Some(t)) = (&r.last_error, r.last_error_at) {
         out.push(format!("Last error:     {}: {e}", when(t, now)));
@@ -130,7 +137,9 @@ pub fn render(r: &StatusReport) -> String {
             r.consecutive_failures
         ));
     } else if r.pending == 0 && r.parked == 0 && r.journal_entries > 0 {
-        out.push("In sync:        everything in the journal is at the central database".to_string());
+        out.push(
+            "In sync:        everything in the journal is at the central database".to_string(),
+        );
     }
     if let Some(d) = &r.divergence {
         out.push(format!("WARNING:        {d}"));
@@ -142,7 +151,9 @@ pub fn render(r: &StatusReport) -> String {
     }
     if !r.parked_entries.is_empty() {
         out.push(String::new());
-        out.push("Refused by the server (fix the cause, then run `hotich-agent requeue`):".to_string());
+        out.push(
+            "Refused by the server (fix the cause, then run `hotich-agent requeue`):".to_string(),
+        );
         for p in &r.parked_entries {
             out.push(format!(
                 "  #{} {}: {}",
@@ -152,7 +163,10 @@ pub fn render(r: &StatusReport) -> String {
             ));
         }
         if r.parked > r.parked_entries.len() as u64 {
-            out.push(format!("  … and {} more", r.parked - r.parked_entries.len() as u64));
+            out.push(format!(
+                "  … and {} more",
+                r.parked - r.parked_entries.len() as u64
+            ));
         }
     }
     out.push(format!("Data directory: {}", r.data_dir));

@@ -87,7 +87,11 @@ fn to_raw(entry: &QueuedEntry) -> Result<Box<RawValue>, ApiError> {
 }
 
 impl SyncEngine {
-    pub fn new(journal: Journal, client: ApiClient, settings: SyncSettings) -> Result<Self, JournalError> {
+    pub fn new(
+        journal: Journal,
+        client: ApiClient,
+        settings: SyncSettings,
+    ) -> Result<Self, JournalError> {
         let saved = journal.sync_state()?;
         let batch_size = saved
             .batch_size
@@ -141,7 +145,9 @@ impl SyncEngine {
         }
         let reconcile_every = Duration::from_secs(self.settings.reconcile_secs);
         Ok(self.needs_reconcile
-            || self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every)
+            || self
+                .last_reconcile
+                .is_none_or(|t| t.elapsed() >= reconcile_every)
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty())
     }
 
@@ -156,7 +162,11 @@ impl SyncEngine {
         let now = Timestamp::now();
         let idle = Duration::from_secs(self.settings.idle_recheck_secs);
         if state.failures > 0 {
-            let wait = state.next_attempt_at.millis().saturating_sub(now.millis()).max(0);
+            let wait = state
+                .next_attempt_at
+                .millis()
+                .saturating_sub(now.millis())
+                .max(0);
             return Ok(Duration::from_millis(wait as u64));
         }
         if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty() {
@@ -182,10 +192,15 @@ impl SyncEngine {
     /// One round: reconcile if needed, then upload until nothing is due or a
     /// failure. API failures are recorded and scheduled, not returned; only a
     /// journal failure (the disk) is an error.
-    pub async fn round(&mut self, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<RoundReport, JournalError> {
+    pub async fn round(
+        &mut self,
+        sink: &mut (dyn FnMut(SyncEvent) + Send),
+    ) -> Result<RoundReport, JournalError> {
         let started = Timestamp::now();
         let counts = self.journal.counts()?;
-        sink(SyncEvent::Started { pending: counts.pending });
+        sink(SyncEvent::Started {
+            pending: counts.pending,
+        });
         let mut sent = 0u64;
         let result = self.upload_all(&mut sent, sink).await;
         let mut state = self.journal.sync_state()?;
@@ -201,7 +216,12 @@ impl SyncEngine {
                 self.journal.save_sync_state(&state)?;
                 let counts = self.journal.counts()?;
                 if sent > 0 {
-                    info!(sent, pending = counts.pending, parked = counts.parked, "sync round done");
+                    info!(
+                        sent,
+                        pending = counts.pending,
+                        parked = counts.parked,
+                        "sync round done"
+                    );
                 }
                 sink(SyncEvent::Done {
                     sent,
@@ -218,7 +238,8 @@ impl SyncEngine {
                 state.failures = state.failures.saturating_add(1);
                 let wait = match error.retry_class() {
                     RetryClass::Transient { retry_after } => {
-                        self.backoff.delay(state.failures, retry_after, &mut self.jitter)
+                        self.backoff
+                            .delay(state.failures, retry_after, &mut self.jitter)
                     }
                     // Needs a person (token revoked, refused request): check back rarely.
                     RetryClass::Permanent => self.backoff.cap,
@@ -242,53 +263,63 @@ impl SyncEngine {
                 }
             }
         };
-        self.heartbeat_if_due(report.outcome == RoundOutcome::Drained).await;
+        self.heartbeat_if_due(report.outcome == RoundOutcome::Drained)
+            .await;
         Ok(report)
     }
 
-    async fn upload_all(&mut self, sent: &mut u64, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<(), SyncError> {
+    async fn upload_all(
+        &mut self,
+        sent: &mut u64,
+        sink: &mut (dyn FnMut(SyncEvent) + Send),
+    ) -> Result<(), SyncError> {
         let reconcile_every = Duration::from_secs(self.settings.reconcile_secs);
-        if self.needs_reconcile || self.last_reconcile.is_none_or(|t| t.elapsed() >= reconcile_every) {
+        if self.needs_reconcile
+            || self
+                .last_reconcile
+                .is_none_or(|t| t.elapsed() >= reconcile_every)
+        {
             self.reconcile(sink).await?;
         }
         let start = self.journal.counts()?;
         let mut settled = 0u64;
-        let mut prepared: Option<(Vec<QueuedEntry>, Vec<u8>)> = None;
-        loop {
-            let (batch, body) = match prepared.take() {
-                Some(p) => p,
-                None => {
-                    let batch = self.journal.next_batch(Timestamp::now(), self.batch_size, self.settings.batch_max_bytes)?;
-                    if batch.is_empty() {
-                        return Ok(());
-                    }
-                    let body = self.encode(&batch)?;
-                    (batch, body)
-                }
-            };
+        let mut first = self.journal.next_batch(
+            Timestamp::now(),
+            self.batch_size,
+            self.settings.batch_max_bytes,
+        )?;
+        if first.is_empty() {
+            return Ok(());
+        }
+        let body = self.encode(&first)?;
+        let mut in_flight = Some((std::mem::take(&mut first), self.spawn_upload(body)));
+        // While a batch is in flight the next one is read and compressed, and
+        // the answer to the previous one is written to the journal, so the
+        // agent's work overlaps the server's.
+        while let Some((batch, request)) = in_flight.take() {
             let (first_seq, last_seq) = match (batch.first(), batch.last()) {
                 (Some(f), Some(l)) => (f.seq, l.seq),
                 _ => return Ok(()),
             };
-            // The request runs on its own task; meanwhile the next batch is
-            // read and compressed, so the agent's work overlaps the server's.
-            let request = tokio::spawn(upload_with_retries(
-                self.client.clone(),
-                body,
-                self.settings.call_attempts,
-            ));
             let next = self.journal.next_batch_after(
                 last_seq,
                 Timestamp::now(),
                 self.batch_size,
                 self.settings.batch_max_bytes,
             )?;
-            let next_body = if next.is_empty() { None } else { Some(self.encode(&next)?) };
+            let next_body = if next.is_empty() {
+                None
+            } else {
+                Some(self.encode(&next)?)
+            };
             let result = request
                 .await
                 .unwrap_or_else(|e| Err(ApiError::Setup(format!("upload task failed: {e}"))));
             match result {
                 Ok(response) => {
+                    if let Some(body) = next_body {
+                        in_flight = Some((next, self.spawn_upload(body)));
+                    }
                     self.apply(&batch, response)?;
                     *sent += batch.len() as u64;
                     settled += batch.len() as u64;
@@ -300,7 +331,6 @@ impl SyncEngine {
                         pending: start.pending.saturating_sub(settled),
                         parked: start.parked,
                     });
-                    prepared = next_body.map(|b| (next, b));
                 }
                 Err(ApiError::TooLarge(message)) if batch.len() > 1 => {
                     debug!(%message, size = batch.len(), "batch too large; halving");
@@ -322,7 +352,32 @@ impl SyncEngine {
                     return Err(SyncError::Api(error));
                 }
             }
+            if in_flight.is_none() {
+                // Nothing prepared (the end, or a smaller batch size): look again,
+                // for entries added meanwhile too.
+                let batch = self.journal.next_batch(
+                    Timestamp::now(),
+                    self.batch_size,
+                    self.settings.batch_max_bytes,
+                )?;
+                if !batch.is_empty() {
+                    let body = self.encode(&batch)?;
+                    in_flight = Some((batch, self.spawn_upload(body)));
+                }
+            }
         }
+        Ok(())
+    }
+
+    fn spawn_upload(
+        &self,
+        body: Vec<u8>,
+    ) -> tokio::task::JoinHandle<Result<UploadResponse, ApiError>> {
+        tokio::spawn(upload_with_retries(
+            self.client.clone(),
+            body,
+            self.settings.call_attempts,
+        ))
     }
 
     /// Builds the compressed body. `prev` is sent only where the server
@@ -349,15 +404,13 @@ impl SyncEngine {
     }
 
     fn prev_chain(&self, seq: u64) -> Result<ChainHash, SyncError> {
-        self.journal
-            .chain_at(seq - 1)?
-            .ok_or_else(|| {
-                SyncError::Journal(JournalError::Corrupt {
-                    path: self.journal.path().to_path_buf(),
-                    seq: seq - 1,
-                    detail: "entry is missing".into(),
-                })
+        self.journal.chain_at(seq - 1)?.ok_or_else(|| {
+            SyncError::Journal(JournalError::Corrupt {
+                path: self.journal.path().to_path_buf(),
+                seq: seq - 1,
+                detail: "entry is missing".into(),
             })
+        })
     }
 
     fn apply(&mut self, batch: &[QueuedEntry], response: UploadResponse) -> Result<(), SyncError> {
@@ -365,7 +418,10 @@ impl SyncEngine {
         let mut resolutions = Vec::with_capacity(response.results.len());
         for r in response.results {
             if !sent.contains(&r.seq) {
-                warn!(seq = r.seq, "server answered for an entry that was not sent; ignored");
+                warn!(
+                    seq = r.seq,
+                    "server answered for an entry that was not sent; ignored"
+                );
                 continue;
             }
             let resolution = match r.status {
@@ -374,7 +430,9 @@ impl SyncEngine {
                     note: Some("the server already held this record".into()),
                 },
                 EntryStatus::Rejected => Resolution::Parked {
-                    reason: r.reason.unwrap_or_else(|| "refused by the server (no reason given)".into()),
+                    reason: r
+                        .reason
+                        .unwrap_or_else(|| "refused by the server (no reason given)".into()),
                 },
                 EntryStatus::Conflict => Resolution::Parked {
                     reason: match r.existing {
@@ -384,12 +442,16 @@ impl SyncEngine {
                              \"supersedes\": \"{existing}\"{}",
                             r.reason.map(|s| format!(" ({s})")).unwrap_or_default()
                         ),
-                        None => r.reason.unwrap_or_else(|| "conflict with a record the server holds".into()),
+                        None => r
+                            .reason
+                            .unwrap_or_else(|| "conflict with a record the server holds".into()),
                     },
                 },
                 EntryStatus::Unknown => Resolution::RetryAt {
                     at: Timestamp::now().plus_ms(3_600_000),
-                    reason: "the server answered with a status this agent does not know; will ask again".into(),
+                    reason:
+                        "the server answered with a status this agent does not know; will ask again"
+                            .into(),
                 },
             };
             resolutions.push((r.seq, resolution));
@@ -409,7 +471,10 @@ impl SyncEngine {
     /// The have/lack exchange: entries the server already holds (the answer
     /// was lost) become acked without re-sending; acked entries the server
     /// lacks (it was restored from an old backup) are queued again.
-    async fn reconcile(&mut self, sink: &mut (dyn FnMut(SyncEvent) + Send)) -> Result<(), SyncError> {
+    async fn reconcile(
+        &mut self,
+        sink: &mut (dyn FnMut(SyncEvent) + Send),
+    ) -> Result<(), SyncError> {
         let client = self.client.clone();
         let chain = self.call(|| client.chain()).await?;
         let contiguous = chain.contiguous_seq;
@@ -453,7 +518,10 @@ impl SyncEngine {
                         resolutions.push((
                             seq,
                             Resolution::Held {
-                                note: Some("the server already held this record (its answer was lost)".into()),
+                                note: Some(
+                                    "the server already held this record (its answer was lost)"
+                                        .into(),
+                                ),
                             },
                         ));
                     }
@@ -467,7 +535,10 @@ impl SyncEngine {
             self.journal.apply_results(&resolutions)?;
         }
         if already_held > 0 || to_resend > 0 {
-            info!(already_held, to_resend, contiguous, "reconciled with the server");
+            info!(
+                already_held,
+                to_resend, contiguous, "reconciled with the server"
+            );
         }
         sink(SyncEvent::Reconciled {
             already_held,
@@ -535,15 +606,23 @@ where
         .when(ApiError::is_transient)
         .adjust(|e, planned| match e.retry_class() {
             // A server asking for a long pause gets it from the long schedule.
-            RetryClass::Transient { retry_after: Some(ra) } if ra > Duration::from_secs(5) => None,
-            RetryClass::Transient { retry_after: Some(ra) } => Some(ra),
+            RetryClass::Transient {
+                retry_after: Some(ra),
+            } if ra > Duration::from_secs(5) => None,
+            RetryClass::Transient {
+                retry_after: Some(ra),
+            } => Some(ra),
             _ => planned,
         })
         .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
         .await
 }
 
-async fn upload_with_retries(client: ApiClient, body: Vec<u8>, attempts: usize) -> Result<UploadResponse, ApiError> {
+async fn upload_with_retries(
+    client: ApiClient,
+    body: Vec<u8>,
+    attempts: usize,
+) -> Result<UploadResponse, ApiError> {
     with_retries(|| client.upload(body.clone()), attempts).await
 }
 

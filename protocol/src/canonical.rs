@@ -88,7 +88,11 @@ fn write_value(out: &mut String, value: &Value, apply_nfc: bool) -> Result<(), C
             let mut members: Vec<(Cow<'_, str>, &Value)> = map
                 .iter()
                 .map(|(k, v)| {
-                    let key = if apply_nfc { nfc(k) } else { Cow::Borrowed(k.as_str()) };
+                    let key = if apply_nfc {
+                        nfc(k)
+                    } else {
+                        Cow::Borrowed(k.as_str())
+                    };
                     (key, v)
                 })
                 .collect();
@@ -211,6 +215,8 @@ mod tests {
     }
 
     #[test]
+    // The RFC's own inputs, written as the RFC writes them.
+    #[allow(clippy::excessive_precision)]
     fn es6_number_formatting() {
         // Cases from ECMA-262 and the RFC 8785 appendix.
         let cases: &[(f64, &str)] = &[

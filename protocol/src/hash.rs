@@ -26,7 +26,10 @@ impl Digest32 {
         if text.len() != 64 {
             return Err(HashParseError::Length(text.chars().count()));
         }
-        if !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(HashParseError::Digits);
         }
         let mut out = [0u8; 32];

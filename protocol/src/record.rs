@@ -199,6 +199,8 @@ pub struct DeathRecord {
 }
 
 /// A civil-status record, model v1. Serializes with `"kind"` as the tag.
+/// Built and inspected one at a time, so the variants' size difference is moot.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
@@ -293,11 +295,7 @@ fn is_normal_text(s: &str) -> bool {
 /// every string and map would cost more than checking them.
 fn normalize_in_place(value: &mut Value, path: &mut String) -> Result<(), FieldError> {
     match value {
-        Value::String(s) => {
-            if !is_normal_text(s) {
-                *s = nfc(s.trim()).into_owned();
-            }
-        }
+        Value::String(s) if !is_normal_text(s) => *s = nfc(s.trim()).into_owned(),
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = path.len();

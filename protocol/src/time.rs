@@ -252,11 +252,27 @@ mod tests {
 
     #[test]
     fn dates_must_be_real() {
-        assert_eq!(CivilDate::parse("1998-03-20"), Ok(CivilDate { year: 1998, month: 3, day: 20 }));
-        assert!(matches!(CivilDate::parse("1998-02-30"), Err(DateError::NotReal(_))));
+        assert_eq!(
+            CivilDate::parse("1998-03-20"),
+            Ok(CivilDate {
+                year: 1998,
+                month: 3,
+                day: 20
+            })
+        );
+        assert!(matches!(
+            CivilDate::parse("1998-02-30"),
+            Err(DateError::NotReal(_))
+        ));
         assert!(CivilDate::parse("2000-02-29").is_ok());
         assert!(CivilDate::parse("1900-02-29").is_err());
-        for bad in ["1998-3-20", "20/03/1998", "1998-03-20T00:00", "١٩٩٨-03-20", ""] {
+        for bad in [
+            "1998-3-20",
+            "20/03/1998",
+            "1998-03-20T00:00",
+            "١٩٩٨-03-20",
+            "",
+        ] {
             assert_eq!(CivilDate::parse(bad), Err(DateError::Format), "{bad}");
         }
     }
@@ -268,7 +284,10 @@ mod tests {
             assert_eq!(d.days_since_epoch(), days);
             assert!(CivilDate::new(d.year, d.month, d.day).is_some());
         }
-        assert_eq!(CivilDate::from_days_since_epoch(0).to_string(), "1970-01-01");
+        assert_eq!(
+            CivilDate::from_days_since_epoch(0).to_string(),
+            "1970-01-01"
+        );
     }
 
     #[test]

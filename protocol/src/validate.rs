@@ -313,7 +313,9 @@ impl Checker {
                 if !fields.iter().any(|f| f.name == key) {
                     let path = join(prefix, key);
                     let reason = match closest(key, fields.iter().map(|f| f.name)) {
-                        Some(near) => format!("unknown field (did you mean {}?)", join(prefix, near)),
+                        Some(near) => {
+                            format!("unknown field (did you mean {}?)", join(prefix, near))
+                        }
                         None => "unknown field".to_string(),
                     };
                     self.err(&path, reason);
@@ -365,7 +367,10 @@ impl Checker {
             Ty::Year => {
                 let this_year = i64::from(self.today.year);
                 if !(i64::from(EARLIEST.year)..=this_year).contains(&n) {
-                    self.err(path, format!("year {n} is not between {} and {this_year}", EARLIEST.year));
+                    self.err(
+                        path,
+                        format!("year {n} is not between {} and {this_year}", EARLIEST.year),
+                    );
                 }
             }
             Ty::Entry => {
@@ -385,7 +390,10 @@ impl Checker {
         match ty {
             Ty::Kind => {
                 if RecordKind::parse(s).is_none() {
-                    self.err(path, format!("unknown kind \"{s}\" (expected birth, marriage or death)"));
+                    self.err(
+                        path,
+                        format!("unknown kind \"{s}\" (expected birth, marriage or death)"),
+                    );
                 }
             }
             Ty::Line(max) | Ty::Text(max) => {
@@ -394,23 +402,33 @@ impl Checker {
                     .chars()
                     .find(|c| c.is_control() && !(multiline && (*c == '\n' || *c == '\t')))
                 {
-                    self.err(path, format!("contains the control character U+{:04X}", c as u32));
+                    self.err(
+                        path,
+                        format!("contains the control character U+{:04X}", c as u32),
+                    );
                 }
                 let len = s.chars().count();
                 if len > max {
-                    self.err(path, format!("is {len} characters long; at most {max} are allowed"));
+                    self.err(
+                        path,
+                        format!("is {len} characters long; at most {max} are allowed"),
+                    );
                 }
             }
             Ty::CommuneCode => {
                 if !(s.len() == 5 && s.bytes().all(|b| b.is_ascii_digit())) {
-                    self.err(path, format!("\"{s}\" is not a commune code (5 digits, e.g. 00004)"));
+                    self.err(
+                        path,
+                        format!("\"{s}\" is not a commune code (5 digits, e.g. 00004)"),
+                    );
                 }
             }
             Ty::Date => match CivilDate::parse(s) {
                 Err(e) => self.err(path, format!("\"{s}\": {e}")),
-                Ok(d) if d > self.today => {
-                    self.err(path, format!("{d} is in the future (today is {})", self.today))
-                }
+                Ok(d) if d > self.today => self.err(
+                    path,
+                    format!("{d} is in the future (today is {})", self.today),
+                ),
                 Ok(d) if d < EARLIEST => self.err(path, format!("{d} is before {EARLIEST}")),
                 Ok(_) => {}
             },
@@ -431,7 +449,10 @@ impl Checker {
             }
             Ty::MediaType => {
                 if !MEDIA_TYPES.contains(&s) {
-                    self.err(path, format!("\"{s}\" is not one of {}", MEDIA_TYPES.join(", ")));
+                    self.err(
+                        path,
+                        format!("\"{s}\" is not one of {}", MEDIA_TYPES.join(", ")),
+                    );
                 }
             }
             Ty::Year | Ty::Entry | Ty::ByteCount | Ty::Object(_) | Ty::ListOf(_) => {}
@@ -487,13 +508,19 @@ fn cross_check_id(
     if let Some(sex) = sex.filter(|s| *s == "male" || *s == "female") {
         let id_sex = if female { "female" } else { "male" };
         if id_sex != sex {
-            c.err(path, format!("digit 4 says {id_sex}, but the record says {sex}"));
+            c.err(
+                path,
+                format!("digit 4 says {id_sex}, but the record says {sex}"),
+            );
         }
     }
     if let Some(by) = birth_year
         && by != year
     {
-        c.err(path, format!("digits 4-6 say born in {year}, but the record says {by}"));
+        c.err(
+            path,
+            format!("digits 4-6 say born in {year}, but the record says {by}"),
+        );
     }
 }
 
@@ -525,7 +552,10 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
             format!("must be a JSON object, found {}", type_name(record)),
         )]);
     };
-    let kind = map.get("kind").and_then(Value::as_str).and_then(RecordKind::parse);
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(RecordKind::parse);
     match kind {
         Some(kind) => c.object(map, schema(kind), "", true),
         // Without a kind only the common fields can be checked.
@@ -544,7 +574,10 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
         get_str(record, &["register", "book"]),
         get_int(record, &["register", "entry"]),
     ) else {
-        return Err(vec![FieldError::new("(record)", "natural key is incomplete")]);
+        return Err(vec![FieldError::new(
+            "(record)",
+            "natural key is incomplete",
+        )]);
     };
     let supersedes = get_str(record, &["supersedes"]).and_then(|s| ContentHash::from_hex(s).ok());
     Ok(RecordFacts {
@@ -561,17 +594,32 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
 
 fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
     let registered_on = get_date(r, &["registered_on"]);
-    let not_before = |c: &mut Checker, later_path: &str, later: Option<CivilDate>, earlier_path: &str, earlier: Option<CivilDate>, what: &str| {
+    let not_before = |c: &mut Checker,
+                      later_path: &str,
+                      later: Option<CivilDate>,
+                      earlier_path: &str,
+                      earlier: Option<CivilDate>,
+                      what: &str| {
         if let (Some(l), Some(e)) = (later, earlier)
             && l < e
         {
-            c.err(later_path, format!("{l} is before {what} ({earlier_path} {e})"));
+            c.err(
+                later_path,
+                format!("{l} is before {what} ({earlier_path} {e})"),
+            );
         }
     };
     match kind {
         RecordKind::Birth => {
             let dob = get_date(r, &["child", "date_of_birth"]);
-            not_before(c, "registered_on", registered_on, "child.date_of_birth", dob, "the birth");
+            not_before(
+                c,
+                "registered_on",
+                registered_on,
+                "child.date_of_birth",
+                dob,
+                "the birth",
+            );
             cross_check_id(
                 c,
                 "child.personal_id",
@@ -585,7 +633,7 @@ fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                     && by >= dob.year
                 {
                     c.err(
-                        &format!("{parent}.birth_year"),
+                        format!("{parent}.birth_year"),
                         format!("{by} is not before the child's birth ({})", dob.year),
                     );
                 }
@@ -621,8 +669,22 @@ fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
         RecordKind::Death => {
             let died = get_date(r, &["date_of_death"]);
             let dob = get_date(r, &["deceased", "date_of_birth"]);
-            not_before(c, "registered_on", registered_on, "date_of_death", died, "the death");
-            not_before(c, "date_of_death", died, "deceased.date_of_birth", dob, "the birth");
+            not_before(
+                c,
+                "registered_on",
+                registered_on,
+                "date_of_death",
+                died,
+                "the death",
+            );
+            not_before(
+                c,
+                "date_of_death",
+                died,
+                "deceased.date_of_birth",
+                dob,
+                "the birth",
+            );
             cross_check_id(
                 c,
                 "deceased.personal_id",

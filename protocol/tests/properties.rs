@@ -62,7 +62,11 @@ fn respell(v: &Value, choices: &mut dyn Iterator<Item = u8>, out: &mut String) {
         Value::Object(m) => {
             let mut members: Vec<(&String, &Value)> = m.iter().collect();
             // A rotation and optional reversal chosen by the stream.
-            let rot = if members.is_empty() { 0 } else { pick!(members.len() as u8) as usize };
+            let rot = if members.is_empty() {
+                0
+            } else {
+                pick!(members.len() as u8) as usize
+            };
             members.rotate_left(rot);
             if pick!(2) == 1 {
                 members.reverse();
@@ -108,7 +112,11 @@ fn respell(v: &Value, choices: &mut dyn Iterator<Item = u8>, out: &mut String) {
 }
 
 fn respell_string(s: &str, style: u8, out: &mut String) {
-    let text: String = if style & 1 == 1 { s.nfd().collect() } else { s.to_string() };
+    let text: String = if style & 1 == 1 {
+        s.nfd().collect()
+    } else {
+        s.to_string()
+    };
     out.push('"');
     for c in text.chars() {
         match c {

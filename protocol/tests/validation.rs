@@ -86,7 +86,12 @@ fn valid_records_of_every_kind_pass_and_match_the_typed_model() {
 #[test]
 fn every_known_field_is_in_the_typed_model() {
     let paths = known_field_paths();
-    for p in ["child.personal_id", "register.authority", "scans.N.media_type", "date_of_death"] {
+    for p in [
+        "child.personal_id",
+        "register.authority",
+        "scans.N.media_type",
+        "date_of_death",
+    ] {
         assert!(paths.contains(&p.to_string()), "{p}");
     }
 }
@@ -125,9 +130,15 @@ fn every_problem_is_reported_at_once() {
     let e = errors(v);
     assert!(has(&e, "commune_code", "not a commune code"), "{e:?}");
     assert!(has(&e, "child.sex", "not male or female"), "{e:?}");
-    assert!(has(&e, "child.full_nme", "did you mean child.full_name"), "{e:?}");
+    assert!(
+        has(&e, "child.full_nme", "did you mean child.full_name"),
+        "{e:?}"
+    );
     assert!(has(&e, "register.entry", "whole number"), "{e:?}");
-    assert!(has(&e, "mother.birth_year", "not before the child's birth"), "{e:?}");
+    assert!(
+        has(&e, "mother.birth_year", "not before the child's birth"),
+        "{e:?}"
+    );
     assert_eq!(e.len(), 5, "{e:?}");
 }
 
@@ -188,7 +199,10 @@ fn control_characters_and_overlong_text_are_refused() {
     v["child"]["full_name"] = json!("An\u{0}B");
     v["child"]["place_of_birth"] = json!("x".repeat(600));
     let e = errors(v);
-    assert!(has(&e, "child.full_name", "control character U+0000"), "{e:?}");
+    assert!(
+        has(&e, "child.full_name", "control character U+0000"),
+        "{e:?}"
+    );
     assert!(has(&e, "child.place_of_birth", "at most 500"), "{e:?}");
 }
 

@@ -73,16 +73,29 @@ fn canonical_vectors_pass_the_full_function() {
 fn vector_copies_match_shared_originals() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors");
     if !shared.is_dir() {
-        eprintln!("skipped: {} is not present on this machine", shared.display());
+        eprintln!(
+            "skipped: {} is not present on this machine",
+            shared.display()
+        );
         return;
     }
     let mut compared = 0;
-    for sub in ["rfc8785/input", "rfc8785/output", "rfc8785/outhex", "canonical"] {
+    for sub in [
+        "rfc8785/input",
+        "rfc8785/output",
+        "rfc8785/outhex",
+        "canonical",
+    ] {
         for entry in fs::read_dir(shared.join(sub)).unwrap() {
             let path = entry.unwrap().path();
             if path.is_file() {
                 let copy = vectors().join(sub).join(path.file_name().unwrap());
-                assert_eq!(fs::read(&path).unwrap(), fs::read(&copy).unwrap(), "{}", copy.display());
+                assert_eq!(
+                    fs::read(&path).unwrap(),
+                    fs::read(&copy).unwrap(),
+                    "{}",
+                    copy.display()
+                );
                 compared += 1;
             }
         }

@@ -18,7 +18,9 @@ use hotich_protocol::wire::{
     CHAIN_PATH, ErrorBody, HAVE_PATH, HEARTBEAT_PATH, HaveRequest, HaveResponse, Heartbeat,
     HeartbeatAck, UPLOAD_PATH, UploadEntry, UploadRequest, UploadResponse,
 };
-use hotich_protocol::{ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record};
+use hotich_protocol::{
+    ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -213,7 +215,10 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-async fn authenticate<S: Storage>(state: &AppState<S>, headers: &HeaderMap) -> Result<AgentInfo, ApiError> {
+async fn authenticate<S: Storage>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<AgentInfo, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -244,7 +249,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     let mut stream = body.into_data_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read or decompressed: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::BadRequest(format!("the body could not be read or decompressed: {e}"))
+        })?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -254,7 +261,8 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -293,14 +301,19 @@ fn check_upload_inner(
     let entries = match serde_json::from_slice::<UploadRequest>(bytes) {
         Ok(request) => request.entries,
         Err(whole) => {
-            let envelope: Envelope<'_> = serde_json::from_slice(bytes)
-                .map_err(|e| ApiError::BadRequest(format!("the body is not an upload batch: {e}")))?;
+            let envelope: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| {
+                ApiError::BadRequest(format!("the body is not an upload batch: {e}"))
+            })?;
             for (i, raw) in envelope.entries.iter().enumerate() {
                 if let Err(e) = serde_json::from_str::<UploadEntry>(raw.get()) {
-                    return Err(ApiError::BadRequest(format!("entry {i} of the batch is malformed: {e}")));
+                    return Err(ApiError::BadRequest(format!(
+                        "entry {i} of the batch is malformed: {e}"
+                    )));
                 }
             }
-            return Err(ApiError::BadRequest(format!("the body is not an upload batch: {whole}")));
+            return Err(ApiError::BadRequest(format!(
+                "the body is not an upload batch: {whole}"
+            )));
         }
     };
     if entries.len() > limits.max_entries {
@@ -316,7 +329,9 @@ fn check_upload_inner(
     let total = entries.len();
     for (i, entry) in entries.into_iter().enumerate() {
         if entry.seq == 0 {
-            return Err(ApiError::BadRequest(format!("entry {i}: seq numbers start at 1")));
+            return Err(ApiError::BadRequest(format!(
+                "entry {i}: seq numbers start at 1"
+            )));
         }
         let prev = match (entry.prev, previous) {
             (Some(p), _) => p,
@@ -358,7 +373,10 @@ fn check_upload_inner(
             verdict,
         });
         if (chunk.len() >= CHECK_CHUNK || i + 1 == total)
-            && !emit(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHECK_CHUNK))))
+            && !emit(Ok(std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(CHECK_CHUNK),
+            )))
         {
             return Ok(());
         }
@@ -377,9 +395,14 @@ async fn upload<S: Storage>(
     let limits = state.limits;
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let checker = tokio::task::spawn_blocking(move || {
-        check_upload(&bytes, &commune, limits, &mut |chunk| tx.blocking_send(chunk).is_ok());
+        check_upload(&bytes, &commune, limits, &mut |chunk| {
+            tx.blocking_send(chunk).is_ok()
+        });
     });
-    let committed = state.store.commit_chunks(agent.id, &agent.commune, rx).await;
+    let committed = state
+        .store
+        .commit_chunks(agent.id, &agent.commune, rx)
+        .await;
     checker
         .await
         .map_err(|e| ApiError::Internal(format!("checking the batch failed: {e}")))?;
@@ -388,7 +411,10 @@ async fn upload<S: Storage>(
         Err(BatchError::Refused(e)) => return Err(e),
         Err(BatchError::Store(e)) => return Err(e.into()),
     };
-    state.metrics.upload_requests.fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .upload_requests
+        .fetch_add(1, Ordering::Relaxed);
     state.metrics.count(&results);
     tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
     Ok(axum::Json(UploadResponse { results }))

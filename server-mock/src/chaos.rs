@@ -62,7 +62,9 @@ impl Default for ChaosConfig {
 
 impl ChaosConfig {
     pub fn is_off(&self) -> bool {
-        self.fail_before <= 0.0 && self.drop_after_commit <= 0.0 && (self.delay <= 0.0 || self.delay_ms == 0)
+        self.fail_before <= 0.0
+            && self.drop_after_commit <= 0.0
+            && (self.delay <= 0.0 || self.delay_ms == 0)
     }
 
     pub fn check(&self) -> Result<(), String> {
@@ -142,22 +144,36 @@ impl ChaosStream {
             RESET => {
                 // SO_LINGER 0: closing sends RST instead of FIN.
                 let _ = self.inner.set_zero_linger();
-                Err(io::Error::new(io::ErrorKind::ConnectionReset, "chaos: connection reset"))
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "chaos: connection reset",
+                ))
             }
-            _ => Err(io::Error::new(io::ErrorKind::BrokenPipe, "chaos: connection dropped")),
+            _ => Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "chaos: connection dropped",
+            )),
         }
     }
 }
 
 impl AsyncRead for ChaosStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ChaosStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
@@ -273,7 +289,9 @@ pub async fn inject(
     if chaos.roll(c.fail_before) {
         tracing::debug!(path = %request.uri().path(), mode = ?c.fail_mode, "chaos: failing before processing");
         return match c.fail_mode {
-            FailMode::Unavailable => crate::api::ApiError::Unavailable("chaos: injected failure".into()).into_response(),
+            FailMode::Unavailable => {
+                crate::api::ApiError::Unavailable("chaos: injected failure".into()).into_response()
+            }
             FailMode::Reset => {
                 conn.kill.reset_connection();
                 crate::api::ApiError::Unavailable("chaos: reset".into()).into_response()

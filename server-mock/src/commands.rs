@@ -11,7 +11,8 @@ use crate::{AnyStore, ServerError, api::token_hash, open_store};
 /// A fresh agent token: 32 random bytes, hex, with a recognizable prefix.
 pub fn new_token() -> Result<String, ServerError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ServerError::Usage(format!("no randomness available: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServerError::Usage(format!("no randomness available: {e}")))?;
     Ok(format!("hts_{}", hex::encode(bytes)))
 }
 
@@ -50,7 +51,8 @@ pub async fn add_agent(
         district,
         token_hash: token_hash(&token),
     };
-    let agent = with_store!(&store, s => s.add_agent(new).await).map_err(|e| ServerError::store(database, e))?;
+    let agent = with_store!(&store, s => s.add_agent(new).await)
+        .map_err(|e| ServerError::store(database, e))?;
     Ok(AddedAgent { agent, token })
 }
 
@@ -66,7 +68,11 @@ pub async fn revoke_agent(database: &Database, id: i64) -> Result<bool, ServerEr
 
 /// Writes every stored record (of one commune, or all) as JSON Lines, in
 /// the order received. Returns how many were written.
-pub async fn export(database: &Database, commune: Option<&str>, out: &mut dyn Write) -> Result<u64, ServerError> {
+pub async fn export(
+    database: &Database,
+    commune: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<u64, ServerError> {
     let store = open_store(database, 1).await?;
     let mut after = 0i64;
     let mut written = 0u64;

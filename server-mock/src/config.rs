@@ -50,7 +50,9 @@ impl fmt::Display for Database {
                     (Some(scheme), Some(at)) if at > scheme => {
                         let userinfo = &url[scheme + 3..at];
                         match userinfo.split_once(':') {
-                            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                            Some((user, _)) => {
+                                format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+                            }
                             None => url.clone(),
                         }
                     }
@@ -96,10 +98,19 @@ mod tests {
 
     #[test]
     fn urls_pick_the_backend_and_hide_passwords() {
-        assert_eq!(Database::parse("central.db"), Ok(Database::Sqlite("central.db".into())));
-        assert_eq!(Database::parse("sqlite:///tmp/x.db"), Ok(Database::Sqlite("/tmp/x.db".into())));
+        assert_eq!(
+            Database::parse("central.db"),
+            Ok(Database::Sqlite("central.db".into()))
+        );
+        assert_eq!(
+            Database::parse("sqlite:///tmp/x.db"),
+            Ok(Database::Sqlite("/tmp/x.db".into()))
+        );
         let pg = Database::parse("postgres://hotich:s3cret@db.example/central").unwrap();
-        assert_eq!(pg.to_string(), "PostgreSQL postgres://hotich:***@db.example/central");
+        assert_eq!(
+            pg.to_string(),
+            "PostgreSQL postgres://hotich:***@db.example/central"
+        );
         assert!(Database::parse("mysql://x").is_err());
     }
 }

@@ -50,7 +50,10 @@ impl ServerError {
 }
 
 /// Opens the configured store and hands it to `f` (generic over the backend).
-pub async fn open_store(database: &Database, max_connections: usize) -> Result<AnyStore, ServerError> {
+pub async fn open_store(
+    database: &Database,
+    max_connections: usize,
+) -> Result<AnyStore, ServerError> {
     match database {
         Database::Sqlite(path) => {
             let path = path.clone();
@@ -109,7 +112,8 @@ pub async fn serve<S: Storage>(
         tracing::warn!(chaos = ?config.chaos, "fault injection is ON");
     }
     let chaos = Arc::new(Chaos::new(config.chaos.clone()));
-    let app = api::router(store, config.limits, chaos).into_make_service_with_connect_info::<ConnInfo>();
+    let app =
+        api::router(store, config.limits, chaos).into_make_service_with_connect_info::<ConnInfo>();
     let io = |context: &str| {
         let context = context.to_string();
         move |source| ServerError::Io { context, source }

@@ -10,7 +10,11 @@ use hotich_server::{ServerError, commands};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "hotich-server", version, about = "The central side of hotich-sync: stores records from commune agents idempotently, authenticates agents, checks their journals' chains.")]
+#[command(
+    name = "hotich-server",
+    version,
+    about = "The central side of hotich-sync: stores records from commune agents idempotently, authenticates agents, checks their journals' chains."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -130,7 +134,9 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             let mut config = ServerConfig::new(database(&db)?);
             config.limits.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
             config.limits.max_entries = max_batch.max(1);
-            config.tls = tls_cert.zip(tls_key).map(|(cert, key)| TlsFiles { cert, key });
+            config.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key });
             config.chaos = ChaosConfig {
                 seed: chaos_seed,
                 fail_before: chaos_fail_before,
@@ -141,18 +147,27 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             };
             config.chaos.check().map_err(ServerError::Usage)?;
             let shutdown = hotich_server::shutdown_signal();
-            let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServerError::Io {
-                context: format!("cannot listen on {listen}"),
-                source,
-            })?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| ServerError::Io {
+                    context: format!("cannot listen on {listen}"),
+                    source,
+                })?;
             let addr = listener.local_addr().map_err(|source| ServerError::Io {
                 context: "listener".into(),
                 source,
             })?;
             let store = hotich_server::open_store(&config.database, config.max_connections).await?;
-            let scheme = if config.tls.is_some() { "https" } else { "http" };
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             // The first line on stdout is the address, for scripts and tests.
-            println!("hotich-server listening on {scheme}://{addr} ({})", config.database);
+            println!(
+                "hotich-server listening on {scheme}://{addr} ({})",
+                config.database
+            );
             let _ = std::io::stdout().flush();
             tracing::info!(%addr, database = %config.database, "serving");
             hotich_server::run_store(store, config, listener, shutdown).await?;
@@ -168,7 +183,9 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                 district,
                 json,
             } => {
-                let added = commands::add_agent(&database(&db)?, commune.trim(), name, province, district).await?;
+                let added =
+                    commands::add_agent(&database(&db)?, commune.trim(), name, province, district)
+                        .await?;
                 if json {
                     let mut v = commands::agent_json(&added.agent);
                     v["token"] = serde_json::Value::String(added.token);
@@ -178,9 +195,16 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                         "Agent {} registered for commune {}{}.",
                         added.agent.id,
                         added.agent.commune,
-                        added.agent.name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+                        added
+                            .agent
+                            .name
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
                     );
-                    println!("Its token is shown only this once; give it to the commune PC for `hotich-agent init --token`:");
+                    println!(
+                        "Its token is shown only this once; give it to the commune PC for `hotich-agent init --token`:"
+                    );
                     println!("{}", added.token);
                 }
                 Ok(())
@@ -188,9 +212,15 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
             AgentCommand::List { database: db, json } => {
                 let agents = commands::list_agents(&database(&db)?).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&agents).unwrap_or_default());
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&agents).unwrap_or_default()
+                    );
                 } else {
-                    println!("{:>4}  {:<7} {:<24} {:>10}  {:<24} status", "id", "commune", "name", "entries", "last seen (UTC)");
+                    println!(
+                        "{:>4}  {:<7} {:<24} {:>10}  {:<24} status",
+                        "id", "commune", "name", "entries", "last seen (UTC)"
+                    );
                     for a in agents {
                         println!(
                             "{:>4}  {:<7} {:<24} {:>10}  {:<24} {}",
@@ -198,8 +228,14 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                             a.commune,
                             a.name.unwrap_or_default(),
                             a.contiguous_seq,
-                            a.last_seen_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into()),
-                            if a.revoked_at.is_some() { "revoked" } else { "active" }
+                            a.last_seen_at
+                                .map(|t| t.to_rfc3339())
+                                .unwrap_or_else(|| "never".into()),
+                            if a.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
                         );
                     }
                 }
@@ -230,7 +266,8 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
                 }
                 None => {
                     let stdout = std::io::stdout();
-                    commands::export(&db, commune.as_deref(), &mut BufWriter::new(stdout.lock())).await?
+                    commands::export(&db, commune.as_deref(), &mut BufWriter::new(stdout.lock()))
+                        .await?
                 }
             };
             tracing::info!(written, "export finished");
@@ -241,13 +278,22 @@ async fn run(cli: Cli) -> Result<(), ServerError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default = if matches!(cli.command, Command::Serve { .. }) { "info" } else { "warn" };
+    let default = if matches!(cli.command, Command::Serve { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+        )
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("hotich-server: cannot start: {e}");

@@ -25,12 +25,17 @@ struct Running {
 
 impl Running {
     async fn token(&self, commune: &str) -> String {
-        commands::add_agent(&self.database, commune, None, None, None).await.unwrap().token
+        commands::add_agent(&self.database, commune, None, None, None)
+            .await
+            .unwrap()
+            .token
     }
 
     async fn exported(&self) -> Vec<Value> {
         let mut out = Vec::new();
-        commands::export(&self.database, None, &mut out).await.unwrap();
+        commands::export(&self.database, None, &mut out)
+            .await
+            .unwrap();
         String::from_utf8(out)
             .unwrap()
             .lines()
@@ -63,7 +68,9 @@ async fn start(backend: Backend, tune: impl FnOnce(&mut ServerConfig)) -> Option
         Backend::Sqlite => (Database::Sqlite(dir.path().join("central.db")), None),
         Backend::Postgres => {
             let url = postgres_url("http tests on PostgreSQL")?;
-            let db = tokio::task::spawn_blocking(move || TempDatabase::create(&url)).await.unwrap();
+            let db = tokio::task::spawn_blocking(move || TempDatabase::create(&url))
+                .await
+                .unwrap();
             (Database::Postgres(db.url.clone()), Some(db))
         }
     };
@@ -95,10 +102,19 @@ async fn start(backend: Backend, tune: impl FnOnce(&mut ServerConfig)) -> Option
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
 }
 
-async fn post(url: &str, path: &str, token: &str, body: Vec<u8>, encoding: Option<&str>) -> reqwest::Response {
+async fn post(
+    url: &str,
+    path: &str,
+    token: &str,
+    body: Vec<u8>,
+    encoding: Option<&str>,
+) -> reqwest::Response {
     let mut req = client()
         .post(format!("{url}{path}"))
         .bearer_auth(token)
@@ -126,17 +142,31 @@ async fn error_of(resp: reqwest::Response) -> (u16, ErrorBody) {
 }
 
 async fn auth_is_required(backend: Backend) {
-    let Some(r) = start(backend, |_| {}).await else { return };
+    let Some(r) = start(backend, |_| {}).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let b = batch(&records(1, "00004", 2), 1, GENESIS);
-    let resp = client().post(format!("{}/api/v1/upload", r.url)).body(b.json.clone()).send().await.unwrap();
+    let resp = client()
+        .post(format!("{}/api/v1/upload", r.url))
+        .body(b.json.clone())
+        .send()
+        .await
+        .unwrap();
     let (status, body) = error_of(resp).await;
     assert_eq!((status, body.error.as_str()), (401, "unauthorized"));
     let (status, _) = error_of(upload(&r, "hts_wrong", b.json.clone()).await).await;
     assert_eq!(status, 401);
-    let resp = client().get(format!("{}/api/v1/chain", r.url)).send().await.unwrap();
+    let resp = client()
+        .get(format!("{}/api/v1/chain", r.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    assert_eq!(upload(&r, &token, b.json.clone()).await.status().as_u16(), 200);
+    assert_eq!(
+        upload(&r, &token, b.json.clone()).await.status().as_u16(),
+        200
+    );
     // Revoked: refused from the next request on.
     let id = commands::list_agents(&r.database).await.unwrap()[0].id;
     assert!(commands::revoke_agent(&r.database, id).await.unwrap());
@@ -147,24 +177,51 @@ async fn auth_is_required(backend: Backend) {
 }
 
 async fn compressed_bodies_and_per_entry_results(backend: Backend) {
-    let Some(r) = start(backend, |_| {}).await else { return };
+    let Some(r) = start(backend, |_| {}).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let recs = records(2, "00004", 30);
     let b1 = batch(&recs[..10], 1, GENESIS);
     let b2 = batch(&recs[10..20], 11, b1.last_chain);
     let b3 = batch(&recs[20..], 21, b2.last_chain);
-    for (body, enc) in [(zstd(&b1.json), Some("zstd")), (gzip(&b2.json), Some("gzip")), (b3.json.clone(), None)] {
+    for (body, enc) in [
+        (zstd(&b1.json), Some("zstd")),
+        (gzip(&b2.json), Some("gzip")),
+        (b3.json.clone(), None),
+    ] {
         let resp = post(&r.url, "/api/v1/upload", &token, body, enc).await;
         assert_eq!(resp.status().as_u16(), 200, "{enc:?}");
         let out: UploadResponse = resp.json().await.unwrap();
         assert_eq!(out.results.len(), 10);
-        assert!(out.results.iter().all(|x| x.status == EntryStatus::Stored), "{enc:?}: {out:?}");
+        assert!(
+            out.results.iter().all(|x| x.status == EntryStatus::Stored),
+            "{enc:?}: {out:?}"
+        );
     }
     let again: UploadResponse = upload(&r, &token, b2.json).await.json().await.unwrap();
-    assert!(again.results.iter().all(|x| x.status == EntryStatus::Duplicate));
-    let metrics = client().get(format!("{}/metrics", r.url)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("hotich_entries_total{outcome=\"stored\"} 30"), "{metrics}");
-    assert!(metrics.contains("hotich_entries_total{outcome=\"duplicate\"} 10"), "{metrics}");
+    assert!(
+        again
+            .results
+            .iter()
+            .all(|x| x.status == EntryStatus::Duplicate)
+    );
+    let metrics = client()
+        .get(format!("{}/metrics", r.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hotich_entries_total{outcome=\"stored\"} 30"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hotich_entries_total{outcome=\"duplicate\"} 10"),
+        "{metrics}"
+    );
     // Invalid records and a wrong hash: rejected one by one, with reasons.
     let mut bad = recs[0].clone();
     bad["registered_on"] = json!("2099-01-01");
@@ -176,65 +233,117 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
     let out: UploadResponse = upload(&r, &token, b4.json).await.json().await.unwrap();
     assert_eq!(out.results[0].status, EntryStatus::Rejected);
     let reason = out.results[0].reason.as_deref().unwrap();
-    assert!(reason.contains("registered_on") && reason.contains("future"), "{reason}");
+    assert!(
+        reason.contains("registered_on") && reason.contains("future"),
+        "{reason}"
+    );
     assert_eq!(r.exported().await.len(), 30);
     r.stop().await;
 }
 
 async fn other_communes_are_forbidden_and_nothing_is_stored(backend: Backend) {
-    let Some(r) = start(backend, |_| {}).await else { return };
+    let Some(r) = start(backend, |_| {}).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let mut recs = records(4, "00004", 3);
     recs.push(RecordGen::new(4, "00005").record(9));
     let (status, body) = error_of(upload(&r, &token, batch(&recs, 1, GENESIS).json).await).await;
     assert_eq!(status, 403);
-    assert!(body.message.contains("00005") && body.message.contains("Nothing was stored"), "{}", body.message);
+    assert!(
+        body.message.contains("00005") && body.message.contains("Nothing was stored"),
+        "{}",
+        body.message
+    );
     assert!(r.exported().await.is_empty());
     r.stop().await;
 }
 
 async fn malformed_and_oversized_bodies_are_refused_and_the_server_keeps_serving(backend: Backend) {
-    let Some(r) = start(backend, |c| c.limits.max_body_bytes = 256 * 1024).await else { return };
+    let Some(r) = start(backend, |c| c.limits.max_body_bytes = 256 * 1024).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let (status, body) = error_of(upload(&r, &token, b"{\"entries\": [".to_vec()).await).await;
     assert_eq!((status, body.error.as_str()), (400, "bad_request"));
-    let (status, body) = error_of(upload(&r, &token, br#"{"entries": [{"seq": "one", "hash": "x", "record": {}}]}"#.to_vec()).await).await;
+    let (status, body) = error_of(
+        upload(
+            &r,
+            &token,
+            br#"{"entries": [{"seq": "one", "hash": "x", "record": {}}]}"#.to_vec(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body.message.contains("entry 0"), "{}", body.message);
-    let (status, _) = error_of(upload(&r, &token, br#"{"entries": "all of them"}"#.to_vec()).await).await;
+    let (status, _) =
+        error_of(upload(&r, &token, br#"{"entries": "all of them"}"#.to_vec()).await).await;
     assert_eq!(status, 400);
     // Too large as sent, and too large once decompressed (a zip bomb).
     let big = vec![b' '; 300 * 1024];
-    let (status, body) = error_of(post(&r.url, "/api/v1/upload", &token, big.clone(), None).await).await;
+    let (status, body) =
+        error_of(post(&r.url, "/api/v1/upload", &token, big.clone(), None).await).await;
     assert_eq!((status, body.error.as_str()), (413, "body_too_large"));
     let bomb = zstd(&vec![b' '; 8 * 1024 * 1024]);
     assert!(bomb.len() < 4096);
-    let (status, _) = error_of(post(&r.url, "/api/v1/upload", &token, bomb, Some("zstd")).await).await;
+    let (status, _) =
+        error_of(post(&r.url, "/api/v1/upload", &token, bomb, Some("zstd")).await).await;
     assert_eq!(status, 413);
-    let (status, _) = error_of(post(&r.url, "/api/v1/upload", &token, b"\x28\xb5\x2f\xfd garbage".to_vec(), Some("zstd")).await).await;
+    let (status, _) = error_of(
+        post(
+            &r.url,
+            "/api/v1/upload",
+            &token,
+            b"\x28\xb5\x2f\xfd garbage".to_vec(),
+            Some("zstd"),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(status, 400);
     // Still serving.
     let ok = upload(&r, &token, batch(&records(5, "00004", 2), 1, GENESIS).json).await;
     assert_eq!(ok.status().as_u16(), 200);
-    let resp = client().get(format!("{}/no/such", r.url)).send().await.unwrap();
+    let resp = client()
+        .get(format!("{}/no/such", r.url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_of(resp).await.0, 404);
     r.stop().await;
 }
 
 async fn have_lack_and_chain_state(backend: Backend) {
-    let Some(r) = start(backend, |_| {}).await else { return };
+    let Some(r) = start(backend, |_| {}).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let recs = records(6, "00004", 8);
     let b = batch(&recs[..5], 1, GENESIS);
     assert_eq!(upload(&r, &token, b.json).await.status().as_u16(), 200);
     let unknown = batch(&recs[5..6], 6, b.last_chain).hashes[0];
     let ask = json!({"hashes": [b.hashes[0], unknown, b.hashes[4]]});
-    let resp = post(&r.url, "/api/v1/have", &token, ask.to_string().into_bytes(), None).await;
+    let resp = post(
+        &r.url,
+        "/api/v1/have",
+        &token,
+        ask.to_string().into_bytes(),
+        None,
+    )
+    .await;
     let have: HaveResponse = resp.json().await.unwrap();
     assert_eq!(have.lacking, vec![unknown]);
-    assert_eq!((have.chain.contiguous_seq, have.chain.head), (5, Some(b.last_chain)));
+    assert_eq!(
+        (have.chain.contiguous_seq, have.chain.head),
+        (5, Some(b.last_chain))
+    );
     // Entry 8 without 6 and 7: a gap, recorded as an alert.
-    let late = batch(&recs[7..8], 8, hotich_protocol::ChainHash::from_bytes([1; 32]));
+    let late = batch(
+        &recs[7..8],
+        8,
+        hotich_protocol::ChainHash::from_bytes([1; 32]),
+    );
     assert_eq!(upload(&r, &token, late.json).await.status().as_u16(), 200);
     let chain: ChainState = client()
         .get(format!("{}/api/v1/chain", r.url))
@@ -245,33 +354,57 @@ async fn have_lack_and_chain_state(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!((chain.contiguous_seq, chain.highest_seq, chain.alerts), (5, 8, 1));
+    assert_eq!(
+        (chain.contiguous_seq, chain.highest_seq, chain.alerts),
+        (5, 8, 1)
+    );
     let beat = json!({"sent_at": Timestamp::now(), "pending": 2, "future_field": true});
-    let resp = post(&r.url, "/api/v1/heartbeat", &token, beat.to_string().into_bytes(), None).await;
+    let resp = post(
+        &r.url,
+        "/api/v1/heartbeat",
+        &token,
+        beat.to_string().into_bytes(),
+        None,
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 200);
     r.stop().await;
 }
 
 async fn the_same_batch_twice_at_once_is_stored_once(backend: Backend) {
-    let Some(r) = start(backend, |_| {}).await else { return };
+    let Some(r) = start(backend, |_| {}).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let b = batch(&records(7, "00004", 400), 1, GENESIS);
     let sends: Vec<_> = (0..3)
         .map(|_| {
             let (url, token, body) = (r.url.clone(), token.clone(), zstd(&b.json));
-            tokio::spawn(async move { post(&url, "/api/v1/upload", &token, body, Some("zstd")).await.json::<UploadResponse>().await.unwrap() })
+            tokio::spawn(async move {
+                post(&url, "/api/v1/upload", &token, body, Some("zstd"))
+                    .await
+                    .json::<UploadResponse>()
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut stored = 0;
     for s in sends {
         let out = s.await.unwrap();
         assert!(out.results.iter().all(|x| x.status.is_held()));
-        stored += out.results.iter().filter(|x| x.status == EntryStatus::Stored).count();
+        stored += out
+            .results
+            .iter()
+            .filter(|x| x.status == EntryStatus::Stored)
+            .count();
     }
     assert_eq!(stored, 400);
     let exported = r.exported().await;
-    let unique: std::collections::HashSet<String> =
-        exported.iter().map(|x| x["content_hash"].as_str().unwrap().to_string()).collect();
+    let unique: std::collections::HashSet<String> = exported
+        .iter()
+        .map(|x| x["content_hash"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!((exported.len(), unique.len()), (400, 400));
     r.stop().await;
 }
@@ -285,7 +418,13 @@ async fn injected_faults(backend: Backend) {
         ..ChaosConfig::default()
     };
     // 503 before processing: nothing stored, Retry-After given.
-    let Some(r) = start(backend, |c| c.chaos = chaos(1.0, FailMode::Unavailable, 0.0)).await else { return };
+    let Some(r) = start(backend, |c| {
+        c.chaos = chaos(1.0, FailMode::Unavailable, 0.0)
+    })
+    .await
+    else {
+        return;
+    };
     let token = r.token("00004").await;
     let resp = upload(&r, &token, batch(&records(8, "00004", 3), 1, GENESIS).json).await;
     assert_eq!(resp.status().as_u16(), 503);
@@ -293,7 +432,9 @@ async fn injected_faults(backend: Backend) {
     assert!(r.exported().await.is_empty());
     r.stop().await;
     // Reset before processing: the client sees a broken connection.
-    let Some(r) = start(backend, |c| c.chaos = chaos(1.0, FailMode::Reset, 0.0)).await else { return };
+    let Some(r) = start(backend, |c| c.chaos = chaos(1.0, FailMode::Reset, 0.0)).await else {
+        return;
+    };
     let token = r.token("00004").await;
     let sent = client()
         .post(format!("{}/api/v1/upload", r.url))
@@ -305,7 +446,13 @@ async fn injected_faults(backend: Backend) {
     assert!(r.exported().await.is_empty());
     r.stop().await;
     // Committed, then the answer is lost: the client sees an error, the records are stored.
-    let Some(r) = start(backend, |c| c.chaos = chaos(0.0, FailMode::Unavailable, 1.0)).await else { return };
+    let Some(r) = start(backend, |c| {
+        c.chaos = chaos(0.0, FailMode::Unavailable, 1.0)
+    })
+    .await
+    else {
+        return;
+    };
     let token = r.token("00004").await;
     let sent = client()
         .post(format!("{}/api/v1/upload", r.url))
@@ -318,7 +465,11 @@ async fn injected_faults(backend: Backend) {
     r.stop().await;
     // Delay.
     let Some(r) = start(backend, |c| {
-        c.chaos = ChaosConfig { delay: 1.0, delay_ms: 300, ..ChaosConfig::default() }
+        c.chaos = ChaosConfig {
+            delay: 1.0,
+            delay_ms: 300,
+            ..ChaosConfig::default()
+        }
     })
     .await
     else {
@@ -326,7 +477,12 @@ async fn injected_faults(backend: Backend) {
     };
     let token = r.token("00004").await;
     let t = Instant::now();
-    let resp = client().get(format!("{}/api/v1/chain", r.url)).bearer_auth(&token).send().await.unwrap();
+    let resp = client()
+        .get(format!("{}/api/v1/chain", r.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
     r.stop().await;
@@ -337,7 +493,11 @@ async fn faults_are_reproducible(backend: Backend) {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let Some(r) = start(backend, |c| {
-            c.chaos = ChaosConfig { seed: 99, fail_before: 0.5, ..ChaosConfig::default() }
+            c.chaos = ChaosConfig {
+                seed: 99,
+                fail_before: 0.5,
+                ..ChaosConfig::default()
+            }
         })
         .await
         else {
@@ -346,7 +506,12 @@ async fn faults_are_reproducible(backend: Backend) {
         let token = r.token("00004").await;
         let mut outcomes = Vec::new();
         for _ in 0..30 {
-            let resp = client().get(format!("{}/api/v1/chain", r.url)).bearer_auth(&token).send().await.unwrap();
+            let resp = client()
+                .get(format!("{}/api/v1/chain", r.url))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
             outcomes.push(resp.status().as_u16());
         }
         runs.push(outcomes);
@@ -397,7 +562,10 @@ async fn serves_https_with_its_own_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let Some(r) = start(Backend::Sqlite, |c| {
-        c.tls = Some(hotich_server::config::TlsFiles { cert: cert_path.clone(), key: key_path.clone() })
+        c.tls = Some(hotich_server::config::TlsFiles {
+            cert: cert_path.clone(),
+            key: key_path.clone(),
+        })
     })
     .await
     else {
@@ -421,6 +589,12 @@ async fn serves_https_with_its_own_certificate() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     // Plain HTTP to the TLS port does not get an answer.
-    assert!(reqwest::Client::new().get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_err());
+    assert!(
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
     r.stop().await;
 }

@@ -14,7 +14,11 @@ use hotich_tests::RecordGen;
 use hotich_tests::pg::{TempDatabase, postgres_url};
 use serde_json::{Value, json};
 
-fn entries(records: &[Value], first_seq: u64, prev: hotich_protocol::ChainHash) -> Vec<CheckedEntry> {
+fn entries(
+    records: &[Value],
+    first_seq: u64,
+    prev: hotich_protocol::ChainHash,
+) -> Vec<CheckedEntry> {
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut chain = prev;
     records
@@ -69,12 +73,27 @@ async fn export_all<S: Storage>(s: &S, commune: Option<&str>) -> Vec<ContentHash
 
 async fn agents_and_tokens<S: Storage>(s: S) {
     let id = new_agent(&s, "00004", "hts_a").await;
-    let found = s.agent_by_token(token_hash("hts_a")).await.unwrap().unwrap();
+    let found = s
+        .agent_by_token(token_hash("hts_a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id, found.commune.as_str()), (id, "00004"));
-    assert!(s.agent_by_token(token_hash("hts_b")).await.unwrap().is_none());
+    assert!(
+        s.agent_by_token(token_hash("hts_b"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(s.revoke_agent(id).await.unwrap());
     assert!(!s.revoke_agent(9999).await.unwrap());
-    assert!(s.agent_by_token(token_hash("hts_a")).await.unwrap().is_none(), "revoked");
+    assert!(
+        s.agent_by_token(token_hash("hts_a"))
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked"
+    );
     let list = s.list_agents().await.unwrap();
     assert_eq!(list.len(), 1);
     assert!(list[0].revoked_at.is_some());
@@ -89,14 +108,26 @@ async fn store_resend_and_chain<S: Storage>(s: S) {
     let r = s.commit_batch(id, "00004", batch.clone()).await.unwrap();
     assert!(r.iter().all(|x| x.status == EntryStatus::Stored));
     let r = s.commit_batch(id, "00004", batch).await.unwrap();
-    assert!(r.iter().all(|x| x.status == EntryStatus::Duplicate), "a resent batch stores nothing");
+    assert!(
+        r.iter().all(|x| x.status == EntryStatus::Duplicate),
+        "a resent batch stores nothing"
+    );
     let chain = s.chain_state(id).await.unwrap();
-    assert_eq!((chain.contiguous_seq, chain.highest_seq, chain.alerts), (50, 50, 0));
+    assert_eq!(
+        (chain.contiguous_seq, chain.highest_seq, chain.alerts),
+        (50, 50, 0)
+    );
     assert_eq!(chain.head, Some(last_chain));
     assert_eq!(export_all(&s, None).await.len(), 50);
-    let hashes: Vec<ContentHash> = entries(&recs[..3], 1, GENESIS).iter().map(|e| e.claimed_hash).collect();
+    let hashes: Vec<ContentHash> = entries(&recs[..3], 1, GENESIS)
+        .iter()
+        .map(|e| e.claimed_hash)
+        .collect();
     let other = entries(&[g.record(999)], 1, GENESIS)[0].claimed_hash;
-    assert_eq!(s.lacking(vec![hashes[0], other, hashes[2]]).await.unwrap(), vec![other]);
+    assert_eq!(
+        s.lacking(vec![hashes[0], other, hashes[2]]).await.unwrap(),
+        vec![other]
+    );
 }
 
 async fn concurrent_identical_batches_store_once<S: Storage>(s: S) {
@@ -113,13 +144,25 @@ async fn concurrent_identical_batches_store_once<S: Storage>(s: S) {
         .collect();
     let mut stored = 0;
     for t in tasks {
-        stored += t.await.unwrap().iter().filter(|r| r.status == EntryStatus::Stored).count();
+        stored += t
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.status == EntryStatus::Stored)
+            .count();
     }
-    assert_eq!(stored, 300, "each record stored by exactly one of the copies");
+    assert_eq!(
+        stored, 300,
+        "each record stored by exactly one of the copies"
+    );
     let exported = export_all(&*s, None).await;
     let unique: std::collections::HashSet<_> = exported.iter().collect();
     assert_eq!((exported.len(), unique.len()), (300, 300));
-    assert_eq!(s.alerts(id).await.unwrap(), vec![], "resends are not alerts");
+    assert_eq!(
+        s.alerts(id).await.unwrap(),
+        vec![],
+        "resends are not alerts"
+    );
 }
 
 async fn conflicts_and_corrections<S: Storage>(s: S) {
@@ -128,19 +171,32 @@ async fn conflicts_and_corrections<S: Storage>(s: S) {
     let original = g.record(7);
     let mut other = original.clone();
     other["notes"] = json!("another version");
-    let r = s.commit_batch(id, "00004", entries(&[original.clone()], 1, GENESIS)).await.unwrap();
-    let original_hash = entries(&[original.clone()], 1, GENESIS)[0].claimed_hash;
+    let r = s
+        .commit_batch(id, "00004", entries(std::slice::from_ref(&original), 1, GENESIS))
+        .await
+        .unwrap();
+    let original_hash = entries(std::slice::from_ref(&original), 1, GENESIS)[0].claimed_hash;
     assert_eq!(statuses(&r), vec![EntryStatus::Stored]);
     let prev = s.chain_state(id).await.unwrap().head.unwrap();
-    let r = s.commit_batch(id, "00004", entries(&[other.clone()], 2, prev)).await.unwrap();
+    let r = s
+        .commit_batch(id, "00004", entries(&[other.clone()], 2, prev))
+        .await
+        .unwrap();
     assert_eq!(statuses(&r), vec![EntryStatus::Conflict]);
     assert_eq!(r[0].existing, Some(original_hash));
     let mut fix = other.clone();
     fix["supersedes"] = json!(original_hash.to_hex());
     let prev = s.chain_state(id).await.unwrap().head.unwrap();
-    let r = s.commit_batch(id, "00004", entries(&[fix], 3, prev)).await.unwrap();
+    let r = s
+        .commit_batch(id, "00004", entries(&[fix], 3, prev))
+        .await
+        .unwrap();
     assert_eq!(statuses(&r), vec![EntryStatus::Stored]);
-    assert_eq!(export_all(&s, None).await.len(), 2, "the original and its correction, never the conflict");
+    assert_eq!(
+        export_all(&s, None).await.len(),
+        2,
+        "the original and its correction, never the conflict"
+    );
     // An invalid verdict is rejected with its reason but its link is kept.
     let prev = s.chain_state(id).await.unwrap().head.unwrap();
     let mut bad = entries(&[g.record(8)], 4, prev);
@@ -156,35 +212,66 @@ async fn gaps_and_rewrites_are_alerts<S: Storage>(s: S) {
     let g = RecordGen::new(4, "00004");
     let recs: Vec<Value> = (0..6).map(|i| g.record(i)).collect();
     let all = entries(&recs, 1, GENESIS);
-    s.commit_batch(id, "00004", all[..2].to_vec()).await.unwrap();
+    s.commit_batch(id, "00004", all[..2].to_vec())
+        .await
+        .unwrap();
     // Entries 5..6 before 3..4: a gap.
-    s.commit_batch(id, "00004", all[4..].to_vec()).await.unwrap();
+    s.commit_batch(id, "00004", all[4..].to_vec())
+        .await
+        .unwrap();
     let chain = s.chain_state(id).await.unwrap();
-    assert_eq!((chain.contiguous_seq, chain.highest_seq, chain.alerts), (2, 6, 1));
+    assert_eq!(
+        (chain.contiguous_seq, chain.highest_seq, chain.alerts),
+        (2, 6, 1)
+    );
     // The gap fills: the prefix grows over it.
-    s.commit_batch(id, "00004", all[2..4].to_vec()).await.unwrap();
+    s.commit_batch(id, "00004", all[2..4].to_vec())
+        .await
+        .unwrap();
     assert_eq!(s.chain_state(id).await.unwrap().contiguous_seq, 6);
     // Entry 2 again with other content: an alert; the first version stays.
     let other = entries(&[g.record(100)], 2, all[0].chain);
     let r = s.commit_batch(id, "00004", other).await.unwrap();
-    assert_eq!(statuses(&r), vec![EntryStatus::Stored], "the new record itself is kept");
+    assert_eq!(
+        statuses(&r),
+        vec![EntryStatus::Stored],
+        "the new record itself is kept"
+    );
     let alerts = s.alerts(id).await.unwrap();
-    assert_eq!(alerts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(), vec!["gap", "rewrite"]);
+    assert_eq!(
+        alerts.iter().map(|a| a.kind.as_str()).collect::<Vec<_>>(),
+        vec!["gap", "rewrite"]
+    );
     let chain = s.chain_state(id).await.unwrap();
-    assert_eq!(chain.head, Some(all[5].chain), "the stored chain is not overwritten");
+    assert_eq!(
+        chain.head,
+        Some(all[5].chain),
+        "the stored chain is not overwritten"
+    );
 }
 
 async fn export_by_commune_and_heartbeats<S: Storage>(s: S) {
     let a = new_agent(&s, "00004", "a").await;
     let b = new_agent(&s, "00005", "b").await;
-    let ra: Vec<Value> = (0..10).map(|i| RecordGen::new(5, "00004").record(i)).collect();
-    let rb: Vec<Value> = (0..4).map(|i| RecordGen::new(5, "00005").record(i)).collect();
-    s.commit_batch(a, "00004", entries(&ra, 1, GENESIS)).await.unwrap();
-    s.commit_batch(b, "00005", entries(&rb, 1, GENESIS)).await.unwrap();
+    let ra: Vec<Value> = (0..10)
+        .map(|i| RecordGen::new(5, "00004").record(i))
+        .collect();
+    let rb: Vec<Value> = (0..4)
+        .map(|i| RecordGen::new(5, "00005").record(i))
+        .collect();
+    s.commit_batch(a, "00004", entries(&ra, 1, GENESIS))
+        .await
+        .unwrap();
+    s.commit_batch(b, "00005", entries(&rb, 1, GENESIS))
+        .await
+        .unwrap();
     assert_eq!(export_all(&s, Some("00005")).await.len(), 4);
     assert_eq!(export_all(&s, None).await.len(), 14);
     let row = &s.export_page(Some("00005"), 0, 1).await.unwrap()[0];
-    assert_eq!((row.agent_id, row.seq, row.commune_code.as_str()), (b, 1, "00005"));
+    assert_eq!(
+        (row.agent_id, row.seq, row.commune_code.as_str()),
+        (b, 1, "00005")
+    );
     let record: Value = serde_json::from_str(row.record.get()).unwrap();
     assert_eq!(record["commune_code"], "00005");
     let beat = Heartbeat {
@@ -192,9 +279,17 @@ async fn export_by_commune_and_heartbeats<S: Storage>(s: S) {
         pending: 3,
         ..Heartbeat::default()
     };
-    s.record_heartbeat(a, &beat, Timestamp::now()).await.unwrap();
+    s.record_heartbeat(a, &beat, Timestamp::now())
+        .await
+        .unwrap();
     let list = s.list_agents().await.unwrap();
-    assert!(list.iter().find(|x| x.id == a).unwrap().last_seen_at.is_some());
+    assert!(
+        list.iter()
+            .find(|x| x.id == a)
+            .unwrap()
+            .last_seen_at
+            .is_some()
+    );
 }
 
 macro_rules! suite {

@@ -21,7 +21,8 @@ pub fn batch(records: &[Value], first_seq: u64, prev: ChainHash) -> Batch {
     let mut hashes = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let seq = first_seq + i as u64;
-        let p = prepare_record(r.clone(), today).unwrap_or_else(|e| panic!("test record {i} is invalid: {e:?}"));
+        let p = prepare_record(r.clone(), today)
+            .unwrap_or_else(|e| panic!("test record {i} is invalid: {e:?}"));
         entries.push(UploadEntry {
             seq,
             hash: p.hash,

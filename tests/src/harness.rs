@@ -31,7 +31,15 @@ pub fn binary(name: &str) -> PathBuf {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "hotich-agent", "-p", "hotich-server", "--bins"]);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "hotich-agent",
+            "-p",
+            "hotich-server",
+            "--bins",
+        ]);
         if target_dir().ends_with("release") {
             cmd.arg("--release");
         }
@@ -39,7 +47,10 @@ pub fn binary(name: &str) -> PathBuf {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build for the binaries");
-        assert!(status.success(), "building hotich-agent and hotich-server failed");
+        assert!(
+            status.success(),
+            "building hotich-agent and hotich-server failed"
+        );
     });
     let path = target_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} does not exist", path.display());
@@ -155,10 +166,15 @@ impl TestServer {
             .expect("start hotich-server");
         let stdout = child.stdout.take().expect("server stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("server prints its address");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server prints its address");
         let addr = line
             .split_whitespace()
-            .find_map(|w| w.strip_prefix("http://").or_else(|| w.strip_prefix("https://")))
+            .find_map(|w| {
+                w.strip_prefix("http://")
+                    .or_else(|| w.strip_prefix("https://"))
+            })
             .unwrap_or_else(|| panic!("no address in server output: {line:?}"));
         self.addr = addr.parse().expect("server address");
         self.child = Some(child);
@@ -171,7 +187,13 @@ impl TestServer {
     /// Registers an agent; returns its token.
     pub fn add_agent(&self, commune: &str) -> String {
         let out = run(Command::new(server_bin()).args([
-            "agent", "add", "--database", &self.database, "--commune", commune, "--json",
+            "agent",
+            "add",
+            "--database",
+            &self.database,
+            "--commune",
+            commune,
+            "--json",
         ]));
         assert!(out.status.success(), "agent add: {}", stderr(&out));
         let v: Value = serde_json::from_slice(&out.stdout).expect("agent add --json");
@@ -220,7 +242,9 @@ impl TestServer {
         // The port can take a moment to be free again.
         let start = Instant::now();
         loop {
-            if std::net::TcpListener::bind(self.addr).is_ok() || start.elapsed() > Duration::from_secs(5) {
+            if std::net::TcpListener::bind(self.addr).is_ok()
+                || start.elapsed() > Duration::from_secs(5)
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -268,7 +292,15 @@ impl TestAgent {
             data_dir,
             service: None,
         };
-        let out = agent.cmd(&["init", "--server", server_url, "--token", token, "--commune", commune]);
+        let out = agent.cmd(&[
+            "init",
+            "--server",
+            server_url,
+            "--token",
+            token,
+            "--commune",
+            commune,
+        ]);
         assert!(out.status.success(), "init: {}", stderr(&out));
         if !sync_toml.is_empty() {
             let config = agent.data_dir.join("config.toml");
@@ -285,7 +317,10 @@ impl TestAgent {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(agent_bin());
-        c.arg("--data-dir").arg(&self.data_dir).env_remove("HOTICH_SERVER").env_remove("HOTICH_TOKEN");
+        c.arg("--data-dir")
+            .arg(&self.data_dir)
+            .env_remove("HOTICH_SERVER")
+            .env_remove("HOTICH_TOKEN");
         c
     }
 
@@ -310,7 +345,10 @@ impl TestAgent {
         self.service = Some(child);
         // Ready when its control file is written.
         let control = self.data_dir.join("control.json");
-        assert!(wait_until(Duration::from_secs(10), || control.exists()), "agent service did not start");
+        assert!(
+            wait_until(Duration::from_secs(10), || control.exists()),
+            "agent service did not start"
+        );
     }
 
     pub fn kill_service(&mut self) {
@@ -352,7 +390,9 @@ impl TestAgent {
     /// Content hashes in the journal, read straight from SQLite.
     pub fn journal_hashes(&self) -> Vec<String> {
         let conn = rusqlite::Connection::open(self.journal_path()).expect("open journal");
-        let mut stmt = conn.prepare("SELECT content_hash FROM entries ORDER BY seq").expect("query");
+        let mut stmt = conn
+            .prepare("SELECT content_hash FROM entries ORDER BY seq")
+            .expect("query");
         stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
             .expect("rows")
             .map(|h| hex_lower(&h.expect("row")))
@@ -375,7 +415,11 @@ pub fn hex_lower(bytes: &[u8]) -> String {
 pub fn assert_export_matches_journal(server: &TestServer, agents: &[&TestAgent]) {
     let exported = server.export_hashes();
     let unique: std::collections::HashSet<&String> = exported.iter().collect();
-    assert_eq!(unique.len(), exported.len(), "the server stored a record twice");
+    assert_eq!(
+        unique.len(),
+        exported.len(),
+        "the server stored a record twice"
+    );
     let mut journal: Vec<String> = agents.iter().flat_map(|a| a.journal_hashes()).collect();
     journal.sort();
     journal.dedup();
@@ -383,8 +427,14 @@ pub fn assert_export_matches_journal(server: &TestServer, agents: &[&TestAgent])
     exported_sorted.sort();
     let missing = journal.iter().filter(|h| !unique.contains(h)).count();
     let extra = exported_sorted.len() as i64 - (journal.len() - missing) as i64;
-    assert_eq!(missing, 0, "{missing} journal records are missing at the server");
-    assert_eq!(extra, 0, "the server holds {extra} records that no journal has");
+    assert_eq!(
+        missing, 0,
+        "{missing} journal records are missing at the server"
+    );
+    assert_eq!(
+        extra, 0,
+        "the server holds {extra} records that no journal has"
+    );
     assert_eq!(exported_sorted, journal);
 }
 

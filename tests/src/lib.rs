@@ -2,12 +2,12 @@
 //! injecting TCP proxy, PostgreSQL scratch databases, and a harness that runs
 //! the real `hotich-server` and `hotich-agent` binaries on loopback.
 
-pub mod records;
 pub mod batch;
 pub mod harness;
 pub mod pg;
 pub mod proxy;
+pub mod records;
 
-pub use records::RecordGen;
 pub use harness::{Db, TestAgent, TestServer};
 pub use proxy::{FaultProxy, Mode};
+pub use records::RecordGen;

@@ -11,7 +11,9 @@ pub fn postgres_url(test: &str) -> Option<String> {
     match std::env::var(POSTGRES_ENV) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
-            eprintln!("skipped {test}: set {POSTGRES_ENV} (e.g. postgres://root@127.0.0.1:5432/test) to run it against PostgreSQL");
+            eprintln!(
+                "skipped {test}: set {POSTGRES_ENV} (e.g. postgres://root@127.0.0.1:5432/test) to run it against PostgreSQL"
+            );
             None
         }
     }
@@ -69,7 +71,9 @@ impl Drop for TempDatabase {
         let name = self.name.clone();
         let _ = std::panic::catch_unwind(|| {
             with_client(&self.admin_url, async |c| {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                let _ = c
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
             })
         });
     }
@@ -102,7 +106,13 @@ mod tests {
             super::replace_database("postgres://root@127.0.0.1:5432/test", "x"),
             "postgres://root@127.0.0.1:5432/x"
         );
-        assert_eq!(super::replace_database("postgres://root@h", "x"), "postgres://root@h/x");
-        assert_eq!(super::replace_database("postgres://h/test?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
+        assert_eq!(
+            super::replace_database("postgres://root@h", "x"),
+            "postgres://root@h/x"
+        );
+        assert_eq!(
+            super::replace_database("postgres://h/test?sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 }

@@ -86,7 +86,12 @@ impl FaultProxy {
     }
 }
 
-async fn serve(listener: TcpListener, upstream: SocketAddr, mode: watch::Receiver<Mode>, counters: Arc<Counters>) {
+async fn serve(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    mode: watch::Receiver<Mode>,
+    counters: Arc<Counters>,
+) {
     let mut seed = 0x5EED_u64;
     loop {
         let Ok((client, _)) = listener.accept().await else {
@@ -94,12 +99,26 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, mode: watch::Receive
             continue;
         };
         counters.connections.fetch_add(1, Ordering::Relaxed);
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        tokio::spawn(connection(client, upstream, mode.clone(), counters.clone(), seed));
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        tokio::spawn(connection(
+            client,
+            upstream,
+            mode.clone(),
+            counters.clone(),
+            seed,
+        ));
     }
 }
 
-async fn connection(client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>, counters: Arc<Counters>, seed: u64) {
+async fn connection(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut mode: watch::Receiver<Mode>,
+    counters: Arc<Counters>,
+    seed: u64,
+) {
     let _ = client.set_nodelay(true);
     if matches!(*mode.borrow(), Mode::Reset) {
         let _ = client.set_zero_linger();
@@ -179,7 +198,9 @@ async fn pump(
             chunk = &chunk[..left as usize];
         }
         let used = chunk.len() as u64;
-        let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(used)));
+        let _ = budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+            Some(b.saturating_sub(used))
+        });
         if to.write_all(chunk).await.is_err() {
             return;
         }

@@ -7,12 +7,21 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý"];
+const FAMILY: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ",
+    "Hồ", "Ngô", "Dương", "Lý",
+];
 const MIDDLE_M: &[&str] = &["Văn", "Hữu", "Đức", "Minh", "Quốc", "Thành", "Công"];
 const MIDDLE_F: &[&str] = &["Thị", "Ngọc", "Thu", "Thanh", "Kim", "Mỹ", "Hồng"];
-const GIVEN_M: &[&str] = &["An", "Bình", "Cường", "Dũng", "Hùng", "Khánh", "Long", "Nam", "Phúc", "Quang", "Sơn", "Tuấn"];
-const GIVEN_F: &[&str] = &["Anh", "Chi", "Dung", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngân", "Thảo", "Trang"];
-const ETHNIC: &[&str] = &["Kinh", "Tày", "Thái", "Mường", "Khmer", "H'Mông", "Nùng", "Ê-đê", "Ba Na", "Gia Rai"];
+const GIVEN_M: &[&str] = &[
+    "An", "Bình", "Cường", "Dũng", "Hùng", "Khánh", "Long", "Nam", "Phúc", "Quang", "Sơn", "Tuấn",
+];
+const GIVEN_F: &[&str] = &[
+    "Anh", "Chi", "Dung", "Hà", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngân", "Thảo", "Trang",
+];
+const ETHNIC: &[&str] = &[
+    "Kinh", "Tày", "Thái", "Mường", "Khmer", "H'Mông", "Nùng", "Ê-đê", "Ba Na", "Gia Rai",
+];
 const PLACES: &[&str] = &[
     "Thôn 2, xã Tân Lập, huyện Krông Ana, tỉnh Đắk Lắk",
     "Xóm Đông, xã Quảng Điền, huyện Krông Ana, tỉnh Đắk Lắk",
@@ -37,7 +46,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -45,7 +54,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
@@ -61,14 +70,22 @@ fn year_of(days: i64) -> i32 {
 }
 
 fn name(rng: &mut Rng, female: bool) -> String {
-    let (mid, given) = if female { (MIDDLE_F, GIVEN_F) } else { (MIDDLE_M, GIVEN_M) };
+    let (mid, given) = if female {
+        (MIDDLE_F, GIVEN_F)
+    } else {
+        (MIDDLE_M, GIVEN_M)
+    };
     format!("{} {} {}", rng.pick(FAMILY), rng.pick(mid), rng.pick(given))
 }
 
 fn personal_id(rng: &mut Rng, female: bool, birth_year: i32) -> String {
     let province = PROVINCES[rng.below(PROVINCES.len() as u64) as usize];
     let century = (birth_year - 1900) / 100 * 2 + i32::from(female);
-    format!("{province:03}{century}{:02}{:06}", birth_year % 100, rng.below(1_000_000))
+    format!(
+        "{province:03}{century}{:02}{:06}",
+        birth_year % 100,
+        rng.below(1_000_000)
+    )
 }
 
 /// Generates records of one commune.
@@ -133,7 +150,8 @@ impl RecordGen {
                     "full_name": name(&mut rng, false), "birth_year": my - rng.below(8) as i32,
                     "ethnicity": rng.pick(ETHNIC), "nationality": "Việt Nam", "residence": rng.pick(PLACES),
                 });
-                r["declarant"] = json!({"full_name": r["father"]["full_name"].clone(), "relationship": "cha"});
+                r["declarant"] =
+                    json!({"full_name": r["father"]["full_name"].clone(), "relationship": "cha"});
             }
             "death" => {
                 let female = rng.below(2) == 1;
@@ -148,7 +166,8 @@ impl RecordGen {
                 r["date_of_death"] = json!(date(event));
                 r["place_of_death"] = json!(rng.pick(PLACES));
                 r["cause"] = json!("Bệnh già, mất tại nhà");
-                r["declarant"] = json!({"full_name": name(&mut rng, !female), "relationship": "con"});
+                r["declarant"] =
+                    json!({"full_name": name(&mut rng, !female), "relationship": "con"});
             }
             _ => {
                 let hb = event - 365 * (20 + rng.below(15) as i64);
@@ -182,10 +201,12 @@ impl RecordGen {
     pub fn hashes(&self, from: u64, to: u64) -> Vec<String> {
         let today = hotich_protocol::CivilDate::today_in_vietnam(hotich_protocol::Timestamp::now());
         (from..to)
-            .map(|i| match hotich_protocol::prepare_record(self.record(i), today) {
-                Ok(p) => p.hash.to_hex(),
-                Err(e) => panic!("generated record {i} is invalid: {e:?}"),
-            })
+            .map(
+                |i| match hotich_protocol::prepare_record(self.record(i), today) {
+                    Ok(p) => p.hash.to_hex(),
+                    Err(e) => panic!("generated record {i} is invalid: {e:?}"),
+                },
+            )
             .collect()
     }
 }

@@ -36,13 +36,20 @@ fn one_line_error(out: &std::process::Output) -> String {
 #[test]
 fn hash_prints_the_expected_hash_for_every_canonical_vector() {
     let expected: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(vectors().join("expected.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(vectors().join("expected.json")).unwrap())
+            .unwrap();
     assert!(expected.len() >= 24);
     for case in expected {
         let name = case["name"].as_str().unwrap();
-        let out = run(Command::new(agent_bin()).arg("hash").arg(vectors().join(format!("{name}.input.json"))));
+        let out = run(Command::new(agent_bin())
+            .arg("hash")
+            .arg(vectors().join(format!("{name}.input.json"))));
         assert!(out.status.success(), "{name}: {}", stderr(&out));
-        assert_eq!(stdout(&out).trim(), case["sha256"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            stdout(&out).trim(),
+            case["sha256"].as_str().unwrap(),
+            "{name}"
+        );
     }
     // Standard input too.
     let mut child = Command::new(agent_bin())
@@ -51,26 +58,41 @@ fn hash_prints_the_expected_hash_for_every_canonical_vector() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"{\"b\": 1, \"a\": \"Ha\xcc\x80\"}").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"b\": 1, \"a\": \"Ha\xcc\x80\"}")
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let nfc = run(Command::new(agent_bin()).arg("hash").arg(write(
         tempfile::tempdir().unwrap().keep().as_path(),
         "x.json",
         "{\"a\":\"Hà\",\"b\":1}".as_bytes(),
     )));
-    assert_eq!(stdout(&out), stdout(&nfc), "NFD on stdin hashes like NFC in a file");
+    assert_eq!(
+        stdout(&out),
+        stdout(&nfc),
+        "NFD on stdin hashes like NFC in a file"
+    );
 }
 
 #[test]
 fn hash_explains_bad_input_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for (name, bytes, expect) in [
-        ("broken.json", &b"{\"a\": 1,\n \"b\": }"[..], "broken.json:2:"),
+        (
+            "broken.json",
+            &b"{\"a\": 1,\n \"b\": }"[..],
+            "broken.json:2:",
+        ),
         ("latin.json", &b"{\"a\": \"Nguy\xean\"}"[..], "not UTF-8"),
         ("empty.json", &b"  \n"[..], "empty"),
         ("dup.json", &b"{\"a\": 1, \"a\": 2}"[..], "duplicate key"),
     ] {
-        let out = run(Command::new(agent_bin()).arg("hash").arg(write(dir.path(), name, bytes)));
+        let out = run(Command::new(agent_bin())
+            .arg("hash")
+            .arg(write(dir.path(), name, bytes)));
         assert_eq!(out.status.code(), Some(1), "{name}");
         let err = one_line_error(&out);
         assert!(err.contains(expect), "{name}: {err}");
@@ -99,11 +121,23 @@ fn validate_prints_one_line_per_problem_with_file_line_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let name = file.display().to_string();
-    assert!(text.contains(&format!("{name}:2: registered_on: \"1998-02-30\": 1998-02-30 is not a real date")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "{name}:2: registered_on: \"1998-02-30\": 1998-02-30 is not a real date"
+        )),
+        "{text}"
+    );
     assert!(text.contains(&format!("{name}:2: commune_code:")), "{text}");
-    assert!(text.contains("3 records checked: 2 valid, 1 with problems"), "{text}");
+    assert!(
+        text.contains("3 records checked: 2 valid, 1 with problems"),
+        "{text}"
+    );
 
-    let ok = write(dir.path(), "ok.json", format!("[\n{},\n{}\n]", g.record(1), g.record(5)).as_bytes());
+    let ok = write(
+        dir.path(),
+        "ok.json",
+        format!("[\n{},\n{}\n]", g.record(1), g.record(5)).as_bytes(),
+    );
     let out = run(Command::new(agent_bin()).arg("validate").arg(&ok));
     assert!(out.status.success(), "{}", stdout(&out));
 }
@@ -113,25 +147,67 @@ fn bad_inputs_each_get_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let header = "kind,commune_code,register.year,register.book,register.entry,registered_on,child.full_name,child.sex,child.date_of_birth";
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("broken.jsonl", format!("{}\n{{\"kind\": \"birth\",\n", valid_record(1)).into_bytes(), "broken.jsonl:2: (record): invalid JSON"),
-        ("excel.csv", format!("{header}\nbirth,00004,1998,01,1,1998-03-20,Nguy\u{1ec5}n,male,1998-03-15\n").replace("\u{1ec5}", "\u{0}").into_bytes().iter().map(|b| if *b == 0 { 0xD5 } else { *b }).collect(), "excel.csv:2: byte 0xD5 at column"),
-        ("missing.csv", b"kind,commune_code,child.full_name\nbirth,00004,An\n".to_vec(), "missing.csv:1: missing required columns register.year"),
-        ("empty.jsonl", b"\n\n".to_vec(), "empty.jsonl: the file is empty"),
-        ("dup.csv", format!("{header},child.sex\n").into_bytes(), "dup.csv:1: column \"child.sex\" appears twice"),
-        ("typo.csv", format!("{header},child.hometwn\n").into_bytes(), "did you mean child.hometown?"),
-        ("array.json", b"[{\"kind\": \"birth\"},\n {\"kind\" \"x\"}]".to_vec(), "array.json:2: invalid JSON"),
+        (
+            "broken.jsonl",
+            format!("{}\n{{\"kind\": \"birth\",\n", valid_record(1)).into_bytes(),
+            "broken.jsonl:2: (record): invalid JSON",
+        ),
+        (
+            "excel.csv",
+            format!("{header}\nbirth,00004,1998,01,1,1998-03-20,Nguy\u{1ec5}n,male,1998-03-15\n")
+                .replace("\u{1ec5}", "\u{0}")
+                .into_bytes()
+                .iter()
+                .map(|b| if *b == 0 { 0xD5 } else { *b })
+                .collect(),
+            "excel.csv:2: byte 0xD5 at column",
+        ),
+        (
+            "missing.csv",
+            b"kind,commune_code,child.full_name\nbirth,00004,An\n".to_vec(),
+            "missing.csv:1: missing required columns register.year",
+        ),
+        (
+            "empty.jsonl",
+            b"\n\n".to_vec(),
+            "empty.jsonl: the file is empty",
+        ),
+        (
+            "dup.csv",
+            format!("{header},child.sex\n").into_bytes(),
+            "dup.csv:1: column \"child.sex\" appears twice",
+        ),
+        (
+            "typo.csv",
+            format!("{header},child.hometwn\n").into_bytes(),
+            "did you mean child.hometown?",
+        ),
+        (
+            "array.json",
+            b"[{\"kind\": \"birth\"},\n {\"kind\" \"x\"}]".to_vec(),
+            "array.json:2: invalid JSON",
+        ),
     ];
     for (name, bytes, expect) in cases {
         let file = write(dir.path(), name, &bytes);
         let out = run(Command::new(agent_bin()).arg("validate").arg(&file));
         assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
         let text = stdout(&out) + &stderr(&out);
-        assert!(text.contains(expect), "{name}: expected {expect:?} in:\n{text}");
+        assert!(
+            text.contains(expect),
+            "{name}: expected {expect:?} in:\n{text}"
+        );
         assert!(!text.contains("panicked"), "{text}");
     }
     // The encoding message says what to do about it.
-    let out = run(Command::new(agent_bin()).arg("validate").arg(dir.path().join("excel.csv")));
-    assert!(stdout(&out).contains("Windows-1258") && stdout(&out).contains("UTF-8"), "{}", stdout(&out));
+    let out = run(Command::new(agent_bin())
+        .arg("validate")
+        .arg(dir.path().join("excel.csv")));
+    assert!(
+        stdout(&out).contains("Windows-1258") && stdout(&out).contains("UTF-8"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -142,18 +218,50 @@ fn init_is_private_never_prints_the_token_and_refuses_to_overwrite() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(agent.data_dir.join("config.toml")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(agent.data_dir.join("config.toml"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "config is owner-only: {mode:o}");
-        let mode = std::fs::metadata(&agent.data_dir).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&agent.data_dir)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "data dir is owner-only: {mode:o}");
     }
-    let again = agent.cmd(&["init", "--server", "http://x", "--token", "hts_other", "--commune", "00004"]);
+    let again = agent.cmd(&[
+        "init",
+        "--server",
+        "http://x",
+        "--token",
+        "hts_other",
+        "--commune",
+        "00004",
+    ]);
     assert_eq!(again.status.code(), Some(2));
     assert!(one_line_error(&again).contains("--force"));
-    let forced = agent.cmd(&["init", "--server", "http://x:1", "--token", "hts_other", "--commune", "00004", "--force"]);
+    let forced = agent.cmd(&[
+        "init",
+        "--server",
+        "http://x:1",
+        "--token",
+        "hts_other",
+        "--commune",
+        "00004",
+        "--force",
+    ]);
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(!stdout(&forced).contains("hts_other") && !stderr(&forced).contains("hts_other"));
-    let bad = agent.cmd(&["init", "--server", "x", "--token", "t", "--commune", "4", "--force"]);
+    let bad = agent.cmd(&[
+        "init",
+        "--server",
+        "x",
+        "--token",
+        "t",
+        "--commune",
+        "4",
+        "--force",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     // Status shows the server but never the token.
     let status = agent.cmd(&["status"]);
@@ -170,16 +278,39 @@ fn import_keeps_the_valid_and_writes_every_refused_record_to_a_rejects_file() {
     let foreign = RecordGen::new(4, "00005").record(2);
     let mut conflicting = g.record(0);
     conflicting["notes"] = json!("a different version of entry 0");
-    let lines = [g.record(0).to_string(), invalid.to_string(), "{not json".into(), foreign.to_string(), conflicting.to_string(), g.record(3).to_string()];
-    let file = write(agent.dir.path(), "batch.jsonl", (lines.join("\n") + "\n").as_bytes());
+    let lines = [
+        g.record(0).to_string(),
+        invalid.to_string(),
+        "{not json".into(),
+        foreign.to_string(),
+        conflicting.to_string(),
+        g.record(3).to_string(),
+    ];
+    let file = write(
+        agent.dir.path(),
+        "batch.jsonl",
+        (lines.join("\n") + "\n").as_bytes(),
+    );
     let out = agent.import(&file);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     let text = stdout(&out);
     assert!(text.contains("batch.jsonl:2: registered_on:"), "{text}");
-    assert!(text.contains("batch.jsonl:3: (record): invalid JSON"), "{text}");
-    assert!(text.contains("batch.jsonl:4: commune_code: 00005 is not this office's commune (00004)"), "{text}");
-    assert!(text.contains("batch.jsonl:5: register:") && text.contains("supersedes"), "{text}");
-    assert!(text.contains("Import finished: 2 accepted, 0 already present, 4 rejected"), "{text}");
+    assert!(
+        text.contains("batch.jsonl:3: (record): invalid JSON"),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch.jsonl:4: commune_code: 00005 is not this office's commune (00004)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch.jsonl:5: register:") && text.contains("supersedes"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Import finished: 2 accepted, 0 already present, 4 rejected"),
+        "{text}"
+    );
     let rejects = agent.dir.path().join("batch.rejects.jsonl");
     assert!(text.contains(&rejects.display().to_string()), "{text}");
     let rejected: Vec<Value> = std::fs::read_to_string(&rejects)
@@ -187,19 +318,38 @@ fn import_keeps_the_valid_and_writes_every_refused_record_to_a_rejects_file() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rejected.iter().map(|r| r["line"].as_u64().unwrap()).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
-    assert_eq!(rejected[0]["record"], invalid, "the user's record is kept as given");
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![2, 3, 4, 5]
+    );
+    assert_eq!(
+        rejected[0]["record"], invalid,
+        "the user's record is kept as given"
+    );
     assert_eq!(rejected[1]["record"], json!("{not json"));
     assert_eq!(agent.pending(), 2);
 
     // A correction that names the entry it replaces is accepted.
     let hash = {
-        let f = write(agent.dir.path(), "orig.json", g.record(0).to_string().as_bytes());
-        stdout(&agent.cmd(&["hash", f.to_str().unwrap()])).trim().to_string()
+        let f = write(
+            agent.dir.path(),
+            "orig.json",
+            g.record(0).to_string().as_bytes(),
+        );
+        stdout(&agent.cmd(&["hash", f.to_str().unwrap()]))
+            .trim()
+            .to_string()
     };
     // `hash` hashes the document as written; the journal hashes the normalized record, the same here.
     conflicting["supersedes"] = json!(hash);
-    let fix = write(agent.dir.path(), "fix.jsonl", format!("{conflicting}\n").as_bytes());
+    let fix = write(
+        agent.dir.path(),
+        "fix.jsonl",
+        format!("{conflicting}\n").as_bytes(),
+    );
     let out = agent.import(&fix);
     assert!(out.status.success(), "{}", stdout(&out));
     assert!(stdout(&out).contains("1 accepted"));
@@ -215,7 +365,11 @@ fn csv_with_bom_and_semicolons_imports_and_rejects_come_back_as_csv() {
     let file = write(agent.dir.path(), "so-01.csv", body.as_bytes());
     let out = agent.import(&file);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stdout(&out).contains("so-01.csv:3: child.sex: \"nữ\" is not male or female"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("so-01.csv:3: child.sex: \"nữ\" is not male or female"),
+        "{}",
+        stdout(&out)
+    );
     let rejects = std::fs::read_to_string(agent.dir.path().join("so-01.rejects.csv")).unwrap();
     let mut lines = rejects.lines();
     assert!(lines.next().unwrap().ends_with(",errors"), "{rejects}");
@@ -232,7 +386,9 @@ fn csv_with_bom_and_semicolons_imports_and_rejects_come_back_as_csv() {
 fn status_reports_counts_and_the_oldest_waiting_record() {
     let agent = offline_agent();
     let file = agent.dir.path().join("r.jsonl");
-    RecordGen::new(5, "00004").write_jsonl(&file, 0, 25).unwrap();
+    RecordGen::new(5, "00004")
+        .write_jsonl(&file, 0, 25)
+        .unwrap();
     assert!(agent.import(&file).status.success());
     let s = agent.status();
     assert_eq!(s["pending"], 25);
@@ -243,27 +399,40 @@ fn status_reports_counts_and_the_oldest_waiting_record() {
     assert!(s["oldest_pending_age_secs"].as_i64().unwrap() >= 0);
     assert!(s["last_success_at"].is_null() && s["last_error"].is_null());
     let text = stdout(&agent.cmd(&["status"]));
-    assert!(text.contains("25 in the journal: 0 sent, 25 waiting"), "{text}");
+    assert!(
+        text.contains("25 in the journal: 0 sent, 25 waiting"),
+        "{text}"
+    );
 }
 
 #[test]
 fn verify_fails_naming_the_entry_edited_with_sql() {
     let agent = offline_agent();
     let file = agent.dir.path().join("r.jsonl");
-    RecordGen::new(6, "00004").write_jsonl(&file, 0, 50).unwrap();
+    RecordGen::new(6, "00004")
+        .write_jsonl(&file, 0, 50)
+        .unwrap();
     assert!(agent.import(&file).status.success());
     let out = agent.cmd(&["verify"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("50 entries"));
     {
         let conn = rusqlite::Connection::open(agent.journal_path()).unwrap();
-        conn.execute_batch("DROP TRIGGER entries_are_append_only").unwrap();
-        conn.execute("UPDATE entries SET record = replace(record, 'Việt Nam', 'Viet Nam') WHERE seq = 17", [])
+        conn.execute_batch("DROP TRIGGER entries_are_append_only")
             .unwrap();
+        conn.execute(
+            "UPDATE entries SET record = replace(record, 'Việt Nam', 'Viet Nam') WHERE seq = 17",
+            [],
+        )
+        .unwrap();
     }
     let out = agent.cmd(&["verify"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(one_line_error(&out).contains("entry #17"), "{}", stderr(&out));
+    assert!(
+        one_line_error(&out).contains("entry #17"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Imports files in several processes at once into one journal.
@@ -280,7 +449,15 @@ fn concurrent_imports_keep_one_linear_chain() {
         .collect();
     let children: Vec<_> = files
         .iter()
-        .map(|f| agent.command().arg("import").arg(f).stdout(Stdio::piped()).spawn().unwrap())
+        .map(|f| {
+            agent
+                .command()
+                .arg("import")
+                .arg(f)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for c in children {
         let out = c.wait_with_output().unwrap();
@@ -306,13 +483,15 @@ fn import_killed_at_random_moments_keeps_everything_it_reported() {
     let mut reported_total = 0usize;
     // How long a whole import takes here, so kills land inside it.
     let calibration = agent.dir.path().join("calibrate.jsonl");
-    g.write_jsonl(&calibration, 24 * per_file, 25 * per_file).unwrap();
+    g.write_jsonl(&calibration, 24 * per_file, 25 * per_file)
+        .unwrap();
     let started = std::time::Instant::now();
     assert!(agent.import(&calibration).status.success());
     let full_ms = started.elapsed().as_millis().max(20) as u64;
     for round in 0..24u64 {
         let file = agent.dir.path().join(format!("k{round}.jsonl"));
-        g.write_jsonl(&file, round * per_file, (round + 1) * per_file).unwrap();
+        g.write_jsonl(&file, round * per_file, (round + 1) * per_file)
+            .unwrap();
         let mut child = agent
             .command()
             .args(["import", "--json"])
@@ -326,7 +505,9 @@ fn import_killed_at_random_moments_keeps_everything_it_reported() {
             let mut through = 0u64;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+                let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
                 if v["event"] == "committed" {
                     through = v["through_line"].as_u64().unwrap();
                 }
@@ -341,10 +522,14 @@ fn import_killed_at_random_moments_keeps_everything_it_reported() {
         child.wait().unwrap();
         let through = reader.join().unwrap();
         // Every record on lines 1..=through was reported accepted.
-        let journal: std::collections::HashSet<String> = agent.journal_hashes().into_iter().collect();
+        let journal: std::collections::HashSet<String> =
+            agent.journal_hashes().into_iter().collect();
         let reported = g.hashes(round * per_file, round * per_file + through);
         let missing = reported.iter().filter(|h| !journal.contains(*h)).count();
-        assert_eq!(missing, 0, "round {round}: {missing} reported records are not in the journal");
+        assert_eq!(
+            missing, 0,
+            "round {round}: {missing} reported records are not in the journal"
+        );
         reported_total += reported.len();
         let out = agent.cmd(&["verify"]);
         assert!(out.status.success(), "round {round}: {}", stderr(&out));
@@ -372,6 +557,9 @@ fn only_one_syncing_service_per_data_dir() {
     assert_eq!(out.status.code(), Some(2));
     let err = one_line_error(&out);
     assert!(err.contains("already running"), "{err}");
-    assert!(err.contains(&agent.service_pid().unwrap().to_string()), "names the holder: {err}");
+    assert!(
+        err.contains(&agent.service_pid().unwrap().to_string()),
+        "names the holder: {err}"
+    );
     assert!(agent.stop_service());
 }

@@ -11,13 +11,20 @@ fn import_then_sync_stores_every_record_once() {
     let token = server.add_agent("00004");
     let agent = TestAgent::init(&server.url(), &token, "00004");
     let file = agent.dir.path().join("records.jsonl");
-    RecordGen::new(1, "00004").write_jsonl(&file, 0, 2_000).unwrap();
+    RecordGen::new(1, "00004")
+        .write_jsonl(&file, 0, 2_000)
+        .unwrap();
     let out = agent.import(&file);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("2000 accepted"), "{}", stdout(&out));
 
     let out = agent.cmd(&["sync"]);
-    assert!(out.status.success(), "sync: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "sync: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("Sync complete"), "{}", stdout(&out));
     assert_eq!(agent.pending(), 0);
     assert_export_matches_journal(&server, &[&agent]);
@@ -25,7 +32,11 @@ fn import_then_sync_stores_every_record_once() {
 
     // A second sync has nothing to do; a re-import is a no-op.
     let out = agent.import(&file);
-    assert!(stdout(&out).contains("0 accepted, 2000 already present"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0 accepted, 2000 already present"),
+        "{}",
+        stdout(&out)
+    );
     let out = agent.cmd(&["sync"]);
     assert!(out.status.success());
     assert_eq!(server.export().len(), 2_000);
@@ -38,7 +49,9 @@ fn the_service_uploads_what_is_imported_while_it_runs() {
     let mut agent = TestAgent::init(&server.url(), &token, "00004");
     agent.start_service();
     let file = agent.dir.path().join("records.jsonl");
-    RecordGen::new(2, "00004").write_jsonl(&file, 0, 500).unwrap();
+    RecordGen::new(2, "00004")
+        .write_jsonl(&file, 0, 500)
+        .unwrap();
     assert!(agent.import(&file).status.success());
     assert!(
         wait_until(Duration::from_secs(20), || agent.pending() == 0),
@@ -47,10 +60,17 @@ fn the_service_uploads_what_is_imported_while_it_runs() {
     );
     assert_export_matches_journal(&server, &[&agent]);
     // "Sync now" through the running service.
-    RecordGen::new(2, "00004").write_jsonl(&file, 500, 700).unwrap();
+    RecordGen::new(2, "00004")
+        .write_jsonl(&file, 500, 700)
+        .unwrap();
     assert!(agent.import(&file).status.success());
     let out = agent.cmd(&["sync", "--timeout", "30"]);
-    assert!(out.status.success(), "sync via service: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "sync via service: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     assert_eq!(agent.pending(), 0);
     assert!(agent.stop_service(), "SIGTERM stops the service cleanly");
     assert_export_matches_journal(&server, &[&agent]);

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use hotich_tests::harness::{
-    assert_export_matches_journal, cpu_time, stderr, stdout, wait_until, Db, FAST_SYNC,
+    Db, FAST_SYNC, assert_export_matches_journal, cpu_time, stderr, stdout, wait_until,
 };
 use hotich_tests::records::Rng;
 use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
@@ -14,9 +14,16 @@ use serde_json::Value;
 
 fn import(agent: &TestAgent, seed: u64, from: u64, to: u64) {
     let file = agent.dir.path().join(format!("r{seed}-{from}-{to}.jsonl"));
-    RecordGen::new(seed, "00004").write_jsonl(&file, from, to).unwrap();
+    RecordGen::new(seed, "00004")
+        .write_jsonl(&file, from, to)
+        .unwrap();
     let out = agent.import(&file);
-    assert!(out.status.success(), "import: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "import: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
 }
 
 fn wait_drained(agent: &TestAgent, limit: Duration) {
@@ -31,19 +38,43 @@ fn wait_drained(agent: &TestAgent, limit: Duration) {
 /// drops 20% of its answers after committing.
 #[test]
 fn cut_connections_and_lost_answers_lose_and_duplicate_nothing() {
-    let server = TestServer::start_with(Db::Sqlite, &["--chaos-drop-after-commit", "0.2", "--chaos-seed", "11"]);
-    let proxy = FaultProxy::start(server.addr, Mode::CutAfter { bytes: 64 * 1024, jitter: 16 * 1024 }).unwrap();
+    let server = TestServer::start_with(
+        Db::Sqlite,
+        &["--chaos-drop-after-commit", "0.2", "--chaos-seed", "11"],
+    );
+    let proxy = FaultProxy::start(
+        server.addr,
+        Mode::CutAfter {
+            bytes: 64 * 1024,
+            jitter: 16 * 1024,
+        },
+    )
+    .unwrap();
     let token = server.add_agent("00004");
     let mut agent = TestAgent::init(&proxy.url(), &token, "00004");
     import(&agent, 1, 0, 10_000);
     agent.start_service();
     wait_drained(&agent, Duration::from_secs(300));
-    assert!(proxy.counters.connections.load(std::sync::atomic::Ordering::Relaxed) > 10, "the link was cut many times");
+    assert!(
+        proxy
+            .counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 10,
+        "the link was cut many times"
+    );
     assert!(agent.stop_service());
     assert_export_matches_journal(&server, &[&agent]);
     assert_eq!(server.export().len(), 10_000);
     let s = agent.status();
-    assert_eq!((s["pending"].as_u64(), s["acked"].as_u64(), s["parked"].as_u64()), (Some(0), Some(10_000), Some(0)));
+    assert_eq!(
+        (
+            s["pending"].as_u64(),
+            s["acked"].as_u64(),
+            s["parked"].as_u64()
+        ),
+        (Some(0), Some(10_000), Some(0))
+    );
 }
 
 /// b. The agent is SIGKILLed at random moments during sync, ten times, and
@@ -66,7 +97,10 @@ fn agent_killed_ten_times_mid_sync_loses_and_duplicates_nothing() {
         }
         agent.kill_service();
     }
-    assert!(killed_with_work_left >= 5, "kills must land mid-sync ({killed_with_work_left})");
+    assert!(
+        killed_with_work_left >= 5,
+        "kills must land mid-sync ({killed_with_work_left})"
+    );
     proxy.set_mode(Mode::Pass);
     agent.start_service();
     wait_drained(&agent, Duration::from_secs(120));
@@ -85,7 +119,10 @@ fn server_killed_and_restarted_mid_sync() {
     let mut agent = TestAgent::init(&proxy.url(), &token, "00004");
     import(&agent, 3, 0, 8_000);
     agent.start_service();
-    assert!(wait_until(Duration::from_secs(60), || agent.pending() < 7_000), "sync started");
+    assert!(
+        wait_until(Duration::from_secs(60), || agent.pending() < 7_000),
+        "sync started"
+    );
     server.kill();
     std::thread::sleep(Duration::from_secs(2));
     let waiting = agent.pending();
@@ -125,16 +162,23 @@ fn blackholed_link_idles_the_agent_and_it_resumes_promptly() {
     let (cpu1, window) = (cpu_time(pid).unwrap(), t0.elapsed());
     let used = cpu1 - cpu0;
     eprintln!("agent CPU while offline: {used:?} over {window:?}");
-    assert!(used.as_secs_f64() < window.as_secs_f64() * 0.03, "the offline agent used {used:?} of CPU in {window:?}");
+    assert!(
+        used.as_secs_f64() < window.as_secs_f64() * 0.03,
+        "the offline agent used {used:?} of CPU in {window:?}"
+    );
     let waiting = agent.pending();
     assert_eq!(waiting, 2_500, "nothing got through the blackhole");
     let s = agent.status();
-    assert!(s["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{s}");
+    assert!(
+        s["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{s}"
+    );
     // The link returns: sending resumes within one backoff period.
     proxy.set_mode(Mode::Pass);
     let back = Instant::now();
     assert!(
-        wait_until(Duration::from_secs_f64(cap_secs + 3.0), || agent.pending() < waiting),
+        wait_until(Duration::from_secs_f64(cap_secs + 3.0), || agent.pending()
+            < waiting),
         "no progress {:?} after the link returned: {}",
         back.elapsed(),
         agent.status()
@@ -164,16 +208,40 @@ fn a_refused_record_is_parked_and_the_rest_go_through() {
     import(&agent, 6, 0, 100);
     let out = agent.cmd(&["sync"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert!(stdout(&out).contains("1 record(s) were refused"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 record(s) were refused"),
+        "{}",
+        stdout(&out)
+    );
     let s = agent.status();
-    assert_eq!((s["pending"].as_u64(), s["acked"].as_u64(), s["parked"].as_u64()), (Some(0), Some(99), Some(1)));
+    assert_eq!(
+        (
+            s["pending"].as_u64(),
+            s["acked"].as_u64(),
+            s["parked"].as_u64()
+        ),
+        (Some(0), Some(99), Some(1))
+    );
     let parked = &s["parked_entries"][0];
     assert_eq!(parked["seq"], 43);
-    assert!(parked["reason"].as_str().unwrap().contains("conflict"), "{parked}");
-    assert!(parked["source"].as_str().unwrap().ends_with(":43"), "{parked}");
+    assert!(
+        parked["reason"].as_str().unwrap().contains("conflict"),
+        "{parked}"
+    );
+    assert!(
+        parked["source"].as_str().unwrap().ends_with(":43"),
+        "{parked}"
+    );
     let text = stdout(&agent.cmd(&["status"]));
-    assert!(text.contains("Refused by the server") && text.contains("#43"), "{text}");
-    assert_eq!(server.export().len(), 100, "99 of ours and the other PC's version");
+    assert!(
+        text.contains("Refused by the server") && text.contains("#43"),
+        "{text}"
+    );
+    assert_eq!(
+        server.export().len(),
+        100,
+        "99 of ours and the other PC's version"
+    );
 
     // The official resolves it with a correction of the central version.
     let central = other_pc.journal_hashes()[0].clone();
@@ -209,7 +277,10 @@ fn records_the_server_already_holds_are_not_sent_again() {
     server.restart_with(&[]);
     let out = agent.cmd(&["sync", "--json"]);
     assert!(out.status.success(), "{}", stdout(&out));
-    let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let reconciled = events.iter().find(|e| e["event"] == "reconciled").unwrap();
     assert_eq!(reconciled["already_held"], 200, "{events:?}");
     let done = events.iter().find(|e| e["event"] == "done").unwrap();
@@ -232,7 +303,10 @@ fn records_a_restored_server_lost_are_sent_again() {
     let backup = db.with_extension("backup");
     std::fs::copy(&db, &backup).unwrap();
     for ext in ["db-wal", "db-shm"] {
-        let _ = std::fs::copy(db.with_extension(ext), backup.with_extension(format!("backup-{ext}")));
+        let _ = std::fs::copy(
+            db.with_extension(ext),
+            backup.with_extension(format!("backup-{ext}")),
+        );
     }
     server.restart();
     import(&agent, 8, 200, 500);
@@ -252,9 +326,38 @@ fn records_a_restored_server_lost_are_sent_again() {
     assert_eq!(server.export().len(), 200);
     let out = agent.cmd(&["sync", "--json"]);
     assert!(out.status.success(), "{}", stdout(&out));
-    let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let reconciled = events.iter().find(|e| e["event"] == "reconciled").unwrap();
     assert_eq!(reconciled["to_resend"], 300, "{events:?}");
     assert_export_matches_journal(&server, &[&agent]);
     assert_eq!(server.export().len(), 500);
+}
+
+/// `sync --timeout` gives up waiting with a plain reason and a non-zero exit;
+/// the records stay in the journal.
+#[test]
+fn sync_now_gives_up_after_its_timeout_on_a_dead_link() {
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    let proxy = FaultProxy::start(server.addr, Mode::Blackhole).unwrap();
+    let agent = TestAgent::init(&proxy.url(), &token, "00004");
+    import(&agent, 9, 0, 10);
+    let started = Instant::now();
+    let out = agent.cmd(&["sync", "--timeout", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = stderr(&out);
+    assert!(err.contains("gave up waiting after 2 s"), "{err}");
+    assert_eq!(agent.pending(), 10);
+    // With the service running, "sync now" goes through it.
+    proxy.set_mode(Mode::Pass);
+    let mut agent = agent;
+    agent.start_service();
+    let out = agent.cmd(&["sync", "--timeout", "30"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("Sync complete"), "{}", stdout(&out));
+    assert_eq!(agent.pending(), 0);
 }

@@ -76,7 +76,11 @@ impl Snapshot {
     /// The keys to fetch for a batch: (lowest and highest seq whose link
     /// matters, natural keys).
     pub fn keys(entries: &[CheckedEntry]) -> (u64, u64, Vec<String>) {
-        let low = entries.iter().map(|e| e.seq.saturating_sub(1).max(1)).min().unwrap_or(1);
+        let low = entries
+            .iter()
+            .map(|e| e.seq.saturating_sub(1).max(1))
+            .min()
+            .unwrap_or(1);
         let high = entries.iter().map(|e| e.seq).max().unwrap_or(0);
         let mut keys: Vec<String> = entries
             .iter()
@@ -203,7 +207,11 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                 let key = record.storage_key.clone();
                 if snap.stored.contains(&record.hash) {
                     EntryResult::new(e.seq, EntryStatus::Duplicate)
-                } else if let Some(head) = snap.heads.get(&key).filter(|h| record.supersedes != Some(**h)) {
+                } else if let Some(head) = snap
+                    .heads
+                    .get(&key)
+                    .filter(|h| record.supersedes != Some(**h))
+                {
                     EntryResult {
                         existing: Some(*head),
                         reason: Some(match record.supersedes {
@@ -265,7 +273,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database task failed: {0}")]
     Task(String),
-    #[error("the database was set up by a newer hotich-server (schema {found}, this build knows {known})")]
+    #[error(
+        "the database was set up by a newer hotich-server (schema {found}, this build knows {known})"
+    )]
     TooNew { found: i64, known: i64 },
 }
 
@@ -302,12 +312,18 @@ impl<E> From<tokio_postgres::Error> for BatchError<E> {
 /// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
 /// against both.
 pub trait Storage: Send + Sync + 'static {
-    fn add_agent(&self, agent: NewAgent) -> impl Future<Output = Result<AgentInfo, StoreError>> + Send;
+    fn add_agent(
+        &self,
+        agent: NewAgent,
+    ) -> impl Future<Output = Result<AgentInfo, StoreError>> + Send;
     fn list_agents(&self) -> impl Future<Output = Result<Vec<AgentInfo>, StoreError>> + Send;
     /// Returns false when no such agent exists.
     fn revoke_agent(&self, id: i64) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The active (not revoked) agent holding this token hash.
-    fn agent_by_token(&self, token_hash: [u8; 32]) -> impl Future<Output = Result<Option<AgentInfo>, StoreError>> + Send;
+    fn agent_by_token(
+        &self,
+        token_hash: [u8; 32],
+    ) -> impl Future<Output = Result<Option<AgentInfo>, StoreError>> + Send;
     /// Applies one batch durably and returns a result per entry. The batch
     /// arrives in chunks as they are checked, so checking the next chunk
     /// overlaps writing this one; everything commits in one transaction, and
@@ -326,7 +342,8 @@ pub trait Storage: Send + Sync + 'static {
         commune: &str,
         entries: Vec<CheckedEntry>,
     ) -> impl Future<Output = Result<Vec<EntryResult>, StoreError>> + Send {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<CheckedEntry>, std::convert::Infallible>>(1);
+        let (tx, rx) =
+            tokio::sync::mpsc::channel::<Result<Vec<CheckedEntry>, std::convert::Infallible>>(1);
         let sent = tx.try_send(Ok(entries)).is_ok();
         drop(tx);
         async move {
@@ -340,8 +357,14 @@ pub trait Storage: Send + Sync + 'static {
             }
         }
     }
-    fn lacking(&self, hashes: Vec<ContentHash>) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
-    fn chain_state(&self, agent_id: i64) -> impl Future<Output = Result<ChainState, StoreError>> + Send;
+    fn lacking(
+        &self,
+        hashes: Vec<ContentHash>,
+    ) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
+    fn chain_state(
+        &self,
+        agent_id: i64,
+    ) -> impl Future<Output = Result<ChainState, StoreError>> + Send;
     fn record_heartbeat(
         &self,
         agent_id: i64,
@@ -428,7 +451,11 @@ mod tests {
         let plan = plan_batch(entries, Snapshot::default());
         assert_eq!(
             statuses(&plan),
-            vec![EntryStatus::Stored, EntryStatus::Stored, EntryStatus::Conflict]
+            vec![
+                EntryStatus::Stored,
+                EntryStatus::Stored,
+                EntryStatus::Conflict
+            ]
         );
         assert_eq!(plan.results[2].existing, Some(b.hash));
         assert_eq!(plan.heads, vec![(a.key.storage_key(), b.hash)]);
@@ -463,7 +490,11 @@ mod tests {
         let plan = plan_batch(vec![entries[1].clone()], snap);
         assert_eq!(plan.alerts[0].kind, "rewrite");
         assert!(plan.links.is_empty());
-        assert_eq!(statuses(&plan), vec![EntryStatus::Stored], "the record itself is still kept");
+        assert_eq!(
+            statuses(&plan),
+            vec![EntryStatus::Stored],
+            "the record itself is still kept"
+        );
         // Seq 2 whose prev is not the stored seq 1: a fork.
         let mut snap = Snapshot::default();
         snap.links.insert(1, ChainHash::from_bytes([7; 32]));

@@ -14,7 +14,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
-    Alert, AgentInfo, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
     Storage, StoreError, advance_contiguous, plan_batch,
 };
 
@@ -121,11 +121,13 @@ impl std::fmt::Debug for PgStore {
 const MIGRATION_LOCK: i64 = 0x686f_7469_6368;
 
 fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
-    ContentHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
+    ContentHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
 }
 
 fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
-    ChainHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
+    ChainHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
 }
 
 const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
@@ -194,7 +196,8 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut conn = self.get().await?;
         let tx = conn.client()?.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS hotich_schema (version BIGINT NOT NULL)")
             .await?;
         let version: i64 = tx
@@ -205,13 +208,17 @@ impl PgStore {
             .unwrap_or(0);
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { found: version, known });
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
         }
         for sql in MIGRATIONS.iter().skip(version as usize) {
             tx.batch_execute(sql).await?;
         }
         tx.execute("DELETE FROM hotich_schema", &[]).await?;
-        tx.execute("INSERT INTO hotich_schema (version) VALUES ($1)", &[&known]).await?;
+        tx.execute("INSERT INTO hotich_schema (version) VALUES ($1)", &[&known])
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -239,7 +246,13 @@ async fn write_chunk(
         let chain: &[u8] = row.try_get(1)?;
         snap.links.insert(seq as u64, chain_of(chain)?);
     }
-    for row in tx.query("SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)", &[&keys]).await? {
+    for row in tx
+        .query(
+            "SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)",
+            &[&keys],
+        )
+        .await?
+    {
         let k: String = row.try_get(0)?;
         let h: &[u8] = row.try_get(1)?;
         snap.heads.insert(k, hash_of(h)?);
@@ -247,39 +260,68 @@ async fn write_chunk(
     let candidates = snap.hashes_to_check(&entries);
     if !candidates.is_empty() {
         let blobs: Vec<&[u8]> = candidates.iter().map(|h| h.as_bytes().as_slice()).collect();
-        for row in tx.query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs]).await? {
+        for row in tx
+            .query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs])
+            .await?
+        {
             let h: &[u8] = row.try_get(0)?;
             snap.stored.insert(hash_of(h)?);
         }
     }
-        let plan = plan_batch(entries, snap);
-        if !plan.links.is_empty() {
-            let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
-            let contents: Vec<&[u8]> = plan.links.iter().map(|l| l.content_hash.as_bytes().as_slice()).collect();
-            let chains: Vec<&[u8]> = plan.links.iter().map(|l| l.chain.as_bytes().as_slice()).collect();
-            tx.execute(
+    let plan = plan_batch(entries, snap);
+    if !plan.links.is_empty() {
+        let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
+        let contents: Vec<&[u8]> = plan
+            .links
+            .iter()
+            .map(|l| l.content_hash.as_bytes().as_slice())
+            .collect();
+        let chains: Vec<&[u8]> = plan
+            .links
+            .iter()
+            .map(|l| l.chain.as_bytes().as_slice())
+            .collect();
+        tx.execute(
                 "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
                  SELECT $1, s, c, h, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) AS t(s, c, h)",
                 &[&agent_id, &seqs, &contents, &chains, &now],
             )
             .await?;
-        }
-        if !plan.records.is_empty() {
-            let r = &plan.records;
-            let hashes: Vec<&[u8]> = r.iter().map(|x| x.record.hash.as_bytes().as_slice()).collect();
-            let kinds: Vec<&str> = r.iter().map(|x| x.record.kind.as_str()).collect();
-            let keys: Vec<String> = r.iter().map(|x| x.record.storage_key.clone()).collect();
-            let supersedes: Vec<Option<&[u8]>> = r
-                .iter()
-                .map(|x| x.record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()))
-                .collect();
-            let seqs: Vec<i64> = r.iter().map(|x| x.seq as i64).collect();
-            let entered: Vec<Option<i64>> = r.iter().map(|x| x.entered_at.map(|t| t.millis())).collect();
-            let texts: Vec<&str> = r.iter().map(|x| x.record.canonical.as_str()).collect();
-            let params: [&(dyn ToSql + Sync); 10] = [
-                &hashes, &commune, &kinds, &keys, &supersedes, &agent_id, &seqs, &entered, &now, &texts,
-            ];
-            tx.execute(
+    }
+    if !plan.records.is_empty() {
+        let r = &plan.records;
+        let hashes: Vec<&[u8]> = r
+            .iter()
+            .map(|x| x.record.hash.as_bytes().as_slice())
+            .collect();
+        let kinds: Vec<&str> = r.iter().map(|x| x.record.kind.as_str()).collect();
+        let keys: Vec<String> = r.iter().map(|x| x.record.storage_key.clone()).collect();
+        let supersedes: Vec<Option<&[u8]>> = r
+            .iter()
+            .map(|x| {
+                x.record
+                    .supersedes
+                    .as_ref()
+                    .map(|h| h.as_bytes().as_slice())
+            })
+            .collect();
+        let seqs: Vec<i64> = r.iter().map(|x| x.seq as i64).collect();
+        let entered: Vec<Option<i64>> =
+            r.iter().map(|x| x.entered_at.map(|t| t.millis())).collect();
+        let texts: Vec<&str> = r.iter().map(|x| x.record.canonical.as_str()).collect();
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &hashes,
+            &commune,
+            &kinds,
+            &keys,
+            &supersedes,
+            &agent_id,
+            &seqs,
+            &entered,
+            &now,
+            &texts,
+        ];
+        tx.execute(
                 "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
                  SELECT h, $2, k, n, s, $6, q, e, $9, r
                  FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
@@ -287,25 +329,35 @@ async fn write_chunk(
                 &params,
             )
             .await?;
-        }
-        if !plan.heads.is_empty() {
-            let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
-            let hashes: Vec<&[u8]> = plan.heads.iter().map(|(_, h)| h.as_bytes().as_slice()).collect();
-            tx.execute(
-                "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+    }
+    if !plan.heads.is_empty() {
+        let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
+        let hashes: Vec<&[u8]> = plan
+            .heads
+            .iter()
+            .map(|(_, h)| h.as_bytes().as_slice())
+            .collect();
+        tx.execute(
+            "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
                  ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash",
-                &[&keys, &hashes],
-            )
-            .await?;
-        }
-        for a in &plan.alerts {
-            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
-            tx.execute(
-                "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
-                &[&agent_id, &a.seq.map(|s| s as i64), &a.kind, &a.detail, &now],
-            )
-            .await?;
-        }
+            &[&keys, &hashes],
+        )
+        .await?;
+    }
+    for a in &plan.alerts {
+        tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
+        tx.execute(
+            "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &agent_id,
+                &a.seq.map(|s| s as i64),
+                &a.kind,
+                &a.detail,
+                &now,
+            ],
+        )
+        .await?;
+    }
     Ok(plan)
 }
 
@@ -336,7 +388,10 @@ impl Storage for PgStore {
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
-            .query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"), &[])
+            .query(
+                &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"),
+                &[],
+            )
             .await?;
         rows.iter().map(agent_from_row).collect()
     }
@@ -344,7 +399,10 @@ impl Storage for PgStore {
     async fn revoke_agent(&self, id: i64) -> Result<bool, StoreError> {
         let mut conn = self.get().await?;
         let client = conn.client()?;
-        let exists = client.query_opt("SELECT 1 FROM agents WHERE id = $1", &[&id]).await?.is_some();
+        let exists = client
+            .query_opt("SELECT 1 FROM agents WHERE id = $1", &[&id])
+            .await?
+            .is_some();
         client
             .execute(
                 "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -375,7 +433,8 @@ impl Storage for PgStore {
         let now = Timestamp::now().millis();
         let mut conn = self.get().await?;
         let tx = conn.client()?.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune])
+            .await?;
         let mut results = Vec::new();
         let mut highest = 0u64;
         while let Some(chunk) = chunks.recv().await {
@@ -386,7 +445,10 @@ impl Storage for PgStore {
             results.extend(plan.results);
         }
         let row = tx
-            .query_one("SELECT contiguous_seq, highest_seq FROM agents WHERE id = $1", &[&agent_id])
+            .query_one(
+                "SELECT contiguous_seq, highest_seq FROM agents WHERE id = $1",
+                &[&agent_id],
+            )
             .await?;
         let mut contiguous: i64 = row.try_get(0)?;
         let old_highest: i64 = row.try_get(1)?;
@@ -412,7 +474,12 @@ impl Storage for PgStore {
                     head_chain = (SELECT chain_hash FROM links WHERE agent_id = $1 AND seq = $2),
                     highest_seq = $3, last_seen_at = $4
              WHERE id = $1",
-            &[&agent_id, &contiguous, &old_highest.max(highest as i64), &now],
+            &[
+                &agent_id,
+                &contiguous,
+                &old_highest.max(highest as i64),
+                &now,
+            ],
         )
         .await?;
         tx.commit().await?;
@@ -454,7 +521,12 @@ impl Storage for PgStore {
         })
     }
 
-    async fn record_heartbeat(&self, agent_id: i64, beat: &Heartbeat, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_heartbeat(
+        &self,
+        agent_id: i64,
+        beat: &Heartbeat,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut conn = self.get().await?;
         conn.client()?
@@ -466,7 +538,12 @@ impl Storage for PgStore {
         Ok(())
     }
 
-    async fn export_page(&self, commune: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<ExportRow>, StoreError> {
+    async fn export_page(
+        &self,
+        commune: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportRow>, StoreError> {
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
@@ -503,7 +580,10 @@ impl Storage for PgStore {
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
-            .query("SELECT seq, kind, detail FROM alerts WHERE agent_id = $1 ORDER BY id", &[&agent_id])
+            .query(
+                "SELECT seq, kind, detail FROM alerts WHERE agent_id = $1 ORDER BY id",
+                &[&agent_id],
+            )
             .await?;
         rows.iter()
             .map(|r| {

@@ -12,7 +12,7 @@ use hotich_protocol::{ChainHash, ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Alert, AgentInfo, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
     Storage, StoreError, advance_contiguous, plan_batch,
 };
 
@@ -79,7 +79,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -103,11 +105,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
-    ContentHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
+    ContentHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
 }
 
 fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
-    ChainHash::from_slice(blob).ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
+    ChainHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
 }
 
 fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {
@@ -137,7 +141,10 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > known {
-            return Err(StoreError::TooNew { found: version, known });
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
         }
         for sql in MIGRATIONS.iter().skip(version as usize) {
             tx.execute_batch(sql)?;
@@ -190,7 +197,11 @@ fn commit_chunks_tx<E>(
 ) -> Result<Vec<EntryResult>, BatchError<E>> {
     let now = Timestamp::now().millis();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let commune: String = tx.query_row("SELECT commune FROM agents WHERE id = ?1", [agent_id], |r| r.get(0))?;
+    let commune: String = tx.query_row(
+        "SELECT commune FROM agents WHERE id = ?1",
+        [agent_id],
+        |r| r.get(0),
+    )?;
     let mut results = Vec::new();
     let mut highest = 0u64;
     while let Some(chunk) = chunks.blocking_recv() {
@@ -228,7 +239,10 @@ fn write_chunk(
         }
         let mut head = tx.prepare_cached("SELECT hash FROM heads WHERE nat_key = ?1")?;
         for k in keys {
-            if let Some(blob) = head.query_row([&k], |r| r.get::<_, Vec<u8>>(0)).optional()? {
+            if let Some(blob) = head
+                .query_row([&k], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+            {
                 snap.heads.insert(k, hash_of(&blob)?);
             }
         }
@@ -276,16 +290,28 @@ fn write_chunk(
     for (k, h) in &plan.heads {
         head.execute(params![k, h.as_bytes().as_slice()])?;
     }
-    let mut alert =
-        tx.prepare_cached("INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut alert = tx.prepare_cached(
+        "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     for a in &plan.alerts {
         tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
-        alert.execute(params![agent_id, a.seq.map(|s| s as i64), a.kind, a.detail, now])?;
+        alert.execute(params![
+            agent_id,
+            a.seq.map(|s| s as i64),
+            a.kind,
+            a.detail,
+            now
+        ])?;
     }
     Ok(plan)
 }
 
-fn update_agent_chain(conn: &Connection, agent_id: i64, highest: u64, now: i64) -> Result<(), StoreError> {
+fn update_agent_chain(
+    conn: &Connection,
+    agent_id: i64,
+    highest: u64,
+    now: i64,
+) -> Result<(), StoreError> {
     let (mut contiguous, old_highest): (i64, i64) = conn.query_row(
         "SELECT contiguous_seq, highest_seq FROM agents WHERE id = ?1",
         [agent_id],
@@ -296,7 +322,9 @@ fn update_agent_chain(conn: &Connection, agent_id: i64, highest: u64, now: i64) 
     )?;
     loop {
         let seqs: Vec<u64> = next
-            .query_map(params![agent_id, contiguous, CONTIGUOUS_PAGE], |r| r.get::<_, i64>(0))?
+            .query_map(params![agent_id, contiguous, CONTIGUOUS_PAGE], |r| {
+                r.get::<_, i64>(0)
+            })?
             .map(|s| s.map(|s| s as u64))
             .collect::<Result<_, _>>()?;
         let advanced = advance_contiguous(contiguous as u64, seqs.iter().copied()) as i64;
@@ -341,7 +369,8 @@ impl Storage for SqliteStore {
 
     async fn list_agents(&self) -> Result<Vec<AgentInfo>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
+            let mut stmt =
+                conn.prepare(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY id"))?;
             let rows = stmt.query_map([], agent_from_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -350,7 +379,9 @@ impl Storage for SqliteStore {
 
     async fn revoke_agent(&self, id: i64) -> Result<bool, StoreError> {
         self.write(move |conn| {
-            let exists = conn.query_row("SELECT 1 FROM agents WHERE id = ?1", [id], |_| Ok(())).optional()?;
+            let exists = conn
+                .query_row("SELECT 1 FROM agents WHERE id = ?1", [id], |_| Ok(()))
+                .optional()?;
             conn.execute(
                 "UPDATE agents SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                 params![id, Timestamp::now().millis()],
@@ -405,8 +436,11 @@ impl Storage for SqliteStore {
                 [agent_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
-            let alerts: i64 =
-                conn.query_row("SELECT COUNT(*) FROM alerts WHERE agent_id = ?1", [agent_id], |r| r.get(0))?;
+            let alerts: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM alerts WHERE agent_id = ?1",
+                [agent_id],
+                |r| r.get(0),
+            )?;
             Ok(ChainState {
                 contiguous_seq: contiguous as u64,
                 head: head.as_deref().map(chain_of).transpose()?,
@@ -417,7 +451,12 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn record_heartbeat(&self, agent_id: i64, beat: &Heartbeat, at: Timestamp) -> Result<(), StoreError> {
+    async fn record_heartbeat(
+        &self,
+        agent_id: i64,
+        beat: &Heartbeat,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.write(move |conn| {
             conn.execute(
@@ -429,7 +468,12 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn export_page(&self, commune: Option<&str>, after_id: i64, limit: i64) -> Result<Vec<ExportRow>, StoreError> {
+    async fn export_page(
+        &self,
+        commune: Option<&str>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ExportRow>, StoreError> {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
@@ -474,7 +518,8 @@ impl Storage for SqliteStore {
 
     async fn alerts(&self, agent_id: i64) -> Result<Vec<Alert>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare("SELECT seq, kind, detail FROM alerts WHERE agent_id = ?1 ORDER BY id")?;
+            let mut stmt = conn
+                .prepare("SELECT seq, kind, detail FROM alerts WHERE agent_id = ?1 ORDER BY id")?;
             let rows = stmt.query_map([agent_id], |r| {
                 Ok(Alert {
                     seq: r.get::<_, Option<i64>>(0)?.map(|s| s as u64),
