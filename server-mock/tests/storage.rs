@@ -172,7 +172,11 @@ async fn conflicts_and_corrections<S: Storage>(s: S) {
     let mut other = original.clone();
     other["notes"] = json!("another version");
     let r = s
-        .commit_batch(id, "00004", entries(std::slice::from_ref(&original), 1, GENESIS))
+        .commit_batch(
+            id,
+            "00004",
+            entries(std::slice::from_ref(&original), 1, GENESIS),
+        )
         .await
         .unwrap();
     let original_hash = entries(std::slice::from_ref(&original), 1, GENESIS)[0].claimed_hash;

@@ -51,11 +51,20 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Starts a proxy on 127.0.0.1 (port 0) in front of `upstream`.
     pub fn start(upstream: SocketAddr, mode: Mode) -> std::io::Result<FaultProxy> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), upstream, mode)
+    }
+
+    /// Starts a proxy listening on `listen` in front of `upstream`.
+    pub fn start_on(
+        listen: SocketAddr,
+        upstream: SocketAddr,
+        mode: Mode,
+    ) -> std::io::Result<FaultProxy> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
+        let listener = runtime.block_on(TcpListener::bind(listen))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(mode);
         let counters = Arc::new(Counters::default());

@@ -39,6 +39,11 @@ fn roundtrip(proxy: &FaultProxy, payload: &[u8]) -> std::io::Result<Vec<u8>> {
 fn pass_forwards_and_counts_bytes() {
     let proxy = FaultProxy::start(echo_server(), Mode::Pass).unwrap();
     assert_eq!(roundtrip(&proxy, b"hello").unwrap(), b"hello");
+    // The counter moves just after the bytes are written.
+    assert!(hotich_tests::harness::wait_until(
+        Duration::from_secs(2),
+        || proxy.bytes_total() == 10
+    ));
     assert_eq!(proxy.bytes_total(), 10);
 }
 
