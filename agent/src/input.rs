@@ -10,7 +10,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use hotich_protocol::json::StrictValue;
-use hotich_protocol::validate::{always_required_paths, is_integer_field, known_field_paths};
+use hotich_protocol::validate::{
+    always_required_paths, closest, is_integer_field, known_field_paths,
+};
 use hotich_protocol::{FieldError, parse_strict};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -479,10 +481,7 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
             .collect::<Vec<_>>()
             .join(".");
         if !known.contains(&generic) {
-            let hint = known
-                .iter()
-                .min_by_key(|k| strsim(k, name))
-                .filter(|k| strsim(k, name) <= 3)
+            let hint = closest(name, known.iter().map(String::as_str))
                 .map(|k| format!(" (did you mean {k}?)"))
                 .unwrap_or_default();
             return bad(format!("unknown column \"{name}\"{hint}"));
@@ -500,21 +499,6 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
         ));
     }
     Ok(())
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Builds the nested record from dotted column paths; empty cells are absent.

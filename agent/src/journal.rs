@@ -244,6 +244,20 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so the chain
+    /// head read inside it cannot change under it.
+    fn write_tx(&mut self) -> Result<(rusqlite::Transaction<'_>, PathBuf), JournalError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok((tx, path))
+    }
+
     fn err(&self, source: rusqlite::Error) -> JournalError {
         JournalError::Sqlite {
             path: self.path.clone(),
@@ -257,16 +271,12 @@ impl Journal {
         &mut self,
         records: &[(&PreparedRecord, Option<Origin<'_>>)],
     ) -> Result<Vec<AppendOutcome>, JournalError> {
-        let path = self.path.clone();
+        let now = ms(Timestamp::now());
+        let (tx, path) = self.write_tx()?;
         let err = |source| JournalError::Sqlite {
             path: path.clone(),
             source,
         };
-        let now = ms(Timestamp::now());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         let mut outcomes = Vec::with_capacity(records.len());
         {
             let (mut head_seq, mut head_chain): (u64, ChainHash) = tx
@@ -517,16 +527,12 @@ impl Journal {
 
     /// Applies the server's per-entry answers in one transaction.
     pub fn apply_results(&mut self, results: &[(u64, Resolution)]) -> Result<(), JournalError> {
-        let path = self.path.clone();
+        let now = ms(Timestamp::now());
+        let (tx, path) = self.write_tx()?;
         let err = |source| JournalError::Sqlite {
             path: path.clone(),
             source,
         };
-        let now = ms(Timestamp::now());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
         {
             let mut acked = tx
                 .prepare_cached(

@@ -697,7 +697,7 @@ fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
 }
 
 /// The known name nearest to a misspelt one, if it is close enough to be a typo.
-fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     known
         .map(|k| (edit_distance(name, k), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
