@@ -104,6 +104,10 @@ pub enum Command {
         /// A JSON file, or - for standard input.
         #[arg(value_name = "FILE")]
         file: String,
+        /// Treat the document as a record: normalize and validate it first, and
+        /// print the hash it is stored under (the value `supersedes` needs).
+        #[arg(long)]
+        record: bool,
     },
 }
 
@@ -120,7 +124,7 @@ impl Command {
 pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
     let resolve = || DataDir::resolve(cli.data_dir.clone());
     match cli.command {
-        Command::Hash { file } => hash(&file),
+        Command::Hash { file, record } => hash(&file, record),
         Command::Validate { files, json } => {
             let output = if json { Output::Json } else { Output::Human };
             let summary = import::validate_files(&files, output);
@@ -322,11 +326,23 @@ fn init(
             ConfigError::Value(format!("CA certificate {} is not a file", ca.display())).into(),
         );
     }
+    let previous = AgentConfig::load(data_dir).ok();
+    // A journal holds one commune's records; the server refuses others'.
+    if let Some(old) = previous.as_ref().filter(|c| c.commune != commune.trim())
+        && data_dir.journal_path().exists()
+        && Journal::open(&data_dir.journal_path())?.counts()?.total > 0
+    {
+        return Err(ConfigError::Value(format!(
+            "the journal in {} holds records of commune {}; set up commune {} in a new data directory (--data-dir)",
+            data_dir.path().display(),
+            old.commune,
+            commune.trim()
+        ))
+        .into());
+    }
     data_dir.create()?;
     // Keep tuning a previous config carried, if any.
-    let sync = AgentConfig::load(data_dir)
-        .map(|c| c.sync)
-        .unwrap_or_else(|_| SyncSettings::default());
+    let sync: SyncSettings = previous.map(|c| c.sync).unwrap_or_default();
     let config = AgentConfig {
         server,
         token: Secret::new(token.trim()),
@@ -347,7 +363,7 @@ fn init(
     Ok(ExitCode::SUCCESS)
 }
 
-fn hash(file: &str) -> Result<ExitCode, AgentError> {
+fn hash(file: &str, as_record: bool) -> Result<ExitCode, AgentError> {
     let (name, bytes) = if file == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -380,7 +396,21 @@ fn hash(file: &str) -> Result<ExitCode, AgentError> {
             e.line, e.column, e.message
         ))
     })?;
-    let hash = content_hash(&value).map_err(|e| AgentError::Input(format!("{name}: {e}")))?;
+    let hash = if as_record {
+        let today = hotich_protocol::CivilDate::today_in_vietnam(Timestamp::now());
+        match hotich_protocol::prepare_record(value, today) {
+            Ok(p) => p.hash,
+            Err(errors) => {
+                let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                return Err(AgentError::Input(format!(
+                    "{name}: not a valid record: {}",
+                    listed.join("; ")
+                )));
+            }
+        }
+    } else {
+        content_hash(&value).map_err(|e| AgentError::Input(format!("{name}: {e}")))?
+    };
     println!("{hash}");
     Ok(ExitCode::SUCCESS)
 }

@@ -321,7 +321,7 @@ impl Journal {
             let mut last_source: Option<(&str, i64)> = None;
             for (record, origin) in records {
                 let hash = record.hash.as_bytes().as_slice();
-                let key = record.storage_key.clone();
+                let key = record.storage_key.as_str();
                 // The same content always has the same natural key, so a new
                 // key means a new record: one index probe on the common path.
                 let head = head_of_key
@@ -368,8 +368,10 @@ impl Journal {
                     if !corrects_head && !corrects_elsewhere {
                         let reason = match record.supersedes {
                             None => format!(
-                                "{} is already in the journal as entry #{existing_seq} with different content; \
-                                 to correct it, add \"supersedes\": \"{existing_hash}\"",
+                                "{} is already in the journal as entry #{existing_seq} with different content. \
+                                 If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
+                                 another entry (e.g. from the book of a former commune merged into this one), \
+                                 do not: report it to district IT",
                                 record.key
                             ),
                             Some(other) => format!(
@@ -406,7 +408,7 @@ impl Journal {
                         chain.as_bytes().as_slice(),
                         record.canonical,
                         key,
-                        record.supersedes.as_ref().map(|h| h.as_bytes().to_vec()),
+                        record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()),
                         now,
                         source,
                         origin.map(|o| o.line as i64),

@@ -5,8 +5,10 @@
 //! (an importer pokes it, and it re-checks every `idle_recheck_secs`), a
 //! heartbeat, or "sync now". Offline it wakes only on its backoff schedule.
 
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tracing::info;
+
+use tracing::{error, info};
 
 use crate::client::ApiClient;
 use crate::config::{AgentConfig, DataDir};
@@ -37,28 +39,54 @@ pub async fn run_service(
         control = %control.addr,
         "service started"
     );
+    // The journal failing (disk full, a long lock, antivirus) must not end the
+    // service: it says so, waits, and tries again.
+    let journal_trouble = |error: crate::error::JournalError| {
+        error!(%error, "journal error; trying again in 30 s");
+        Duration::from_secs(30)
+    };
+    let mut pause = Duration::ZERO;
     loop {
-        let wait = engine.next_wakeup()?;
+        let wait = if pause > Duration::ZERO {
+            std::mem::take(&mut pause)
+        } else {
+            match engine.next_wakeup() {
+                Ok(w) => w,
+                Err(e) => journal_trouble(e),
+            }
+        };
         let request = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
-            request = requests.recv() => request,
+            // A closed channel (control endpoint gone) disables this branch.
+            Some(request) = requests.recv() => Some(request),
             () = tokio::time::sleep(wait) => None,
         };
         let events = match request {
             Some(ControlRequest::SyncNow { events }) => {
-                engine.force_now()?;
+                if let Err(e) = engine.force_now() {
+                    pause = journal_trouble(e);
+                }
                 Some(events)
             }
             // New entries wait for a scheduled retry like the others: imports
             // must not turn a backoff into a storm.
-            Some(ControlRequest::Poke) if engine.in_backoff()? => continue,
+            Some(ControlRequest::Poke) if engine.in_backoff().unwrap_or(true) => continue,
             Some(ControlRequest::Poke) => None,
-            None if !engine.wants_round()? => {
-                let healthy = engine.healthy()?;
-                engine.heartbeat_if_due(healthy).await;
-                continue;
-            }
-            None => None,
+            None => match engine.wants_round() {
+                Ok(true) => None,
+                Ok(false) => {
+                    let answered = engine.server_answered().unwrap_or(false);
+                    tokio::select! {
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        () = engine.heartbeat_if_due(answered) => {}
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    pause = journal_trouble(e);
+                    continue;
+                }
+            },
         };
         let mut sink = move |event: SyncEvent| {
             if let Some(tx) = &events {
@@ -69,7 +97,11 @@ pub async fn run_service(
             // Stopping mid-request is safe: the batch stays pending and the
             // server's answer, if it committed, is found by the next reconcile.
             _ = shutdown.wait_for(|stop| *stop) => break,
-            round = engine.round(&mut sink) => { round?; }
+            round = engine.round(&mut sink) => {
+                if let Err(e) = round {
+                    pause = journal_trouble(e);
+                }
+            }
         }
     }
     info!("service stopped");

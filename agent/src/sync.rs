@@ -151,9 +151,9 @@ impl SyncEngine {
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty())
     }
 
-    /// Whether the last round succeeded (so the server is worth a heartbeat).
-    pub fn healthy(&self) -> Result<bool, JournalError> {
-        Ok(self.journal.sync_state()?.failures == 0)
+    /// Whether the server answered at the last attempt (so a heartbeat may get through).
+    pub fn server_answered(&self) -> Result<bool, JournalError> {
+        Ok(self.journal.sync_state()?.reachable != Some(false))
     }
 
     /// How long the service may sleep before it has something to do.
@@ -263,8 +263,13 @@ impl SyncEngine {
                 }
             }
         };
-        self.heartbeat_if_due(report.outcome == RoundOutcome::Drained)
-            .await;
+        // Also after a failure the server may have answered (403, 5xx): then
+        // the dashboard should hear about the error.
+        let reachable = match &report.outcome {
+            RoundOutcome::Drained => true,
+            RoundOutcome::Failed(error) => error.server_reached(),
+        };
+        self.heartbeat_if_due(reachable).await;
         Ok(report)
     }
 
@@ -312,9 +317,7 @@ impl SyncEngine {
             } else {
                 Some(self.encode(&next)?)
             };
-            let result = request
-                .await
-                .unwrap_or_else(|e| Err(ApiError::Setup(format!("upload task failed: {e}"))));
+            let result = request.answer().await;
             match result {
                 Ok(response) => {
                     if let Some(body) = next_body {
@@ -369,15 +372,12 @@ impl SyncEngine {
         Ok(())
     }
 
-    fn spawn_upload(
-        &self,
-        body: Vec<u8>,
-    ) -> tokio::task::JoinHandle<Result<UploadResponse, ApiError>> {
-        tokio::spawn(upload_with_retries(
+    fn spawn_upload(&self, body: Vec<u8>) -> InFlight {
+        InFlight(tokio::spawn(upload_with_retries(
             self.client.clone(),
             body,
             self.settings.call_attempts,
-        ))
+        )))
     }
 
     /// Builds the compressed body. `prev` is sent only where the server
@@ -439,7 +439,8 @@ impl SyncEngine {
                         Some(existing) => format!(
                             "conflict: the central database holds a different version of this book entry \
                              ({existing}). If this record corrects it, import the corrected record with \
-                             \"supersedes\": \"{existing}\"{}",
+                             \"supersedes\": \"{existing}\"; if it is another entry (e.g. from the book of a \
+                             former commune), report it to district IT{}",
                             r.reason.map(|s| format!(" ({s})")).unwrap_or_default()
                         ),
                         None => r
@@ -456,7 +457,11 @@ impl SyncEngine {
             };
             resolutions.push((r.seq, resolution));
         }
-        let answered = resolutions.len();
+        let answered = resolutions
+            .iter()
+            .map(|(seq, _)| *seq)
+            .collect::<HashSet<_>>()
+            .len();
         self.journal.apply_results(&resolutions)?;
         if answered < batch.len() {
             // Unanswered entries stay pending; the round stops and retries.
@@ -507,13 +512,17 @@ impl SyncEngine {
             after = last.0;
             let request = HaveRequest {
                 hashes: page.iter().map(|(_, h, _)| *h).collect(),
+                seqs: page.iter().map(|(seq, _, _)| *seq).collect(),
             };
             let response = self.call(|| client.have(&request)).await?;
             let lacking: HashSet<_> = response.lacking.into_iter().collect();
+            let unlinked: HashSet<_> = response.unlinked.into_iter().collect();
             let mut resolutions = Vec::new();
             for (seq, hash, state) in page {
-                match (state, lacking.contains(&hash)) {
-                    (EntryState::Pending, false) => {
+                let held = !lacking.contains(&hash);
+                let linked = !unlinked.contains(&seq);
+                match state {
+                    EntryState::Pending if held && linked => {
                         already_held += 1;
                         resolutions.push((
                             seq,
@@ -525,7 +534,10 @@ impl SyncEngine {
                             },
                         ));
                     }
-                    (EntryState::Acked, true) => {
+                    // Lost by the server (restored from an old backup), or held
+                    // without this agent's link (the agent was registered again):
+                    // sending it again makes the server's copy of the chain whole.
+                    EntryState::Acked if !held || !linked => {
                         to_resend += 1;
                         resolutions.push((seq, Resolution::Resend));
                     }
@@ -591,6 +603,25 @@ impl SyncEngine {
         if let Err(error) = self.client.heartbeat(&beat).await {
             debug!(%error, "heartbeat not delivered");
         }
+    }
+}
+
+/// An upload running on its own task. If the round ends early (an error, a
+/// stop) the upload is cancelled rather than left running unobserved: at
+/// most one request is in flight, and its entries simply stay pending.
+struct InFlight(tokio::task::JoinHandle<Result<UploadResponse, ApiError>>);
+
+impl InFlight {
+    async fn answer(mut self) -> Result<UploadResponse, ApiError> {
+        (&mut self.0)
+            .await
+            .unwrap_or_else(|e| Err(ApiError::Setup(format!("upload task failed: {e}"))))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -66,7 +66,7 @@ const PROVINCE_CODES: [u16; 63] = [
     79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96,
 ];
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Ty {
     Kind,
     /// Single-line text of at most this many characters.
@@ -86,7 +86,7 @@ enum Ty {
     ListOf(&'static [Field]),
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Field {
     name: &'static str,
     ty: Ty,
@@ -113,91 +113,117 @@ const NAME: Ty = Ty::Line(200);
 const PLACE: Ty = Ty::Line(500);
 const SHORT: Ty = Ty::Line(100);
 
+// Every list is sorted by name (byte order, as the keys of a JSON object
+// map are), so `Checker::object` walks fields and keys together.
+
 const REGISTER: &[Field] = &[
-    req("year", Ty::Year),
+    opt("authority", PLACE),
     req("book", Ty::Line(20)),
     req("entry", Ty::Entry),
-    opt("authority", PLACE),
+    req("year", Ty::Year),
 ];
+
 const SCAN: &[Field] = &[
-    req("sha256", Ty::Hash),
     req("bytes", Ty::ByteCount),
     req("media_type", Ty::MediaType),
+    req("sha256", Ty::Hash),
 ];
+
 const CHILD: &[Field] = &[
-    req("full_name", NAME),
-    req("sex", Ty::Sex),
     req("date_of_birth", Ty::Date),
-    opt("place_of_birth", PLACE),
     opt("ethnicity", SHORT),
-    opt("nationality", SHORT),
-    opt("hometown", PLACE),
-    opt("personal_id", Ty::PersonalId),
-];
-const PARENT: &[Field] = &[
     req("full_name", NAME),
+    opt("hometown", PLACE),
+    opt("nationality", SHORT),
+    opt("personal_id", Ty::PersonalId),
+    opt("place_of_birth", PLACE),
+    req("sex", Ty::Sex),
+];
+
+const PARENT: &[Field] = &[
     opt("birth_year", Ty::Year),
     opt("ethnicity", SHORT),
+    req("full_name", NAME),
     opt("nationality", SHORT),
-    opt("residence", PLACE),
     opt("personal_id", Ty::PersonalId),
+    opt("residence", PLACE),
 ];
+
 const DECLARANT: &[Field] = &[
     req("full_name", NAME),
+    opt("personal_id", Ty::PersonalId),
     opt("relationship", SHORT),
-    opt("personal_id", Ty::PersonalId),
 ];
+
 const SPOUSE: &[Field] = &[
-    req("full_name", NAME),
     opt("date_of_birth", Ty::Date),
     opt("ethnicity", SHORT),
+    req("full_name", NAME),
     opt("nationality", SHORT),
-    opt("residence", PLACE),
     opt("personal_id", Ty::PersonalId),
+    opt("residence", PLACE),
 ];
+
 const DECEASED: &[Field] = &[
-    req("full_name", NAME),
-    opt("sex", Ty::Sex),
     opt("date_of_birth", Ty::Date),
-    opt("personal_id", Ty::PersonalId),
     opt("ethnicity", SHORT),
+    req("full_name", NAME),
     opt("nationality", SHORT),
+    opt("personal_id", Ty::PersonalId),
     opt("residence", PLACE),
+    opt("sex", Ty::Sex),
 ];
 
-macro_rules! with_common {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            req("kind", Ty::Kind),
-            req("commune_code", Ty::CommuneCode),
-            req("register", Ty::Object(REGISTER)),
-            req("registered_on", Ty::Date),
-            opt("notes", Ty::Text(4000)),
-            opt("scans", Ty::ListOf(SCAN)),
-            opt("supersedes", Ty::Hash),
-            $($extra),*
-        ]
-    };
-}
+const COMMON: &[Field] = &[
+    req("commune_code", Ty::CommuneCode),
+    req("kind", Ty::Kind),
+    opt("notes", Ty::Text(4000)),
+    req("register", Ty::Object(REGISTER)),
+    req("registered_on", Ty::Date),
+    opt("scans", Ty::ListOf(SCAN)),
+    opt("supersedes", Ty::Hash),
+];
 
-const COMMON: &[Field] = with_common!();
-const BIRTH: &[Field] = with_common!(
+const BIRTH: &[Field] = &[
     req("child", Ty::Object(CHILD)),
-    opt("mother", Ty::Object(PARENT)),
+    req("commune_code", Ty::CommuneCode),
+    opt("declarant", Ty::Object(DECLARANT)),
     opt("father", Ty::Object(PARENT)),
-    opt("declarant", Ty::Object(DECLARANT)),
-);
-const MARRIAGE: &[Field] = with_common!(
+    req("kind", Ty::Kind),
+    opt("mother", Ty::Object(PARENT)),
+    opt("notes", Ty::Text(4000)),
+    req("register", Ty::Object(REGISTER)),
+    req("registered_on", Ty::Date),
+    opt("scans", Ty::ListOf(SCAN)),
+    opt("supersedes", Ty::Hash),
+];
+
+const MARRIAGE: &[Field] = &[
+    req("commune_code", Ty::CommuneCode),
     req("husband", Ty::Object(SPOUSE)),
+    req("kind", Ty::Kind),
+    opt("notes", Ty::Text(4000)),
+    req("register", Ty::Object(REGISTER)),
+    req("registered_on", Ty::Date),
+    opt("scans", Ty::ListOf(SCAN)),
+    opt("supersedes", Ty::Hash),
     req("wife", Ty::Object(SPOUSE)),
-);
-const DEATH: &[Field] = with_common!(
-    req("deceased", Ty::Object(DECEASED)),
-    req("date_of_death", Ty::Date),
-    opt("place_of_death", PLACE),
+];
+
+const DEATH: &[Field] = &[
     opt("cause", Ty::Line(1000)),
+    req("commune_code", Ty::CommuneCode),
+    req("date_of_death", Ty::Date),
+    req("deceased", Ty::Object(DECEASED)),
     opt("declarant", Ty::Object(DECLARANT)),
-);
+    req("kind", Ty::Kind),
+    opt("notes", Ty::Text(4000)),
+    opt("place_of_death", PLACE),
+    req("register", Ty::Object(REGISTER)),
+    req("registered_on", Ty::Date),
+    opt("scans", Ty::ListOf(SCAN)),
+    opt("supersedes", Ty::Hash),
+];
 
 fn schema(kind: RecordKind) -> &'static [Field] {
     match kind {
@@ -255,6 +281,31 @@ pub fn always_required_paths() -> Vec<String> {
     out
 }
 
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn field_lists_are_sorted_and_share_the_common_fields() {
+        for list in [
+            REGISTER, SCAN, CHILD, PARENT, DECLARANT, SPOUSE, DECEASED, COMMON, BIRTH, MARRIAGE,
+            DEATH,
+        ] {
+            assert!(list.windows(2).all(|w| w[0].name < w[1].name), "{list:?}");
+        }
+        for kind in [BIRTH, MARRIAGE, DEATH] {
+            for c in COMMON {
+                assert!(
+                    kind.iter()
+                        .any(|f| f.name == c.name && f.required == c.required),
+                    "{}",
+                    c.name
+                );
+            }
+        }
+    }
+}
+
 fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_string()
@@ -292,34 +343,51 @@ impl Checker {
     }
 
     fn object(&mut self, map: &Map<String, Value>, fields: &[Field], prefix: &str, strict: bool) {
-        let mut known = 0;
-        for f in fields {
-            let path = FieldPath {
-                prefix,
-                name: f.name,
-            };
-            match map.get(f.name) {
-                None if f.required => self.err(path, "is required"),
-                None => {}
-                Some(v) => {
-                    known += 1;
-                    self.value(v, f.ty, path);
+        // Keys and fields are both sorted: one walk finds each field's value,
+        // the missing required fields and the unknown keys.
+        let mut fields_left = fields.iter().peekable();
+        let mut unknown = Vec::new();
+        for (key, v) in map {
+            while let Some(f) = fields_left.next_if(|f| f.name < key.as_str()) {
+                if f.required {
+                    self.err(
+                        FieldPath {
+                            prefix,
+                            name: f.name,
+                        },
+                        "is required",
+                    );
                 }
             }
+            match fields_left.next_if(|f| f.name == key.as_str()) {
+                Some(f) => self.value(
+                    v,
+                    f.ty,
+                    FieldPath {
+                        prefix,
+                        name: f.name,
+                    },
+                ),
+                None => unknown.push(key),
+            }
         }
-        // Every key was a known field: nothing left to look for.
-        if strict && known < map.len() {
-            for key in map.keys() {
-                if !fields.iter().any(|f| f.name == key) {
-                    let path = join(prefix, key);
-                    let reason = match closest(key, fields.iter().map(|f| f.name)) {
-                        Some(near) => {
-                            format!("unknown field (did you mean {}?)", join(prefix, near))
-                        }
-                        None => "unknown field".to_string(),
-                    };
-                    self.err(&path, reason);
-                }
+        for f in fields_left.filter(|f| f.required) {
+            self.err(
+                FieldPath {
+                    prefix,
+                    name: f.name,
+                },
+                "is required",
+            );
+        }
+        if strict {
+            for key in unknown {
+                let path = join(prefix, key);
+                let reason = match closest(key, fields.iter().map(|f| f.name)) {
+                    Some(near) => format!("unknown field (did you mean {}?)", join(prefix, near)),
+                    None => "unknown field".to_string(),
+                };
+                self.err(&path, reason);
             }
         }
     }

@@ -98,12 +98,22 @@ impl EntryStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HaveRequest {
     pub hashes: Vec<ContentHash>,
+    /// The calling agent's journal sequence numbers of those records, in the
+    /// same order (optional): the server then also says which of them it has
+    /// no chain link for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seqs: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HaveResponse {
     /// The subset of the asked hashes that the server does not hold.
     pub lacking: Vec<ContentHash>,
+    /// Of the asked `seqs`, those the server holds no link for from this
+    /// agent (e.g. the agent was registered again under a new token): the
+    /// agent sends them again so that its chain is whole at the server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlinked: Vec<u64>,
     /// The calling agent's chain as the server holds it.
     pub chain: ChainState,
 }

@@ -323,7 +323,11 @@ fn check_upload_inner(
             limits.max_entries
         )));
     }
-    let today = CivilDate::today_in_vietnam(Timestamp::now());
+    // A day of slack: an agent whose clock runs a little ahead (or a record
+    // registered just after midnight) must not be refused as "in the future".
+    let today = CivilDate::from_days_since_epoch(
+        CivilDate::today_in_vietnam(Timestamp::now()).days_since_epoch() + 1,
+    );
     let mut previous: Option<(u64, ChainHash)> = None;
     let mut chunk = Vec::with_capacity(CHECK_CHUNK);
     let total = entries.len();
@@ -435,9 +439,29 @@ async fn have<S: Storage>(
         )));
     }
     state.metrics.have_requests.fetch_add(1, Ordering::Relaxed);
+    if !request.seqs.is_empty() && request.seqs.len() != request.hashes.len() {
+        return Err(ApiError::BadRequest(
+            "seqs and hashes must be the same length".into(),
+        ));
+    }
+    let mut unlinked = Vec::new();
+    if let (Some(low), Some(high)) = (request.seqs.iter().min(), request.seqs.iter().max()) {
+        let links = state.store.links_between(agent.id, *low, *high).await?;
+        unlinked = request
+            .seqs
+            .iter()
+            .zip(&request.hashes)
+            .filter(|(seq, hash)| links.get(seq) != Some(hash))
+            .map(|(seq, _)| *seq)
+            .collect();
+    }
     let lacking = state.store.lacking(request.hashes).await?;
     let chain = state.store.chain_state(agent.id).await?;
-    Ok(axum::Json(HaveResponse { lacking, chain }))
+    Ok(axum::Json(HaveResponse {
+        lacking,
+        unlinked,
+        chain,
+    }))
 }
 
 async fn chain<S: Storage>(

@@ -569,3 +569,55 @@ fn only_one_syncing_service_per_data_dir() {
     );
     assert!(agent.stop_service());
 }
+
+#[test]
+fn a_journal_keeps_its_commune() {
+    let agent = offline_agent();
+    let file = agent.dir.path().join("r.jsonl");
+    RecordGen::new(11, "00004")
+        .write_jsonl(&file, 0, 3)
+        .unwrap();
+    assert!(agent.import(&file).status.success());
+    let out = agent.cmd(&[
+        "init",
+        "--server",
+        "http://x",
+        "--token",
+        "t",
+        "--commune",
+        "00005",
+        "--force",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(
+        err.contains("holds records of commune 00004") && err.contains("new data directory"),
+        "{err}"
+    );
+    assert_eq!(agent.status()["commune"], "00004");
+}
+
+#[test]
+fn hash_of_a_record_is_the_hash_it_is_stored_under() {
+    let agent = offline_agent();
+    let mut record = RecordGen::new(12, "00004").record(1);
+    record["notes"] = json!("  written with spaces around  ");
+    record["father"]["residence"] = json!("");
+    let file = write(agent.dir.path(), "one.json", record.to_string().as_bytes());
+    let plain = stdout(&agent.cmd(&["hash", file.to_str().unwrap()]));
+    let as_record = stdout(&agent.cmd(&["hash", "--record", file.to_str().unwrap()]));
+    assert_ne!(plain, as_record, "normalization changes this record");
+    let jsonl = write(
+        agent.dir.path(),
+        "one.jsonl",
+        format!("{record}\n").as_bytes(),
+    );
+    assert!(agent.import(&jsonl).status.success());
+    assert_eq!(agent.journal_hashes(), vec![as_record.trim().to_string()]);
+    let mut bad = record.clone();
+    bad["registered_on"] = json!("2099-01-01");
+    let bad_file = write(agent.dir.path(), "bad.json", bad.to_string().as_bytes());
+    let out = agent.cmd(&["hash", "--record", bad_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_line_error(&out).contains("registered_on"));
+}

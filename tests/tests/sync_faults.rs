@@ -361,3 +361,51 @@ fn sync_now_gives_up_after_its_timeout_on_a_dead_link() {
     assert!(stdout(&out).contains("Sync complete"), "{}", stdout(&out));
     assert_eq!(agent.pending(), 0);
 }
+
+/// An agent registered again (a new token, so a new agent at the server):
+/// its records are held already, but not its chain. It sends them once, the
+/// server answers "duplicate" and records the links, and after that there is
+/// nothing left to reconcile.
+#[test]
+fn an_agent_registered_again_completes_its_chain_once() {
+    let server = TestServer::start();
+    let agent = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
+    import(&agent, 10, 0, 300);
+    assert!(agent.cmd(&["sync"]).status.success());
+    let new_token = server.add_agent("00004");
+    let out = agent.cmd(&[
+        "init",
+        "--server",
+        &server.url(),
+        "--token",
+        &new_token,
+        "--commune",
+        "00004",
+        "--force",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = |out: &std::process::Output| -> Vec<Value> {
+        stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let out = agent.cmd(&["sync", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = events(&out);
+    let reconciled = first.iter().find(|e| e["event"] == "reconciled").unwrap();
+    assert_eq!(reconciled["to_resend"], 300, "{first:?}");
+    let out = agent.cmd(&["sync", "--json"]);
+    let second = events(&out);
+    let reconciled = second.iter().find(|e| e["event"] == "reconciled").unwrap();
+    assert_eq!(
+        (
+            reconciled["to_resend"].as_u64(),
+            reconciled["already_held"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_eq!(agent.status()["server_contiguous_seq"], 300);
+    assert_export_matches_journal(&server, &[&agent]);
+    assert_eq!(server.export().len(), 300);
+}

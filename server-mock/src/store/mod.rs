@@ -357,10 +357,18 @@ pub trait Storage: Send + Sync + 'static {
             }
         }
     }
+
     fn lacking(
         &self,
         hashes: Vec<ContentHash>,
     ) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
+    /// The content hashes of this agent's links with seq in `low..=high`.
+    fn links_between(
+        &self,
+        agent_id: i64,
+        low: u64,
+        high: u64,
+    ) -> impl Future<Output = Result<HashMap<u64, ContentHash>, StoreError>> + Send;
     fn chain_state(
         &self,
         agent_id: i64,

@@ -501,6 +501,29 @@ impl Storage for PgStore {
         Ok(hashes.into_iter().filter(|h| !held.contains(h)).collect())
     }
 
+    async fn links_between(
+        &self,
+        agent_id: i64,
+        low: u64,
+        high: u64,
+    ) -> Result<std::collections::HashMap<u64, ContentHash>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT seq, content_hash FROM links WHERE agent_id = $1 AND seq BETWEEN $2 AND $3",
+                &[&agent_id, &(low as i64), &(high as i64)],
+            )
+            .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let seq: i64 = row.try_get(0)?;
+            let hash: &[u8] = row.try_get(1)?;
+            out.insert(seq as u64, hash_of(hash)?);
+        }
+        Ok(out)
+    }
+
     async fn chain_state(&self, agent_id: i64) -> Result<ChainState, StoreError> {
         let mut conn = self.get().await?;
         let row = conn

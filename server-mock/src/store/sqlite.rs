@@ -429,6 +429,28 @@ impl Storage for SqliteStore {
         .await
     }
 
+    async fn links_between(
+        &self,
+        agent_id: i64,
+        low: u64,
+        high: u64,
+    ) -> Result<std::collections::HashMap<u64, ContentHash>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, content_hash FROM links WHERE agent_id = ?1 AND seq BETWEEN ?2 AND ?3",
+            )?;
+            let mut rows = stmt.query(params![agent_id, low as i64, high as i64])?;
+            let mut out = std::collections::HashMap::new();
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let hash: Vec<u8> = row.get(1)?;
+                out.insert(seq as u64, hash_of(&hash)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn chain_state(&self, agent_id: i64) -> Result<ChainState, StoreError> {
         self.read(move |conn| {
             let (contiguous, head, highest): (i64, Option<Vec<u8>>, i64) = conn.query_row(
