@@ -668,7 +668,7 @@ mod tests {
         let e = open(&p).unwrap_err();
         assert_eq!(e.line, Some(1));
         assert!(
-            e.message.contains("missing required columns register.year"),
+            e.message.contains("missing required columns register.book, register.entry, register.year, registered_on"),
             "{e}"
         );
     }
