@@ -170,6 +170,43 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// A content hash read back from the journal; damage if it is not 32 bytes.
+fn content_hash_at(path: &Path, seq: u64, blob: &[u8]) -> Result<ContentHash, JournalError> {
+    ContentHash::from_slice(blob).ok_or_else(|| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        seq,
+        detail: "content hash is not 32 bytes".into(),
+    })
+}
+
+/// A chain hash read back from the journal; damage if it is not 32 bytes.
+fn chain_hash_at(path: &Path, seq: u64, blob: &[u8]) -> Result<ChainHash, JournalError> {
+    ChainHash::from_slice(blob).ok_or_else(|| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        seq,
+        detail: "chain hash is not 32 bytes".into(),
+    })
+}
+
+/// The last entry's sequence number and chain hash (0 and GENESIS when empty).
+fn read_head(conn: &Connection, path: &Path) -> Result<(u64, ChainHash), JournalError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match row {
+        None => Ok((0, GENESIS)),
+        Some((seq, chain)) => Ok((seq as u64, chain_hash_at(path, seq as u64, &chain)?)),
+    }
+}
+
 fn ms(t: Timestamp) -> i64 {
     t.millis()
 }
@@ -279,24 +316,7 @@ impl Journal {
         };
         let mut outcomes = Vec::with_capacity(records.len());
         {
-            let (mut head_seq, mut head_chain): (u64, ChainHash) = tx
-                .query_row(
-                    "SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
-                )
-                .optional()
-                .map_err(err)?
-                .map(|(seq, chain)| {
-                    let chain = ChainHash::from_slice(&chain).ok_or(JournalError::Corrupt {
-                        path: path.clone(),
-                        seq: seq as u64,
-                        detail: "chain hash is not 32 bytes".into(),
-                    })?;
-                    Ok::<_, JournalError>((seq as u64, chain))
-                })
-                .transpose()?
-                .unwrap_or((0, GENESIS));
+            let (mut head_seq, mut head_chain) = read_head(&tx, &path)?;
             let mut by_hash = tx
                 .prepare_cached("SELECT seq FROM entries WHERE content_hash = ?1")
                 .map_err(err)?;
@@ -331,12 +351,7 @@ impl Journal {
                     .optional()
                     .map_err(err)?;
                 if let Some((existing_seq, existing)) = head {
-                    let existing_hash =
-                        ContentHash::from_slice(&existing).ok_or(JournalError::Corrupt {
-                            path: path.clone(),
-                            seq: existing_seq as u64,
-                            detail: "content hash is not 32 bytes".into(),
-                        })?;
+                    let existing_hash = content_hash_at(&path, existing_seq as u64, &existing)?;
                     if existing_hash == record.hash {
                         outcomes.push(AppendOutcome::AlreadyPresent {
                             seq: existing_seq as u64,
@@ -495,11 +510,7 @@ impl Journal {
                 break;
             }
             bytes += record.len();
-            let hash = ContentHash::from_slice(&hash).ok_or_else(|| JournalError::Corrupt {
-                path: self.path.clone(),
-                seq,
-                detail: "content hash is not 32 bytes".into(),
-            })?;
+            let hash = content_hash_at(&self.path, seq, &hash)?;
             out.push(QueuedEntry {
                 seq,
                 hash,
@@ -524,7 +535,7 @@ impl Journal {
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        Ok(blob.and_then(|b| ChainHash::from_slice(&b)))
+        blob.map(|b| chain_hash_at(&self.path, seq, &b)).transpose()
     }
 
     /// Applies the server's per-entry answers in one transaction.
@@ -617,11 +628,7 @@ impl Journal {
         let mut out = Vec::new();
         for row in rows {
             let (seq, hash, state) = row.map_err(|e| self.err(e))?;
-            let hash = ContentHash::from_slice(&hash).ok_or_else(|| JournalError::Corrupt {
-                path: self.path.clone(),
-                seq: seq as u64,
-                detail: "content hash is not 32 bytes".into(),
-            })?;
+            let hash = content_hash_at(&self.path, seq as u64, &hash)?;
             let state = if state == 0 {
                 EntryState::Pending
             } else {
@@ -807,26 +814,7 @@ impl Journal {
 
     /// The last entry's sequence number and chain hash.
     pub fn head(&self) -> Result<(u64, ChainHash), JournalError> {
-        let row: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(match row {
-            None => (0, GENESIS),
-            Some((seq, chain)) => (
-                seq as u64,
-                ChainHash::from_slice(&chain).ok_or_else(|| JournalError::Corrupt {
-                    path: self.path.clone(),
-                    seq: seq as u64,
-                    detail: "chain hash is not 32 bytes".into(),
-                })?,
-            ),
-        })
+        read_head(&self.conn, &self.path)
     }
 }
 

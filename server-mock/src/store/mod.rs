@@ -402,6 +402,18 @@ pub fn advance_contiguous(mut contiguous: u64, seqs_above: impl IntoIterator<Ite
     contiguous
 }
 
+/// A content hash read back from a BLOB/BYTEA column.
+pub(crate) fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
+    ContentHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
+}
+
+/// A chain hash read back from a BLOB/BYTEA column.
+pub(crate) fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
+    ChainHash::from_slice(blob)
+        .ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
+}
+
 /// Rows fetched per page when walking links to advance the contiguous prefix.
 pub const CONTIGUOUS_PAGE: i64 = 10_000;
 
@@ -424,7 +436,7 @@ mod tests {
         prepare_record(v, CivilDate::parse("2026-01-01").unwrap()).unwrap()
     }
 
-    fn chain_of(records: &[PreparedRecord]) -> Vec<CheckedEntry> {
+    fn chained(records: &[PreparedRecord]) -> Vec<CheckedEntry> {
         let mut prev = GENESIS;
         records
             .iter()
@@ -455,7 +467,7 @@ mod tests {
         let a = record(1, "An", None);
         let b = record(1, "Ân", Some(a.hash));
         let c = record(1, "Anh", None);
-        let entries = chain_of(&[a.clone(), b.clone(), c.clone()]);
+        let entries = chained(&[a.clone(), b.clone(), c.clone()]);
         let plan = plan_batch(entries, Snapshot::default());
         assert_eq!(
             statuses(&plan),
@@ -474,7 +486,7 @@ mod tests {
     #[test]
     fn resent_entries_are_duplicates_without_alerts() {
         let a = record(1, "An", None);
-        let entries = chain_of(std::slice::from_ref(&a));
+        let entries = chained(std::slice::from_ref(&a));
         let mut snap = Snapshot::default();
         snap.stored.insert(a.hash);
         snap.links.insert(1, entries[0].chain);
@@ -487,7 +499,7 @@ mod tests {
     #[test]
     fn gaps_forks_and_rewrites_are_alerts_that_overwrite_nothing() {
         let recs: Vec<_> = (1..=4).map(|i| record(i, "An", None)).collect();
-        let entries = chain_of(&recs);
+        let entries = chained(&recs);
         // Seq 3 arrives alone: a gap.
         let plan = plan_batch(vec![entries[2].clone()], Snapshot::default());
         assert_eq!(plan.alerts[0].kind, "gap");

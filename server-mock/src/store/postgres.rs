@@ -8,14 +8,14 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
-use hotich_protocol::{ChainHash, ContentHash, Timestamp};
+use hotich_protocol::{ContentHash, Timestamp};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
     AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
-    Storage, StoreError, advance_contiguous, plan_batch,
+    Storage, StoreError, advance_contiguous, chain_of, hash_of, plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -119,16 +119,6 @@ impl std::fmt::Debug for PgStore {
 }
 
 const MIGRATION_LOCK: i64 = 0x686f_7469_6368;
-
-fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
-    ContentHash::from_slice(blob)
-        .ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
-}
-
-fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
-    ChainHash::from_slice(blob)
-        .ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
-}
 
 const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
 

@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
-use hotich_protocol::{ChainHash, ContentHash, Timestamp};
+use hotich_protocol::{ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
-    Storage, StoreError, advance_contiguous, plan_batch,
+    Storage, StoreError, advance_contiguous, chain_of, hash_of, plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -102,16 +102,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding the lock leaves SQLite's own state consistent
     // (the transaction rolls back on drop), so the guard is still usable.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn hash_of(blob: &[u8]) -> Result<ContentHash, StoreError> {
-    ContentHash::from_slice(blob)
-        .ok_or_else(|| StoreError::Corrupt("a content hash is not 32 bytes".into()))
-}
-
-fn chain_of(blob: &[u8]) -> Result<ChainHash, StoreError> {
-    ChainHash::from_slice(blob)
-        .ok_or_else(|| StoreError::Corrupt("a chain hash is not 32 bytes".into()))
 }
 
 fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {

@@ -249,6 +249,17 @@ fn bench_server(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// A fresh agent of commune 00004 registered at `server`, reaching it at
+/// `url` (the server itself or a proxy), with `file` imported.
+fn agent_with_records(server: &TestServer, url: &str, file: &Path) -> Result<TestAgent> {
+    let agent = TestAgent::init_with(url, &server.add_agent("00004"), "00004", "");
+    let out = agent.import(file);
+    if !out.status.success() {
+        bail!("import failed: {}{}", stdout(&out), stderr(&out));
+    }
+    Ok(agent)
+}
+
 /// Runs `hotich-agent sync` and returns (seconds, peak RSS in bytes).
 /// The peak is the process's own VmHWM, read until it exits (getrusage's
 /// maxrss would include this benchmark's memory, inherited at fork).
@@ -308,12 +319,7 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
         // Timed runs go straight to the server; one more run through a
         // counting proxy measures the bytes on the wire.
         let server = TestServer::start();
-        let token = server.add_agent("00004");
-        let agent = TestAgent::init_with(&server.url(), &token, "00004", "");
-        let out = agent.import(&file);
-        if !out.status.success() {
-            bail!("import failed: {}", stdout(&out));
-        }
+        let agent = agent_with_records(&server, &server.url(), &file)?;
         let (secs, peak) = timed_sync(&agent)?;
         if agent.pending() != 0 || server.export().len() as u64 != n {
             bail!("sync did not deliver everything");
@@ -323,10 +329,7 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
         let wire = if run == 1 {
             let server = TestServer::start();
             let proxy = FaultProxy::start(server.addr, Mode::Pass)?;
-            let agent = TestAgent::init_with(&proxy.url(), &server.add_agent("00004"), "00004", "");
-            if !agent.import(&file).status.success() {
-                bail!("import failed");
-            }
+            let agent = agent_with_records(&server, &proxy.url(), &file)?;
             timed_sync(&agent)?;
             Some(proxy.bytes_total() as f64 / n as f64)
         } else {
@@ -354,12 +357,7 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
     );
     for run in 1..=args.runs {
         let server = TestServer::start();
-        let token = server.add_agent("00004");
-        let agent = TestAgent::init_with(&server.url(), &token, "00004", "");
-        let out = agent.import(&file);
-        if !out.status.success() {
-            bail!("import failed");
-        }
+        let agent = agent_with_records(&server, &server.url(), &file)?;
         let mut child = agent
             .command()
             .arg("sync")
