@@ -208,7 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             let runtime = runtime()?;
             runtime.block_on(async {
                 let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                let signal = crate::service::shutdown_signal();
+                let signal = hotich_protocol::signals::shutdown_signal();
                 tokio::spawn(async move {
                     signal.await;
                     let _ = stop_tx.send(true);

@@ -100,6 +100,13 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// An idle connection is kept this long (and probed at this interval), so a
+/// sync round reuses it without holding sockets open for hours.
+const IDLE_CONNECTION: Duration = Duration::from_secs(30);
+
+/// A non-JSON error body is shown up to this many characters.
+const ERROR_TEXT_SHOWN: usize = 200;
+
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
@@ -115,8 +122,8 @@ impl ApiClient {
             .connect_timeout(config.sync.connect_timeout())
             .timeout(config.sync.request_timeout())
             .read_timeout(config.sync.request_timeout())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .tcp_keepalive(Duration::from_secs(30));
+            .pool_idle_timeout(IDLE_CONNECTION)
+            .tcp_keepalive(IDLE_CONNECTION);
         if let Some(path) = &config.ca_cert {
             let pem = std::fs::read(path).map_err(|e| {
                 ApiError::Setup(format!(
@@ -137,10 +144,6 @@ impl ApiClient {
             token: config.token.clone(),
             timeout: config.sync.request_timeout(),
         })
-    }
-
-    pub fn server(&self) -> &str {
-        &self.base
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ApiError {
@@ -188,7 +191,7 @@ impl ApiClient {
                         .unwrap_or("no reason given")
                         .to_string()
                 } else {
-                    text.chars().take(200).collect()
+                    text.chars().take(ERROR_TEXT_SHOWN).collect()
                 }
             });
         Err(match status {

@@ -187,7 +187,7 @@ pub fn check_server_url(url: &str) -> Result<(), String> {
 }
 
 pub fn check_commune(code: &str) -> Result<(), String> {
-    if code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) {
+    if hotich_protocol::is_commune_code(code) {
         Ok(())
     } else {
         Err(format!(

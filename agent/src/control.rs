@@ -150,6 +150,10 @@ pub async fn start(
     Ok(ControlEndpoint { path, addr })
 }
 
+/// An importer gives a busy service this long to take a poke, then moves on.
+const POKE_CONNECT: Duration = Duration::from_millis(300);
+const POKE_IO: Duration = Duration::from_millis(500);
+
 /// Tells a running service that new entries are waiting. Best effort and
 /// quick: an importer must not wait on, or fail because of, the service.
 pub fn poke(data_dir: &DataDir) {
@@ -157,11 +161,11 @@ pub fn poke(data_dir: &DataDir) {
         return;
     };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, info.port));
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) else {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, POKE_CONNECT) else {
         return;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.set_read_timeout(Some(POKE_IO));
+    let _ = stream.set_write_timeout(Some(POKE_IO));
     let request = format!(
         "POST /v1/poke HTTP/1.1\r\nHost: 127.0.0.1\r\n{SECRET_HEADER}: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
         info.secret

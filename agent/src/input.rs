@@ -442,7 +442,7 @@ fn csv_rows(
                     ),
                 )])
             } else {
-                csv_record(&columns, &cells)
+                Ok(csv_record(&columns, &cells))
             };
             return Some(Ok(Item {
                 line,
@@ -502,7 +502,7 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
 }
 
 /// Builds the nested record from dotted column paths; empty cells are absent.
-fn csv_record(columns: &[Option<Vec<String>>], cells: &[String]) -> Result<Value, Vec<FieldError>> {
+fn csv_record(columns: &[Option<Vec<String>>], cells: &[String]) -> Value {
     let mut root = Value::Object(Map::new());
     for (column, cell) in columns.iter().zip(cells) {
         let Some(segments) = column else { continue };
@@ -518,7 +518,7 @@ fn csv_record(columns: &[Option<Vec<String>>], cells: &[String]) -> Result<Value
         };
         insert_path(&mut root, segments, value);
     }
-    Ok(root)
+    root
 }
 
 fn insert_path(root: &mut Value, segments: &[String], value: Value) {

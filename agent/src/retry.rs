@@ -5,12 +5,16 @@
 //!   count of consecutive failures that the journal keeps, so a restart
 //!   continues the schedule instead of starting a retry storm.
 //!
-//! A single request gets a few quick attempts first ([`call_policy`], with
-//! `backon`) so a dropped packet does not cost a long wait.
+//! A single request gets a few quick attempts first ([`with_retries`], with
+//! `backon`) so a dropped packet does not cost a long wait; the rounds that
+//! still fail follow [`wait_after_failure`].
 
 use std::time::Duration;
 
-use backon::ExponentialBuilder;
+use backon::{ExponentialBuilder, Retryable};
+use tracing::debug;
+
+use crate::client::ApiError;
 
 /// Whether a failure is worth retrying.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,52 +53,16 @@ impl Backoff {
         &self,
         failures: u32,
         retry_after: Option<Duration>,
-        jitter: &mut Jitter,
+        jitter: &mut fastrand::Rng,
     ) -> Duration {
         let ceiling = self.ceiling(failures);
         let floor = (self.base / 10).min(ceiling);
         let span = ceiling.saturating_sub(floor);
-        let drawn = floor + span.mul_f64(jitter.unit());
+        let drawn = floor + span.mul_f64(jitter.f64());
         match retry_after {
             Some(ra) => drawn.max(ra.min(self.cap)),
             None => drawn,
         }
-    }
-}
-
-/// A small PRNG for jitter (SplitMix64). Jitter needs spread, not secrecy.
-#[derive(Debug, Clone)]
-pub struct Jitter(u64);
-
-impl Jitter {
-    pub fn seeded(seed: u64) -> Self {
-        Jitter(seed)
-    }
-
-    pub fn from_entropy() -> Self {
-        let mut seed = [0u8; 8];
-        if getrandom::fill(&mut seed).is_err() {
-            // Fall back to the clock; spread between agents is all that matters.
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0);
-            seed = (nanos ^ u64::from(std::process::id())).to_le_bytes();
-        }
-        Jitter(u64::from_le_bytes(seed))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -107,12 +75,61 @@ pub fn call_policy(attempts: usize) -> ExponentialBuilder {
         .with_jitter()
 }
 
+/// Quick retries of one call (see [`call_policy`]) while the failure is
+/// transient; the long schedule is the caller's. A server asking for a short
+/// pause (`Retry-After` up to [`QUICK_RETRY_AFTER_MAX`]) gets exactly that
+/// pause; one asking for longer ends the quick tries.
+pub async fn with_retries<T, F, Fut>(op: F, attempts: usize) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    op.retry(call_policy(attempts))
+        .sleep(tokio::time::sleep)
+        .when(ApiError::is_transient)
+        .adjust(|e, planned| match (planned, e.retry_class()) {
+            // The attempts are used up: the long schedule takes over.
+            (None, _) => None,
+            (
+                Some(_),
+                RetryClass::Transient {
+                    retry_after: Some(ra),
+                },
+            ) if ra > QUICK_RETRY_AFTER_MAX => None,
+            (
+                Some(_),
+                RetryClass::Transient {
+                    retry_after: Some(ra),
+                },
+            ) => Some(ra),
+            (planned, _) => planned,
+        })
+        .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
+        .await
+}
+
+/// The longest `Retry-After` honoured by waiting within one call.
+pub const QUICK_RETRY_AFTER_MAX: Duration = Duration::from_secs(5);
+
+/// When to try again after `failures` consecutive failed rounds, the last
+/// one failing with `error`: transient failures back off with jitter (and
+/// respect `Retry-After`), failures that need a person wait the cap.
+pub fn wait_after_failure(
+    backoff: &Backoff,
+    failures: u32,
+    error: &ApiError,
+    jitter: &mut fastrand::Rng,
+) -> Duration {
+    match error.retry_class() {
+        RetryClass::Transient { retry_after } => backoff.delay(failures, retry_after, jitter),
+        RetryClass::Permanent => backoff.cap,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backon::Retryable;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn ceiling_doubles_up_to_the_cap() {
@@ -125,7 +142,7 @@ mod tests {
     #[test]
     fn delays_are_jittered_within_bounds() {
         let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(600));
-        let mut j = Jitter::seeded(7);
+        let mut j = fastrand::Rng::with_seed(7);
         for failures in 1..20 {
             let mut seen = Vec::new();
             for _ in 0..200 {
@@ -145,33 +162,41 @@ mod tests {
     #[test]
     fn retry_after_is_a_floor_but_capped() {
         let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(600));
-        let mut j = Jitter::seeded(1);
+        let mut j = fastrand::Rng::with_seed(1);
         let d = b.delay(1, Some(Duration::from_secs(30)), &mut j);
         assert_eq!(d, Duration::from_secs(30));
         let d = b.delay(1, Some(Duration::from_secs(86_400)), &mut j);
         assert_eq!(d, Duration::from_secs(600));
     }
 
-    /// The quick per-call schedule, observed on tokio's paused clock: three
-    /// attempts, waits of about 250 ms then 500 ms (jitter adds up to one
-    /// more delay), and a permanent failure is not retried at all.
+    /// The project's quick retries, observed on tokio's paused clock: a
+    /// broken connection is tried `attempts` times with waits of about 250 ms
+    /// then 500 ms; a short Retry-After is waited exactly; a long one, and a
+    /// failure that needs a person, end the quick tries at once.
     #[tokio::test(start_paused = true)]
-    async fn call_retries_follow_the_schedule_on_paused_time() {
-        let start = tokio::time::Instant::now();
-        let times = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let t = times.clone();
-        let result: Result<(), &str> = (move || {
-            let t = t.clone();
-            async move {
-                t.lock().unwrap().push(start.elapsed());
-                Err("connection reset")
-            }
-        })
-        .retry(call_policy(3))
-        .sleep(tokio::time::sleep)
-        .await;
-        assert!(result.is_err());
-        let times = times.lock().unwrap().clone();
+    async fn with_retries_retries_transient_failures_on_schedule() {
+        async fn calls(error: ApiError, attempts: usize) -> (Result<(), ApiError>, Vec<Duration>) {
+            let start = tokio::time::Instant::now();
+            let times = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let t = times.clone();
+            let result = with_retries(
+                move || {
+                    let t = t.clone();
+                    let error = error.clone();
+                    async move {
+                        t.lock().unwrap().push(start.elapsed());
+                        Err::<(), _>(error)
+                    }
+                },
+                attempts,
+            )
+            .await;
+            let times = times.lock().unwrap().clone();
+            (result, times)
+        }
+
+        let (result, times) = calls(ApiError::Transport("reset".into()), 3).await;
+        assert!(matches!(result, Err(ApiError::Transport(_))));
         assert_eq!(times.len(), 3, "{times:?}");
         let gap1 = times[1] - times[0];
         let gap2 = times[2] - times[1];
@@ -184,48 +209,56 @@ mod tests {
             "{gap2:?}"
         );
 
-        let calls = Arc::new(AtomicUsize::new(0));
-        let c = calls.clone();
-        let result: Result<(), RetryClass> = (move || {
-            let c = c.clone();
-            async move {
-                c.fetch_add(1, Ordering::SeqCst);
-                Err(RetryClass::Permanent)
-            }
-        })
-        .retry(call_policy(3))
-        .sleep(tokio::time::sleep)
-        .when(|e| matches!(e, RetryClass::Transient { .. }))
-        .await;
-        assert!(result.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let busy = |secs| ApiError::Unavailable {
+            status: 503,
+            message: "busy".into(),
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        let (_, times) = calls(busy(2), 2).await;
+        assert_eq!(times, vec![Duration::ZERO, Duration::from_secs(2)]);
+        let (_, times) = calls(busy(60), 3).await;
+        assert_eq!(
+            times.len(),
+            1,
+            "a long Retry-After goes to the long schedule"
+        );
+        let (result, times) = calls(ApiError::Unauthorized("revoked".into()), 3).await;
+        assert_eq!(times.len(), 1);
+        assert!(matches!(result, Err(ApiError::Unauthorized(_))));
     }
 
-    /// The long-horizon schedule as the service sleeps it, on paused time:
-    /// consecutive failures wait within the doubling ceilings, and the total
-    /// stays bounded by them, so an offline agent wakes rarely.
+    /// An hour offline on tokio's paused clock, sleeping what
+    /// [`wait_after_failure`] says after each failed round: the agent wakes
+    /// a bounded number of times (no busy loop), each wait within its
+    /// ceiling; a failure that needs a person waits the cap every time.
     #[tokio::test(start_paused = true)]
-    async fn service_schedule_sleeps_without_busy_looping() {
+    async fn an_offline_hour_wakes_rarely_and_within_the_ceilings() {
         let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(600));
-        let mut j = Jitter::seeded(42);
+        let mut j = fastrand::Rng::with_seed(42);
+        let offline = ApiError::Connect("connection refused".into());
         let start = tokio::time::Instant::now();
-        let mut wakeups = Vec::new();
-        for failures in 1..=15 {
-            let d = b.delay(failures, None, &mut j);
-            tokio::time::sleep(d).await;
-            wakeups.push(start.elapsed());
+        let mut failures = 0;
+        while start.elapsed() < Duration::from_secs(3600) {
+            failures += 1;
+            let wait = wait_after_failure(&b, failures, &offline, &mut j);
+            assert!(wait >= Duration::from_millis(100), "{wait:?}");
+            assert!(wait <= b.ceiling(failures), "{wait:?} after {failures}");
+            tokio::time::sleep(wait).await;
         }
-        // 15 failures take at most 1+2+...+512+600*5 s, and at least the floors.
-        let max: u64 = (1..=15).map(|n| b.ceiling(n).as_secs()).sum();
-        assert!(start.elapsed() <= Duration::from_secs(max));
-        assert!(start.elapsed() >= Duration::from_millis(1500));
-        // In the first hour an offline agent wakes at most 15 times, not thousands.
         assert!(
-            wakeups
-                .iter()
-                .filter(|t| **t < Duration::from_secs(3600))
-                .count()
-                <= 15
+            (10..=25).contains(&failures),
+            "{failures} wake-ups in an hour"
         );
+
+        let revoked = ApiError::Unauthorized("revoked".into());
+        for failures in 1..5 {
+            assert_eq!(wait_after_failure(&b, failures, &revoked, &mut j), b.cap);
+        }
+        let busy = ApiError::Unavailable {
+            status: 429,
+            message: "one upload at a time".into(),
+            retry_after: Some(Duration::from_secs(90)),
+        };
+        assert!(wait_after_failure(&b, 1, &busy, &mut j) >= Duration::from_secs(90));
     }
 }

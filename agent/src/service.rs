@@ -18,6 +18,10 @@ use crate::journal::Journal;
 use crate::lock::SyncLock;
 use crate::sync::{RoundReport, SyncEngine, SyncEvent};
 
+/// After a journal error (disk full, a lock held too long) the service waits
+/// this long and tries again.
+pub const JOURNAL_RETRY: Duration = Duration::from_secs(30);
+
 /// Runs until `shutdown` turns true. Holds the data directory's sync lock.
 pub async fn run_service(
     data_dir: &DataDir,
@@ -42,8 +46,8 @@ pub async fn run_service(
     // The journal failing (disk full, a long lock, antivirus) must not end the
     // service: it says so, waits, and tries again.
     let journal_trouble = |error: crate::error::JournalError| {
-        error!(%error, "journal error; trying again in 30 s");
-        Duration::from_secs(30)
+        error!(%error, retry_in_s = JOURNAL_RETRY.as_secs(), "journal error");
+        JOURNAL_RETRY
     };
     let mut pause = Duration::ZERO;
     loop {
@@ -120,36 +124,4 @@ pub async fn sync_in_process(
     let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
     engine.force_now()?;
     Ok(engine.round(sink).await?)
-}
-
-/// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed
-/// when this is called, not when the future is first polled, so a signal that
-/// arrives during start-up is not lost (nor does it kill the process).
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let int = signal(SignalKind::interrupt()).ok();
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {}
-                () = wait(int) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

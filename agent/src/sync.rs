@@ -11,7 +11,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use backon::Retryable;
 use hotich_protocol::wire::{
     EntryStatus, HaveRequest, Heartbeat, UploadEntry, UploadRequest, UploadResponse,
 };
@@ -24,7 +23,7 @@ use crate::client::{ApiClient, ApiError, encode_upload};
 use crate::config::SyncSettings;
 use crate::error::JournalError;
 use crate::journal::{EntryState, Journal, QueuedEntry, Resolution, SyncState};
-use crate::retry::{Backoff, Jitter, RetryClass, call_policy};
+use crate::retry::{Backoff, wait_after_failure, with_retries};
 
 /// What someone watching a round (the `sync` command) is told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -69,12 +68,19 @@ pub struct RoundReport {
     pub outcome: RoundOutcome,
 }
 
+/// An entry answered with a status this build does not know is asked about
+/// again after this long (a newer server may be holding it for review).
+pub const UNKNOWN_STATUS_RECHECK: Duration = Duration::from_secs(3600);
+
+/// Hashes per have/lack question: 1,000 hex hashes are about 67 KB of JSON.
+pub const RECONCILE_PAGE: usize = 1000;
+
 pub struct SyncEngine {
     journal: Journal,
     client: ApiClient,
     settings: SyncSettings,
     backoff: Backoff,
-    jitter: Jitter,
+    jitter: fastrand::Rng,
     batch_size: usize,
     needs_reconcile: bool,
     last_reconcile: Option<Instant>,
@@ -104,21 +110,13 @@ impl SyncEngine {
             ),
             journal,
             client,
-            jitter: Jitter::from_entropy(),
+            jitter: fastrand::Rng::new(),
             batch_size,
             settings,
             needs_reconcile: true,
             last_reconcile: None,
             last_heartbeat: None,
         })
-    }
-
-    pub fn journal(&self) -> &Journal {
-        &self.journal
-    }
-
-    pub fn batch_size(&self) -> usize {
-        self.batch_size
     }
 
     /// "Sync now": the next round may start at once. The failure count is
@@ -236,14 +234,8 @@ impl SyncEngine {
             Err(SyncError::Journal(e)) => return Err(e),
             Err(SyncError::Api(error)) => {
                 state.failures = state.failures.saturating_add(1);
-                let wait = match error.retry_class() {
-                    RetryClass::Transient { retry_after } => {
-                        self.backoff
-                            .delay(state.failures, retry_after, &mut self.jitter)
-                    }
-                    // Needs a person (token revoked, refused request): check back rarely.
-                    RetryClass::Permanent => self.backoff.cap,
-                };
+                let wait =
+                    wait_after_failure(&self.backoff, state.failures, &error, &mut self.jitter);
                 state.next_attempt_at = now.plus_ms(wait.as_millis() as i64);
                 state.last_error = Some(error.to_string());
                 state.last_error_at = Some(now);
@@ -449,7 +441,7 @@ impl SyncEngine {
                     },
                 },
                 EntryStatus::Unknown => Resolution::RetryAt {
-                    at: Timestamp::now().plus_ms(3_600_000),
+                    at: Timestamp::now().plus_ms(UNKNOWN_STATUS_RECHECK.as_millis() as i64),
                     reason:
                         "the server answered with a status this agent does not know; will ask again"
                             .into(),
@@ -507,7 +499,9 @@ impl SyncEngine {
         let (mut already_held, mut to_resend) = (0u64, 0u64);
         let mut after = 0u64;
         loop {
-            let page = self.journal.entries_to_reconcile(contiguous, after, 1000)?;
+            let page = self
+                .journal
+                .entries_to_reconcile(contiguous, after, RECONCILE_PAGE)?;
             let Some(last) = page.last() else { break };
             after = last.0;
             let request = HaveRequest {
@@ -623,30 +617,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Quick retries of one call (see [`call_policy`]); the long schedule is the
-/// caller's.
-async fn with_retries<T, F, Fut>(op: F, attempts: usize) -> Result<T, ApiError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
-    op.retry(call_policy(attempts))
-        .sleep(tokio::time::sleep)
-        .when(ApiError::is_transient)
-        .adjust(|e, planned| match e.retry_class() {
-            // A server asking for a long pause gets it from the long schedule.
-            RetryClass::Transient {
-                retry_after: Some(ra),
-            } if ra > Duration::from_secs(5) => None,
-            RetryClass::Transient {
-                retry_after: Some(ra),
-            } => Some(ra),
-            _ => planned,
-        })
-        .notify(|e, wait| debug!(error = %e, ?wait, "request failed; retrying"))
-        .await
 }
 
 async fn upload_with_retries(

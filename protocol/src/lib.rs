@@ -3,13 +3,17 @@
 //! and the wire types of API v1.
 //!
 //! Nothing here does I/O; both sides must agree on every byte this crate
-//! produces, so it has no feature flags and no platform-dependent behaviour.
+//! produces, so nothing it computes depends on a feature flag or the
+//! platform. The one exception is the `signals` feature: the shutdown future
+//! both binaries share, kept here because this is the crate they share.
 
 pub mod canonical;
 pub mod chain;
 pub mod hash;
 pub mod json;
 pub mod record;
+#[cfg(feature = "signals")]
+pub mod signals;
 pub mod time;
 pub mod validate;
 pub mod wire;
@@ -18,6 +22,8 @@ pub use canonical::{canonical, content_hash, jcs};
 pub use chain::{GENESIS, chain_hash};
 pub use hash::{ChainHash, ContentHash, Digest32};
 pub use json::{JsonError, parse_strict};
-pub use record::{NaturalKey, PreparedRecord, RecordKind, normalize, prepare_record};
+pub use record::{
+    NaturalKey, PreparedRecord, RecordKind, is_commune_code, normalize, prepare_record,
+};
 pub use time::{CivilDate, Timestamp};
 pub use validate::{FieldError, validate_record};

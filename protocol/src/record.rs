@@ -216,6 +216,11 @@ impl Record {
     }
 }
 
+/// Whether `code` is written as a commune code: exactly 5 digits, e.g. `00004`.
+pub fn is_commune_code(code: &str) -> bool {
+    code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Identity of a digitized book entry: two different contents under one
 /// natural key are a conflict to surface, never to overwrite silently.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

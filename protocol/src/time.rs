@@ -146,16 +146,11 @@ impl Timestamp {
     /// The same instant as Vietnam's wall clock, e.g. `2026-11-28 04:11:17 (UTC+7)`:
     /// what a commune official's PC clock shows.
     pub fn to_vietnam_local(self) -> String {
-        let local = self.0 + VIETNAM_OFFSET_MS;
-        let date = CivilDate::from_days_since_epoch(local.div_euclid(MS_PER_DAY));
-        let ms_of_day = local.rem_euclid(MS_PER_DAY);
-        let secs = ms_of_day / 1000;
-        format!(
-            "{date} {:02}:{:02}:{:02} (UTC+7)",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )
+        let mut text = self.format_with_offset(VIETNAM_OFFSET_MS, " (UTC+7)");
+        // `YYYY-MM-DDTHH:MM:SS.mmm (UTC+7)`: drop the milliseconds, space for T.
+        text.replace_range(19..23, "");
+        text.replace_range(10..11, " ");
+        text
     }
 
     fn format_with_offset(self, offset_ms: i64, suffix: &str) -> String {

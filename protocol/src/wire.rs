@@ -9,7 +9,6 @@ use serde_json::value::RawValue;
 use crate::hash::{ChainHash, ContentHash};
 use crate::time::Timestamp;
 
-pub const API_V1: &str = "/api/v1";
 pub const UPLOAD_PATH: &str = "/api/v1/upload";
 pub const HAVE_PATH: &str = "/api/v1/have";
 pub const CHAIN_PATH: &str = "/api/v1/chain";

@@ -24,10 +24,10 @@ use hotich_protocol::{
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
+use crate::auth::{AuthError, agent_from_headers};
 use crate::chaos::{self, Chaos};
 use crate::store::{AgentInfo, BatchError, CheckedEntry, Storage, StoreError, Verdict};
 
@@ -211,29 +211,19 @@ pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> R
         .layer(CompressionLayer::new())
 }
 
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 async fn authenticate<S: Storage>(
     state: &AppState<S>,
     headers: &HeaderMap,
 ) -> Result<AgentInfo, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-            ApiError::Unauthorized("a bearer token is required".into())
-        })?;
-    let agent = state.store.agent_by_token(token_hash(token)).await?;
-    agent.ok_or_else(|| {
-        state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
-        ApiError::Unauthorized("the token is unknown or was revoked".into())
-    })
+    agent_from_headers(state.store.as_ref(), headers)
+        .await
+        .map_err(|e| match e {
+            AuthError::Store(e) => e.into(),
+            refused => {
+                state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                ApiError::Unauthorized(refused.to_string())
+            }
+        })
 }
 
 /// Reads the (already decompressed) body, refusing more than `limit` bytes.
@@ -270,6 +260,9 @@ struct Envelope<'a> {
     #[serde(borrow)]
     entries: Vec<&'a RawValue>,
 }
+
+/// A heartbeat is a few hundred bytes; anything near this is not one.
+pub const HEARTBEAT_MAX_BYTES: usize = 1024 * 1024;
 
 /// Entries checked per chunk: the store writes one chunk while the next is checked.
 pub const CHECK_CHUNK: usize = 250;
@@ -478,7 +471,7 @@ async fn heartbeat<S: Storage>(
     body: Body,
 ) -> Result<axum::Json<HeartbeatAck>, ApiError> {
     let agent = authenticate(&state, &headers).await?;
-    let bytes = read_body(&headers, body, 1024 * 1024).await?;
+    let bytes = read_body(&headers, body, HEARTBEAT_MAX_BYTES).await?;
     let beat: Heartbeat = parse_json(&bytes)?;
     let now = Timestamp::now();
     state.store.record_heartbeat(agent.id, &beat, now).await?;

@@ -4,17 +4,10 @@ use std::io::Write;
 
 use serde_json::json;
 
+use crate::auth::{new_token, token_hash};
 use crate::config::Database;
 use crate::store::{AgentInfo, NewAgent, Storage};
-use crate::{AnyStore, ServerError, api::token_hash, open_store};
-
-/// A fresh agent token: 32 random bytes, hex, with a recognizable prefix.
-pub fn new_token() -> Result<String, ServerError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| ServerError::Usage(format!("no randomness available: {e}")))?;
-    Ok(format!("hts_{}", hex::encode(bytes)))
-}
+use crate::{AnyStore, ServerError, open_store};
 
 macro_rules! with_store {
     ($store:expr, $s:ident => $body:expr) => {
@@ -37,7 +30,7 @@ pub async fn add_agent(
     province: Option<String>,
     district: Option<String>,
 ) -> Result<AddedAgent, ServerError> {
-    if !(commune.len() == 5 && commune.bytes().all(|b| b.is_ascii_digit())) {
+    if !hotich_protocol::is_commune_code(commune) {
         return Err(ServerError::Usage(format!(
             "commune code \"{commune}\" must be 5 digits, e.g. 00004"
         )));

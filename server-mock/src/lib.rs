@@ -1,11 +1,18 @@
-//! The central side as a real server: an idempotent, durable, hash-keyed
-//! record store on SQLite or PostgreSQL, agent authentication, the chain
-//! check, and fault injection for tests and demos.
+//! The central server: an idempotent, durable, hash-keyed record store on
+//! SQLite or PostgreSQL, agent authentication, the chain check, and fault
+//! injection for tests and demos.
+//!
+//! `main.rs` parses the command line ([`cli`]) and calls [`run`] with the
+//! configuration, a bound listener and a shutdown future.
 
 pub mod api;
+pub mod auth;
 pub mod chaos;
+pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conn;
+pub mod error;
 pub mod store;
 pub mod tls;
 
@@ -14,42 +21,16 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::chaos::{Chaos, ChaosListener, ConnInfo};
+use crate::chaos::Chaos;
 use crate::config::{Database, ServerConfig};
+use crate::conn::{ConnInfo, PlainListener};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Storage, StoreError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error("{database}: {source}")]
-    Store {
-        database: String,
-        #[source]
-        source: StoreError,
-    },
-    #[error("TLS: {0}")]
-    Tls(String),
-    #[error("{0}")]
-    Usage(String),
-    #[error("{context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use crate::error::ServerError;
 
-impl ServerError {
-    pub fn store(database: &Database, source: StoreError) -> Self {
-        ServerError::Store {
-            database: database.to_string(),
-            source,
-        }
-    }
-}
-
-/// Opens the configured store and hands it to `f` (generic over the backend).
+/// Opens the configured store (SQLite or PostgreSQL), applying migrations.
 pub async fn open_store(
     database: &Database,
     max_connections: usize,
@@ -119,7 +100,7 @@ pub async fn serve<S: Storage>(
         move |source| ServerError::Io { context, source }
     };
     match &config.tls {
-        None => axum::serve(ChaosListener(listener), app)
+        None => axum::serve(PlainListener(listener), app)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(io("serving HTTP")),
@@ -130,38 +111,6 @@ pub async fn serve<S: Storage>(
                 .with_graceful_shutdown(shutdown)
                 .await
                 .map_err(io("serving HTTPS"))
-        }
-    }
-}
-
-/// A future that resolves on Ctrl-C or SIGTERM. The handlers are installed
-/// when this is called, not when the future is first polled, so a signal that
-/// arrives during start-up is not lost (nor does it kill the process).
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let int = signal(SignalKind::interrupt()).ok();
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {}
-                () = wait(int) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::Listener;
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
 use rustls::ServerConfig as RustlsConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -16,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::chaos::{ChaosListener, ChaosStream};
+use crate::conn::{ACCEPT_RETRY, ConnInfo, ConnStream};
 
 pub fn load_config(cert: &Path, key: &Path) -> Result<RustlsConfig, String> {
     let certs = CertificateDer::pem_file_iter(cert)
@@ -36,9 +37,12 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<RustlsConfig, String> {
         .map_err(|e| format!("certificate and key do not fit: {e}"))
 }
 
+/// A client that has not finished its handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct TlsListener {
     local: SocketAddr,
-    ready: mpsc::Receiver<(TlsStream<ChaosStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<ConnStream>, SocketAddr)>,
 }
 
 impl TlsListener {
@@ -52,7 +56,7 @@ impl TlsListener {
                     Ok(x) => x,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        tokio::time::sleep(ACCEPT_RETRY).await;
                         continue;
                     }
                 };
@@ -62,8 +66,8 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let handshake = acceptor.accept(ChaosListener::wrap(stream));
-                    match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                    let handshake = acceptor.accept(ConnStream::new(stream));
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
@@ -78,7 +82,7 @@ impl TlsListener {
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<ChaosStream>;
+    type Io = TlsStream<ConnStream>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -91,5 +95,11 @@ impl Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.local)
+    }
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for ConnInfo {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        Self::from_stream(&stream)
     }
 }

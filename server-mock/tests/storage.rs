@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hotich_protocol::wire::{EntryResult, EntryStatus, Heartbeat};
 use hotich_protocol::{CivilDate, ContentHash, GENESIS, Timestamp, chain_hash, prepare_record};
-use hotich_server::api::token_hash;
+use hotich_server::auth::token_hash;
 use hotich_server::store::postgres::PgStore;
 use hotich_server::store::sqlite::SqliteStore;
 use hotich_server::store::{CheckedEntry, NewAgent, Storage, Verdict};

@@ -38,27 +38,36 @@ const NOTES: &[&str] = &[
 ];
 const PROVINCES: &[u16] = &[1, 31, 48, 66, 79, 89, 92, 38, 40, 2];
 
-/// SplitMix64: small, fast, and identical on every platform.
+/// A seeded generator (fastrand's wyrand): the same seed gives the same
+/// records on every platform.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed)
+        Rng(fastrand::Rng::with_seed(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.u64(..)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
+        self.0.u64(..n.max(1))
     }
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
         items[self.below(items.len() as u64) as usize]
     }
+}
+
+/// The smallest valid birth record: book "01" of 1998 in `commune`, with
+/// this entry number and child's name. Unit tests build conflicts and
+/// corrections from it (same entry, other name; `supersedes`).
+pub fn minimal_birth(commune: &str, entry: u32, full_name: &str) -> Value {
+    json!({
+        "kind": "birth", "commune_code": commune,
+        "register": {"year": 1998, "book": "01", "entry": entry},
+        "registered_on": "1998-03-20",
+        "child": {"full_name": full_name, "sex": "male", "date_of_birth": "1998-03-15"}
+    })
 }
 
 fn date(days: i64) -> String {

@@ -421,15 +421,11 @@ pub const CONTIGUOUS_PAGE: i64 = 10_000;
 mod tests {
     use super::*;
     use hotich_protocol::{CivilDate, chain_hash, prepare_record};
+    use hotich_tests::records::minimal_birth;
     use serde_json::json;
 
     fn record(entry: u32, name: &str, supersedes: Option<ContentHash>) -> PreparedRecord {
-        let mut v = json!({
-            "kind": "birth", "commune_code": "00004",
-            "register": {"year": 1998, "book": "01", "entry": entry},
-            "registered_on": "1998-03-20",
-            "child": {"full_name": name, "sex": "male", "date_of_birth": "1998-03-15"}
-        });
+        let mut v = minimal_birth("00004", entry, name);
         if let Some(s) = supersedes {
             v["supersedes"] = json!(s.to_hex());
         }

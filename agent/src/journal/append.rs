@@ -1,0 +1,166 @@
+//! Adding records to the journal, and the rules that keep one book entry one
+//! record: the same content is already present, different content under the
+//! same natural key is a conflict unless it corrects the current version.
+
+use hotich_protocol::{PreparedRecord, Timestamp, chain_hash};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Journal, Origin, content_hash_at, ms, read_head};
+use crate::error::JournalError;
+use hotich_protocol::ContentHash;
+
+/// What happened to one record offered to the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Accepted {
+        seq: u64,
+    },
+    /// The same content is already in the journal; nothing was written.
+    AlreadyPresent {
+        seq: u64,
+    },
+    /// The journal holds different content for the same book entry.
+    Conflict {
+        existing_seq: u64,
+        existing_hash: ContentHash,
+        reason: String,
+    },
+}
+
+impl Journal {
+    /// Appends records in one durable transaction and reports each one's fate.
+    /// Nothing is reported accepted unless the commit succeeded.
+    pub fn append_batch(
+        &mut self,
+        records: &[(&PreparedRecord, Option<Origin<'_>>)],
+    ) -> Result<Vec<AppendOutcome>, JournalError> {
+        let now = ms(Timestamp::now());
+        let (tx, path) = self.write_tx()?;
+        let err = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let mut outcomes = Vec::with_capacity(records.len());
+        {
+            let (mut head_seq, mut head_chain) = read_head(&tx, &path)?;
+            let mut by_hash = tx
+                .prepare_cached("SELECT seq FROM entries WHERE content_hash = ?1")
+                .map_err(err)?;
+            let mut head_of_key = tx
+                .prepare_cached(
+                    "SELECT seq, content_hash FROM entries WHERE nat_key = ?1 ORDER BY seq DESC LIMIT 1",
+                )
+                .map_err(err)?;
+            let mut source_id = tx
+                .prepare_cached(
+                    "INSERT INTO sources (path) VALUES (?1)
+                     ON CONFLICT (path) DO UPDATE SET path = excluded.path RETURNING id",
+                )
+                .map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (seq, content_hash, chain_hash, record, nat_key, supersedes,
+                                          entered_at, source_id, source_line)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err)?;
+            let mut last_source: Option<(&str, i64)> = None;
+            for (record, origin) in records {
+                let hash = record.hash.as_bytes().as_slice();
+                let key = record.storage_key.as_str();
+                // The same content always has the same natural key, so a new
+                // key means a new record: one index probe on the common path.
+                let head = head_of_key
+                    .query_row([&key], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                    })
+                    .optional()
+                    .map_err(err)?;
+                if let Some((existing_seq, existing)) = head {
+                    let existing_hash = content_hash_at(&path, existing_seq as u64, &existing)?;
+                    if existing_hash == record.hash {
+                        outcomes.push(AppendOutcome::AlreadyPresent {
+                            seq: existing_seq as u64,
+                        });
+                        continue;
+                    }
+                    // An older version of this entry (since corrected) imported again.
+                    if let Some(seq) = by_hash
+                        .query_row([hash], |r| r.get::<_, i64>(0))
+                        .optional()
+                        .map_err(err)?
+                    {
+                        outcomes.push(AppendOutcome::AlreadyPresent { seq: seq as u64 });
+                        continue;
+                    }
+                    // A correction must replace the current version. One that
+                    // names a version this journal never held corrects what the
+                    // central database holds (another PC's, or an older
+                    // digitization): that is for the server to check.
+                    let corrects_head = record.supersedes == Some(existing_hash);
+                    let corrects_elsewhere = match record.supersedes {
+                        Some(other) if !corrects_head => by_hash
+                            .query_row([other.as_bytes().as_slice()], |r| r.get::<_, i64>(0))
+                            .optional()
+                            .map_err(err)?
+                            .is_none(),
+                        _ => false,
+                    };
+                    if !corrects_head && !corrects_elsewhere {
+                        let reason = match record.supersedes {
+                            None => format!(
+                                "{} is already in the journal as entry #{existing_seq} with different content. \
+                                 If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
+                                 another entry (e.g. from the book of a former commune merged into this one), \
+                                 do not: report it to district IT",
+                                record.key
+                            ),
+                            Some(other) => format!(
+                                "supersedes {other}, but the current version of {} is entry #{existing_seq} ({existing_hash})",
+                                record.key
+                            ),
+                        };
+                        outcomes.push(AppendOutcome::Conflict {
+                            existing_seq: existing_seq as u64,
+                            existing_hash,
+                            reason,
+                        });
+                        continue;
+                    }
+                }
+                let source = match origin {
+                    None => None,
+                    Some(o) => match last_source {
+                        Some((file, id)) if file == o.file => Some(id),
+                        _ => {
+                            let id: i64 =
+                                source_id.query_row([o.file], |r| r.get(0)).map_err(err)?;
+                            last_source = Some((o.file, id));
+                            Some(id)
+                        }
+                    },
+                };
+                let seq = head_seq + 1;
+                let chain = chain_hash(&head_chain, seq, &record.hash);
+                insert
+                    .execute(params![
+                        seq as i64,
+                        hash,
+                        chain.as_bytes().as_slice(),
+                        record.canonical,
+                        key,
+                        record.supersedes.as_ref().map(|h| h.as_bytes().as_slice()),
+                        now,
+                        source,
+                        origin.map(|o| o.line as i64),
+                    ])
+                    .map_err(err)?;
+                head_seq = seq;
+                head_chain = chain;
+                outcomes.push(AppendOutcome::Accepted { seq });
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(outcomes)
+    }
+}

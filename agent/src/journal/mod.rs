@@ -1,0 +1,200 @@
+//! The journal: the agent's durable, append-only, hash-chained record of
+//! everything an official entered, and the upload queue over it.
+//!
+//! One SQLite file in WAL mode with `synchronous=FULL`: a commit returns only
+//! after the WAL is fsynced, so a record reported accepted survives kill -9
+//! and power loss. Entries are never updated or deleted (triggers refuse it);
+//! only the upload-state columns change. Several processes may append at
+//! once: each append batch is one `BEGIN IMMEDIATE` transaction that reads the
+//! chain head under the write lock and links to it, so the chain stays linear.
+//!
+//! - `schema`: tables, durability settings, migrations;
+//! - `append`: adding records, and the rules for duplicates, conflicts and corrections;
+//! - `queue`: the upload queue and the server's answers;
+//! - `sync_state`: the link's retry schedule and last outcome;
+//! - `verify`: recomputing every hash and the chain.
+
+mod append;
+mod queue;
+mod schema;
+mod sync_state;
+mod verify;
+
+use std::path::{Path, PathBuf};
+
+use hotich_protocol::{ChainHash, ContentHash, GENESIS, Timestamp};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::error::JournalError;
+
+pub use append::AppendOutcome;
+pub use queue::{Counts, ParkedEntry, QueuedEntry, Resolution};
+pub use sync_state::SyncState;
+pub use verify::VerifyReport;
+
+/// Upload state of an entry, stored as a small integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// Waiting to be uploaded (or re-uploaded).
+    Pending = 0,
+    /// The server answered that it holds the record.
+    Acked = 1,
+    /// The server refused the record; waits for `requeue` after a fix.
+    Parked = 2,
+}
+
+impl EntryState {
+    /// The stored number as SQL text, for conditions that must match a
+    /// partial index literally (SQLite cannot use one for `state = ?`).
+    pub const fn sql(self) -> &'static str {
+        match self {
+            EntryState::Pending => "0",
+            EntryState::Acked => "1",
+            EntryState::Parked => "2",
+        }
+    }
+}
+
+impl ToSql for EntryState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(*self as i64))
+    }
+}
+
+impl FromSql for EntryState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        match value.as_i64()? {
+            0 => Ok(EntryState::Pending),
+            1 => Ok(EntryState::Acked),
+            2 => Ok(EntryState::Parked),
+            other => Err(FromSqlError::OutOfRange(other)),
+        }
+    }
+}
+
+/// Where a record came from, for the official's reference.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub file: &'a str,
+    pub line: u64,
+}
+
+pub struct Journal {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+/// A content hash read back from the journal; damage if it is not 32 bytes.
+fn content_hash_at(path: &Path, seq: u64, blob: &[u8]) -> Result<ContentHash, JournalError> {
+    ContentHash::from_slice(blob).ok_or_else(|| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        seq,
+        detail: "content hash is not 32 bytes".into(),
+    })
+}
+
+/// A chain hash read back from the journal; damage if it is not 32 bytes.
+fn chain_hash_at(path: &Path, seq: u64, blob: &[u8]) -> Result<ChainHash, JournalError> {
+    ChainHash::from_slice(blob).ok_or_else(|| JournalError::Corrupt {
+        path: path.to_path_buf(),
+        seq,
+        detail: "chain hash is not 32 bytes".into(),
+    })
+}
+
+/// The last entry's sequence number and chain hash (0 and GENESIS when empty).
+fn read_head(conn: &Connection, path: &Path) -> Result<(u64, ChainHash), JournalError> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .query_row(
+            "SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(|source| JournalError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    match row {
+        None => Ok((0, GENESIS)),
+        Some((seq, chain)) => Ok((seq as u64, chain_hash_at(path, seq as u64, &chain)?)),
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.millis()
+}
+
+fn ts(v: Option<i64>) -> Option<Timestamp> {
+    v.map(Timestamp)
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        Ok(Journal {
+            conn: schema::open(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// For a large import: a bigger page cache (so a transaction does not
+    /// spill pages mid-way) and fewer, larger checkpoints (an index page
+    /// changed by many batches is copied to the database once, not once per
+    /// batch). Durability is unchanged: every commit still fsyncs the WAL.
+    pub fn tune_for_bulk_import(&self) -> Result<(), JournalError> {
+        self.conn
+            .pragma_update(None, "cache_size", -64 * 1024)
+            .and_then(|_| self.conn.pragma_update(None, "wal_autocheckpoint", 8_192))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Copies the WAL into the database file without waiting for readers.
+    pub fn checkpoint(&self) -> Result<(), JournalError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(|e| self.err(e))
+    }
+
+    /// The last entry's sequence number and chain hash.
+    pub fn head(&self) -> Result<(u64, ChainHash), JournalError> {
+        read_head(&self.conn, &self.path)
+    }
+
+    /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so the chain
+    /// head read inside it cannot change under it.
+    fn write_tx(&mut self) -> Result<(rusqlite::Transaction<'_>, PathBuf), JournalError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|source| JournalError::Sqlite {
+                path: path.clone(),
+                source,
+            })?;
+        Ok((tx, path))
+    }
+
+    fn err(&self, source: rusqlite::Error) -> JournalError {
+        JournalError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,330 @@
+//! The upload queue over the journal: what to send next, and the server's
+//! answers turned into entry states. Only the upload-state columns change.
+
+use hotich_protocol::{ChainHash, ContentHash, GENESIS, Timestamp};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{EntryState, Journal, chain_hash_at, content_hash_at, ms, ts};
+use crate::error::JournalError;
+
+/// An entry as the sync engine sends it.
+#[derive(Debug, Clone)]
+pub struct QueuedEntry {
+    pub seq: u64,
+    pub hash: ContentHash,
+    pub record: String,
+    pub entered_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub total: u64,
+    pub pending: u64,
+    pub acked: u64,
+    pub parked: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParkedEntry {
+    pub seq: u64,
+    pub hash: String,
+    pub reason: String,
+    pub source: Option<String>,
+    pub parked_at: Option<Timestamp>,
+}
+
+/// How the sync engine resolves one entry after the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The server holds the record.
+    Held { note: Option<String> },
+    /// The server refuses it, with a reason an official can act on.
+    Parked { reason: String },
+    /// Try this entry again at this time.
+    RetryAt { at: Timestamp, reason: String },
+    /// It was acked, but the server no longer holds it.
+    Resend,
+}
+
+impl Journal {
+    pub fn counts(&self) -> Result<Counts, JournalError> {
+        let one = |sql: &str| -> Result<u64, JournalError> {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e))
+        };
+        let total = one("SELECT COALESCE(MAX(seq), 0) FROM entries")?;
+        let pending = one(&format!(
+            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            EntryState::Pending.sql()
+        ))?;
+        let parked = one(&format!(
+            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            EntryState::Parked.sql()
+        ))?;
+        Ok(Counts {
+            total,
+            pending,
+            parked,
+            acked: total.saturating_sub(pending + parked),
+        })
+    }
+
+    /// When the oldest still-pending entry entered the journal.
+    pub fn oldest_pending_at(&self) -> Result<Option<Timestamp>, JournalError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT entered_at FROM entries WHERE state = {} ORDER BY seq LIMIT 1",
+                    EntryState::Pending.sql()
+                ),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(ts)
+            .map_err(|e| self.err(e))
+    }
+
+    /// The next entries to upload, in journal order, at most `limit` entries
+    /// and about `max_bytes` of record text (always at least one entry).
+    pub fn next_batch(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<QueuedEntry>, JournalError> {
+        self.next_batch_after(0, now, limit, max_bytes)
+    }
+
+    /// Like [`Journal::next_batch`], for entries after `after_seq` (the batch
+    /// still in flight).
+    pub fn next_batch_after(
+        &self,
+        after_seq: u64,
+        now: Timestamp,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<QueuedEntry>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT seq, content_hash, record, entered_at FROM entries
+                 WHERE state = {} AND seq > ?3 AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+                EntryState::Pending.sql()
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![ms(now), limit as i64, after_seq as i64])
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let seq = row.get::<_, i64>(0).map_err(|e| self.err(e))? as u64;
+            let hash: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
+            let record: String = row.get(2).map_err(|e| self.err(e))?;
+            let entered_at: i64 = row.get(3).map_err(|e| self.err(e))?;
+            if !out.is_empty() && bytes + record.len() > max_bytes {
+                break;
+            }
+            bytes += record.len();
+            let hash = content_hash_at(&self.path, seq, &hash)?;
+            out.push(QueuedEntry {
+                seq,
+                hash,
+                record,
+                entered_at: Timestamp(entered_at),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The chain hash of entry `seq` (GENESIS for 0).
+    pub fn chain_at(&self, seq: u64) -> Result<Option<ChainHash>, JournalError> {
+        if seq == 0 {
+            return Ok(Some(GENESIS));
+        }
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT chain_hash FROM entries WHERE seq = ?1",
+                [seq as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        blob.map(|b| chain_hash_at(&self.path, seq, &b)).transpose()
+    }
+
+    /// Applies the server's per-entry answers in one transaction.
+    pub fn apply_results(&mut self, results: &[(u64, Resolution)]) -> Result<(), JournalError> {
+        let now = ms(Timestamp::now());
+        let (tx, path) = self.write_tx()?;
+        let err = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        {
+            let mut acked = tx
+                .prepare_cached(
+                    "UPDATE entries SET state = ?4, attempts = attempts + 1, state_reason = ?2, state_at = ?3
+                     WHERE seq = ?1",
+                )
+                .map_err(err)?;
+            let mut parked = tx
+                .prepare_cached(
+                    "UPDATE entries SET state = ?4, attempts = attempts + 1, state_reason = ?2, state_at = ?3
+                     WHERE seq = ?1",
+                )
+                .map_err(err)?;
+            let mut retry = tx
+                .prepare_cached(
+                    "UPDATE entries SET attempts = attempts + 1, next_attempt_at = ?2, state_reason = ?3
+                     WHERE seq = ?1 AND state = ?4",
+                )
+                .map_err(err)?;
+            for (seq, resolution) in results {
+                let seq = *seq as i64;
+                match resolution {
+                    Resolution::Held { note } => {
+                        acked.execute(params![seq, note, now, EntryState::Acked])
+                    }
+                    Resolution::Parked { reason } => {
+                        parked.execute(params![seq, reason, now, EntryState::Parked])
+                    }
+                    Resolution::RetryAt { at, reason } => {
+                        retry.execute(params![seq, ms(*at), reason, EntryState::Pending])
+                    }
+                    Resolution::Resend => tx.execute(
+                        "UPDATE entries SET state = ?3, next_attempt_at = 0,
+                                state_reason = 'the server lost it; sending again', state_at = ?2
+                         WHERE seq = ?1 AND state = ?4",
+                        params![seq, now, EntryState::Pending, EntryState::Acked],
+                    ),
+                }
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Counts a failed send against the entries it carried (shown as their
+    /// attempt count). When to try again is the link's schedule, kept in
+    /// [`SyncState`], not the entries'.
+    pub fn note_failed_send(&mut self, first_seq: u64, last_seq: u64) -> Result<(), JournalError> {
+        self.conn
+            .execute(
+                "UPDATE entries SET attempts = attempts + 1
+                 WHERE seq BETWEEN ?1 AND ?2 AND state = ?3",
+                params![first_seq as i64, last_seq as i64, EntryState::Pending],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Pending entries with `seq <= upto` (the server may already hold them),
+    /// and acked entries with `seq > upto` (the server may have lost them).
+    pub fn entries_to_reconcile(
+        &self,
+        upto: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, ContentHash, EntryState)>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, content_hash, state FROM entries
+                 WHERE seq > ?2 AND ((state = ?4 AND seq <= ?1) OR (state = ?5 AND seq > ?1))
+                 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    upto as i64,
+                    after_seq as i64,
+                    limit as i64,
+                    EntryState::Pending,
+                    EntryState::Acked
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, EntryState>(2)?,
+                    ))
+                },
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, hash, state) = row.map_err(|e| self.err(e))?;
+            let hash = content_hash_at(&self.path, seq as u64, &hash)?;
+            out.push((seq as u64, hash, state));
+        }
+        Ok(out)
+    }
+
+    /// Puts parked entries back in the queue (all, or the given ones).
+    pub fn requeue(&mut self, seqs: Option<&[u64]>) -> Result<u64, JournalError> {
+        let now = ms(Timestamp::now());
+        let sql = format!(
+            "UPDATE entries SET state = {}, next_attempt_at = 0, state_at = ?2,
+             state_reason = 'requeued after: ' || COALESCE(state_reason, '')
+             WHERE state = {} AND (?1 IS NULL OR seq = ?1)",
+            EntryState::Pending.sql(),
+            EntryState::Parked.sql()
+        );
+        let sql = sql.as_str();
+        let changed = match seqs {
+            None => self
+                .conn
+                .execute(sql, params![Option::<i64>::None, now])
+                .map_err(|e| self.err(e))?,
+            Some(list) => {
+                let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+                let mut n = 0;
+                for seq in list {
+                    n += tx
+                        .execute(sql, params![Some(*seq as i64), now])
+                        .map_err(|e| self.err(e))?;
+                }
+                tx.commit().map_err(|e| self.err(e))?;
+                n
+            }
+        };
+        Ok(changed as u64)
+    }
+
+    pub fn parked(&self, limit: usize) -> Result<Vec<ParkedEntry>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT e.seq, e.content_hash, e.state_reason, s.path, e.source_line, e.state_at
+                 FROM entries e LEFT JOIN sources s ON s.id = e.source_id
+                 WHERE e.state = {} ORDER BY e.seq LIMIT ?1",
+                EntryState::Parked.sql()
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                let hash: Vec<u8> = r.get(1)?;
+                let file: Option<String> = r.get(3)?;
+                let line: Option<i64> = r.get(4)?;
+                Ok(ParkedEntry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: hex::encode(hash),
+                    reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    source: file.map(|f| match line {
+                        Some(l) => format!("{f}:{l}"),
+                        None => f,
+                    }),
+                    parked_at: ts(r.get(5)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+}

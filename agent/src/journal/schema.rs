@@ -1,0 +1,111 @@
+//! The journal's tables, and how a file is brought to this build's schema.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::EntryState;
+use crate::error::JournalError;
+
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
+/// The whole schema, version 1. Partial indexes name the entry states by
+/// their stored numbers, which [`EntryState`] owns; queries that want those
+/// indexes must spell the same condition (see [`EntryState::sql`]).
+fn schema_v1() -> String {
+    let pending = EntryState::Pending.sql();
+    let parked = EntryState::Parked.sql();
+    format!(
+        r#"
+CREATE TABLE IF NOT EXISTS sources (
+    id   INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS entries (
+    seq             INTEGER PRIMARY KEY,
+    content_hash    BLOB NOT NULL UNIQUE,
+    chain_hash      BLOB NOT NULL,
+    record          TEXT NOT NULL,
+    nat_key         TEXT NOT NULL,
+    supersedes      BLOB,
+    entered_at      INTEGER NOT NULL,
+    source_id       INTEGER REFERENCES sources(id),
+    source_line     INTEGER,
+    -- Upload state: the only columns that ever change.
+    state           INTEGER NOT NULL DEFAULT {pending},
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    state_reason    TEXT,
+    state_at        INTEGER
+);
+CREATE INDEX IF NOT EXISTS entries_nat_key ON entries(nat_key, seq);
+CREATE INDEX IF NOT EXISTS entries_pending ON entries(seq) WHERE state = {pending};
+CREATE INDEX IF NOT EXISTS entries_parked ON entries(seq) WHERE state = {parked};
+CREATE TRIGGER IF NOT EXISTS entries_are_append_only
+BEFORE UPDATE OF seq, content_hash, chain_hash, record, nat_key, supersedes, entered_at, source_id, source_line
+ON entries BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_are_never_deleted
+BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'journal entries are never deleted'); END;
+CREATE TABLE IF NOT EXISTS sync_state (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    failures            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at     INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at     INTEGER,
+    last_success_at     INTEGER,
+    last_error          TEXT,
+    last_error_at       INTEGER,
+    reachable           INTEGER,
+    batch_size          INTEGER,
+    last_reconcile_at   INTEGER,
+    server_contiguous   INTEGER,
+    server_alerts       INTEGER,
+    divergence          TEXT
+);
+INSERT OR IGNORE INTO sync_state (id) VALUES (1);
+"#
+    )
+}
+
+/// How long a writer waits for another process's transaction (an importer
+/// and the service share the file) before giving up.
+pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens the file with the journal's durability settings and brings it to
+/// this build's schema.
+pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
+    let err = |source| JournalError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(err)?;
+    // A commit returns only after the WAL is fsynced: accepted means durable.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(err)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(err)?;
+    // Read the version under the write lock: an import and the service
+    // may open a new journal at the same moment.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let version: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if version > SCHEMA_VERSION {
+        return Err(JournalError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version < SCHEMA_VERSION {
+        tx.execute_batch(&schema_v1()).map_err(err)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(conn)
+}

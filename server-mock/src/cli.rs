@@ -1,0 +1,307 @@
+//! The `hotich-server` command line: argument definitions and what each
+//! command does. `main.rs` only parses, sets up logging and maps the
+//! [`ServerError`] to an exit code ([`ServerError::exit_code`]).
+
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::chaos::{ChaosConfig, FailMode};
+use crate::commands;
+use crate::config::{Database, ServerConfig, TlsFiles};
+use crate::error::ServerError;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotich-server",
+    version,
+    about = "The central side of hotich-sync: stores records from commune agents idempotently, authenticates agents, checks their journals' chains."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API.
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: SocketAddr,
+        /// A file path (SQLite) or postgres://user@host/db.
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// Largest request body, after decompression, in MiB.
+        #[arg(long, default_value_t = 64)]
+        max_body_mb: usize,
+        /// Largest number of entries in one upload.
+        #[arg(long, default_value_t = 10_000)]
+        max_batch: usize,
+        /// TLS certificate chain (PEM); with --tls-key, serves HTTPS.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Seed of the fault injector (same seed, same faults).
+        #[arg(long, default_value_t = 1)]
+        chaos_seed: u64,
+        /// Probability that a request fails before it is processed.
+        #[arg(long, default_value_t = 0.0)]
+        chaos_fail_before: f64,
+        /// How such a request fails.
+        #[arg(long, value_enum, default_value = "503")]
+        chaos_fail_mode: FailMode,
+        /// Probability that a request is processed and committed but never answered.
+        #[arg(long, default_value_t = 0.0)]
+        chaos_drop_after_commit: f64,
+        /// Probability of an added delay before processing.
+        #[arg(long, default_value_t = 0.0)]
+        chaos_delay: f64,
+        /// The added delay in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        chaos_delay_ms: u64,
+        /// The Retry-After (seconds) of an injected 503.
+        #[arg(long, default_value_t = 1)]
+        chaos_retry_after: u64,
+        /// Probability that a committed upload is answered for its first half only.
+        #[arg(long, default_value_t = 0.0)]
+        chaos_truncate_answer: f64,
+        /// Probability that a committed upload is answered with a status the agent does not know.
+        #[arg(long, default_value_t = 0.0)]
+        chaos_unknown_status: f64,
+    },
+    /// Register, list and revoke commune agents.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Print stored records as JSON Lines (content hash, commune, agent, received time, record).
+    Export {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// Only records of this commune.
+        #[arg(long)]
+        commune: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Register an agent and print its secret token (once; only its hash is stored).
+    Add {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        #[arg(long)]
+        commune: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        province: Option<String>,
+        #[arg(long)]
+        district: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registered agents.
+    List {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an agent's token: its requests are refused from now on.
+    Revoke {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// The agent's id (see `agent list`).
+        id: i64,
+    },
+}
+
+fn database(text: &str) -> Result<Database, ServerError> {
+    Database::parse(text).map_err(ServerError::Usage)
+}
+
+/// Runs one command to its end.
+pub async fn run(cli: Cli) -> Result<(), ServerError> {
+    match cli.command {
+        Command::Serve {
+            listen,
+            database: db,
+            max_body_mb,
+            max_batch,
+            tls_cert,
+            tls_key,
+            chaos_seed,
+            chaos_fail_before,
+            chaos_fail_mode,
+            chaos_drop_after_commit,
+            chaos_delay,
+            chaos_delay_ms,
+            chaos_retry_after,
+            chaos_truncate_answer,
+            chaos_unknown_status,
+        } => {
+            let mut config = ServerConfig::new(database(&db)?);
+            config.limits.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
+            config.limits.max_entries = max_batch.max(1);
+            config.tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key });
+            config.chaos = ChaosConfig {
+                seed: chaos_seed,
+                fail_before: chaos_fail_before,
+                fail_mode: chaos_fail_mode,
+                drop_after_commit: chaos_drop_after_commit,
+                delay: chaos_delay,
+                delay_ms: chaos_delay_ms,
+                retry_after_secs: chaos_retry_after,
+                truncate_answer: chaos_truncate_answer,
+                unknown_status: chaos_unknown_status,
+            };
+            config.chaos.check().map_err(ServerError::Usage)?;
+            let shutdown = hotich_protocol::signals::shutdown_signal();
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| ServerError::Io {
+                    context: format!("cannot listen on {listen}"),
+                    source,
+                })?;
+            let addr = listener.local_addr().map_err(|source| ServerError::Io {
+                context: "listener".into(),
+                source,
+            })?;
+            let store = crate::open_store(&config.database, config.max_connections).await?;
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            // The first line on stdout is the address, for scripts and tests.
+            println!(
+                "hotich-server listening on {scheme}://{addr} ({})",
+                config.database
+            );
+            let _ = std::io::stdout().flush();
+            tracing::info!(%addr, database = %config.database, "serving");
+            crate::run_store(store, config, listener, shutdown).await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Agent { command } => match command {
+            AgentCommand::Add {
+                database: db,
+                commune,
+                name,
+                province,
+                district,
+                json,
+            } => {
+                let added =
+                    commands::add_agent(&database(&db)?, commune.trim(), name, province, district)
+                        .await?;
+                if json {
+                    let mut v = commands::agent_json(&added.agent);
+                    v["token"] = serde_json::Value::String(added.token);
+                    println!("{v}");
+                } else {
+                    println!(
+                        "Agent {} registered for commune {}{}.",
+                        added.agent.id,
+                        added.agent.commune,
+                        added
+                            .agent
+                            .name
+                            .as_ref()
+                            .map(|n| format!(" ({n})"))
+                            .unwrap_or_default()
+                    );
+                    println!(
+                        "Its token is shown only this once; give it to the commune PC for `hotich-agent init --token`:"
+                    );
+                    println!("{}", added.token);
+                }
+                Ok(())
+            }
+            AgentCommand::List { database: db, json } => {
+                let agents = commands::list_agents(&database(&db)?).await?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&agents).unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "{:>4}  {:<7} {:<24} {:>10}  {:<24} status",
+                        "id", "commune", "name", "entries", "last seen (UTC)"
+                    );
+                    for a in agents {
+                        println!(
+                            "{:>4}  {:<7} {:<24} {:>10}  {:<24} {}",
+                            a.id,
+                            a.commune,
+                            a.name.unwrap_or_default(),
+                            a.contiguous_seq,
+                            a.last_seen_at
+                                .map(|t| t.to_rfc3339())
+                                .unwrap_or_else(|| "never".into()),
+                            if a.revoked_at.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                        );
+                    }
+                }
+                Ok(())
+            }
+            AgentCommand::Revoke { database: db, id } => {
+                if commands::revoke_agent(&database(&db)?, id).await? {
+                    println!("Agent {id} revoked: its token is refused from now on.");
+                    Ok(())
+                } else {
+                    Err(ServerError::Usage(format!("no agent with id {id}")))
+                }
+            }
+        },
+        Command::Export {
+            database: db,
+            commune,
+            output,
+        } => {
+            let db = database(&db)?;
+            let written = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|source| ServerError::Io {
+                        context: format!("cannot create {}", path.display()),
+                        source,
+                    })?;
+                    commands::export(&db, commune.as_deref(), &mut BufWriter::new(file)).await?
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    commands::export(&db, commune.as_deref(), &mut BufWriter::new(stdout.lock()))
+                        .await?
+                }
+            };
+            tracing::info!(written, "export finished");
+            Ok(())
+        }
+    }
+}
+
+impl Command {
+    /// The log level a command uses unless `RUST_LOG` says otherwise.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Serve { .. } => "info",
+            _ => "warn",
+        }
+    }
+}
