@@ -10,11 +10,14 @@ use clap::{Parser, Subcommand};
 use hotich_protocol::{Timestamp, content_hash, parse_strict};
 use serde_json::json;
 
-use crate::config::{AgentConfig, DataDir, Secret, SyncSettings, check_commune, check_server_url};
+use crate::config::{
+    AgentConfig, DataDir, Secret, SyncSettings, check_commune, check_server_url,
+    insecure_http_message, is_cleartext_to_another_host,
+};
 use crate::control::{self, ControlInfo};
 use crate::error::{AgentError, ConfigError, EXIT_PROBLEMS, LockError};
 use crate::import::{self, Output};
-use crate::journal::Journal;
+use crate::journal::{Access, Journal};
 use crate::lock::SyncLock;
 use crate::status;
 use crate::sync::SyncEvent;
@@ -57,6 +60,10 @@ pub enum Command {
         /// Set up again over an existing agent (the journal is kept).
         #[arg(long)]
         force: bool,
+        /// Allow a plain http:// server on another computer (the token and
+        /// records then cross the network unencrypted).
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Add records from .jsonl, .json or .csv files to the journal.
     Import {
@@ -77,7 +84,8 @@ pub enum Command {
     Run,
     /// Sync now: upload everything waiting, with progress.
     Sync {
-        /// Give up waiting after this many seconds (the service keeps trying).
+        /// Keep trying through a flaky link for at most this many seconds
+        /// (default 1800: half an hour).
         #[arg(long, value_name = "SECS")]
         timeout: Option<f64>,
         #[arg(long)]
@@ -116,6 +124,9 @@ impl Command {
     pub fn default_log_level(&self) -> &'static str {
         match self {
             Command::Run => "info",
+            // The official watches `sync`: its own lines say what happens;
+            // the engine's warnings would say it twice.
+            Command::Sync { .. } => "error",
             _ => "warn",
         }
     }
@@ -154,11 +165,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             commune,
             ca_cert,
             force,
-        } => init(&resolve()?, server, token, commune, ca_cert, force),
+            allow_insecure_http,
+        } => init(
+            &resolve()?,
+            InitArgs {
+                server,
+                token,
+                commune,
+                ca_cert,
+                force,
+                allow_insecure_http,
+            },
+        ),
         Command::Import { files, json } => {
             let data_dir = resolve()?;
             let config = AgentConfig::load(&data_dir)?;
-            let mut journal = Journal::open(&data_dir.journal_path())?;
+            let mut journal = data_dir.open_journal(Access::ReadWrite)?;
             journal.tune_for_bulk_import()?;
             let output = if json { Output::Json } else { Output::Human };
             let summary = import::import_files(
@@ -169,6 +191,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                 output,
             )?;
             journal.checkpoint()?;
+            journal.remember(data_dir.path())?;
             drop(journal);
             if summary.accepted > 0 {
                 control::poke(&data_dir);
@@ -230,11 +253,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             } else {
                 println!("{}", status::render(&report));
             }
-            Ok(ExitCode::SUCCESS)
+            match &report.journal_problem {
+                None => Ok(ExitCode::SUCCESS),
+                Some(problem) => Err(AgentError::Failed(problem.clone())),
+            }
         }
         Command::Verify { json } => {
             let data_dir = resolve()?;
-            let journal = open_existing_journal(&data_dir)?;
+            AgentConfig::load(&data_dir)?;
+            let journal = data_dir.open_journal(Access::ReadOnly)?;
             let report = journal.verify()?;
             if json {
                 println!(
@@ -261,7 +288,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
         }
         Command::Requeue { seqs } => {
             let data_dir = resolve()?;
-            let mut journal = open_existing_journal(&data_dir)?;
+            AgentConfig::load(&data_dir)?;
+            let mut journal = data_dir.open_journal(Access::ReadWrite)?;
             let n = journal.requeue(if seqs.is_empty() { None } else { Some(&seqs) })?;
             drop(journal);
             if n > 0 {
@@ -294,24 +322,29 @@ fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
         .map_err(|e| AgentError::io("cannot start the async runtime", e))
 }
 
-fn open_existing_journal(data_dir: &DataDir) -> Result<Journal, AgentError> {
-    let path = data_dir.journal_path();
-    if !path.exists() {
-        return Err(ConfigError::NotInitialized(data_dir.path().to_path_buf()).into());
-    }
-    Ok(Journal::open(&path)?)
-}
-
-fn init(
-    data_dir: &DataDir,
+struct InitArgs {
     server: String,
     token: String,
     commune: String,
     ca_cert: Option<PathBuf>,
     force: bool,
-) -> Result<ExitCode, AgentError> {
+    allow_insecure_http: bool,
+}
+
+fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, AgentError> {
+    let InitArgs {
+        server,
+        token,
+        commune,
+        ca_cert,
+        force,
+        allow_insecure_http,
+    } = args;
     let server = server.trim().trim_end_matches('/').to_string();
     check_server_url(&server).map_err(ConfigError::Value)?;
+    if !allow_insecure_http && is_cleartext_to_another_host(&server) {
+        return Err(ConfigError::Value(insecure_http_message(&server)).into());
+    }
     check_commune(commune.trim()).map_err(ConfigError::Value)?;
     if token.trim().is_empty() {
         return Err(ConfigError::Value("the token is empty".into()).into());
@@ -348,10 +381,11 @@ fn init(
         token: Secret::new(token.trim()),
         commune: commune.trim().to_string(),
         ca_cert,
+        allow_insecure_http,
         sync,
     };
     config.save(data_dir)?;
-    let journal = Journal::open(&data_dir.journal_path())?;
+    let journal = Journal::create(data_dir.path(), &data_dir.journal_path())?;
     let entries = journal.counts()?.total;
     println!(
         "Agent set up for commune {} in {}\nServer: {}\nJournal: {} ({entries} entries)",
@@ -428,11 +462,16 @@ impl SyncDisplay {
             return;
         }
         match event {
-            SyncEvent::Started { pending } => println!("Syncing: {pending} record(s) waiting"),
+            SyncEvent::Started { pending } => {
+                if self.tty {
+                    eprint!("\r  {pending} record(s) waiting      ");
+                }
+            }
             SyncEvent::Reconciled {
                 already_held,
                 to_resend,
             } => {
+                self.clear_line();
                 if *already_held > 0 {
                     println!(
                         "  {already_held} record(s) were already at the server (marked as sent)"
@@ -447,61 +486,119 @@ impl SyncDisplay {
                     eprint!("\r  sent {sent}, {pending} waiting      ");
                 }
             }
-            SyncEvent::Done {
-                sent,
-                pending,
-                parked,
-            } => {
-                if self.tty {
-                    eprint!("\r");
-                }
-                println!("Sync complete: {sent} record(s) sent, {pending} waiting.");
-                if *parked > 0 {
-                    println!(
-                        "{parked} record(s) were refused by the server; see `hotich-agent status`."
-                    );
-                }
+            SyncEvent::Retrying { error, retry_in_ms } => {
+                self.clear_line();
+                println!(
+                    "  {error}; trying again in {}",
+                    crate::status::human_duration((*retry_in_ms / 1000).max(1) as i64)
+                );
             }
-            SyncEvent::Failed { .. } => {
-                if self.tty {
-                    eprint!("\r");
-                }
+            SyncEvent::Done { .. } | SyncEvent::Failed { .. } | SyncEvent::Finished { .. } => {
+                self.clear_line();
             }
+        }
+    }
+
+    fn clear_line(&self) {
+        if self.tty {
+            eprint!("\r{:60}\r", "");
         }
     }
 }
 
-fn failed_message(event: &SyncEvent) -> Option<String> {
-    match event {
-        SyncEvent::Failed {
-            error,
-            pending,
-            next_retry_at,
-        } => Some(format!(
-            "sync failed: {error}. {pending} record(s) are waiting safely in the journal; next automatic try at {}",
-            next_retry_at.to_vietnam_local()
-        )),
-        _ => None,
+/// What to do next when a sync stopped with records still waiting: only the
+/// service retries by itself.
+fn how_to_continue(service_running: bool) -> &'static str {
+    if service_running {
+        "The service keeps trying by itself; `hotich-agent status` shows its progress."
+    } else {
+        "Nothing retries by itself while no service runs: run `hotich-agent sync` again when the \
+         network is back, or start the service (`hotich-agent run`) so it keeps trying."
+    }
+}
+
+/// The one line a sync ends with, and its exit code.
+fn sync_result(
+    finished: Option<SyncEvent>,
+    limits: crate::sync_now::Limits,
+    service_running: bool,
+    json: bool,
+) -> Result<ExitCode, AgentError> {
+    use crate::sync_now::Ending;
+    let Some(SyncEvent::Finished {
+        ending,
+        sent,
+        pending,
+        parked,
+        error,
+    }) = finished
+    else {
+        return Err(AgentError::Failed(format!(
+            "the sync ended without a result at {}; see `hotich-agent status`",
+            Timestamp::now().to_vietnam_local()
+        )));
+    };
+    let error = error.unwrap_or_default();
+    let hint = how_to_continue(service_running);
+    match ending {
+        // A script reads the `finished` event already printed.
+        Ending::Drained if json => Ok(ExitCode::SUCCESS),
+        Ending::Drained => {
+            println!("Sync complete: {sent} record(s) sent, {pending} waiting.");
+            if parked > 0 {
+                println!(
+                    "{parked} record(s) were refused by the server; see `hotich-agent status`."
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ending::TimedOut => Err(AgentError::Failed(format!(
+            "stopped after {}: {sent} record(s) sent; {pending} record(s) are still waiting safely \
+             in the journal (the link kept failing: {error}). {hint}",
+            crate::status::human_duration(limits.timeout.as_secs() as i64)
+        ))),
+        Ending::Stalled => Err(AgentError::Failed(format!(
+            "nothing could be sent for {} ({error}); {sent} record(s) sent; {pending} record(s) are \
+             waiting safely in the journal. {hint}",
+            crate::status::human_duration(limits.stall.as_secs() as i64)
+        ))),
+        Ending::NeedsPerson => Err(AgentError::Failed(format!(
+            "{error}. {pending} record(s) are waiting safely in the journal."
+        ))),
+        Ending::Cancelled => Err(AgentError::Failed(format!(
+            "the sync was stopped; {pending} record(s) are waiting safely in the journal. {hint}"
+        ))),
+    }
+}
+
+/// `--timeout` as a duration: positive, at most a week.
+fn sync_timeout(timeout: Option<f64>) -> Result<Duration, AgentError> {
+    let Some(secs) = timeout else {
+        return Ok(crate::sync_now::DEFAULT_TIMEOUT);
+    };
+    let max = crate::sync_now::MAX_TIMEOUT;
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if d > Duration::ZERO && d <= max => Ok(d),
+        _ => Err(AgentError::Usage(format!(
+            "--timeout {secs}: give a number of seconds above 0 and at most {} (a week)",
+            max.as_secs()
+        ))),
     }
 }
 
 fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode, AgentError> {
+    let timeout = sync_timeout(timeout)?;
     let config = AgentConfig::load(data_dir)?;
+    let limits = crate::sync_now::Limits {
+        timeout,
+        stall: config.sync.sync_now_stall(),
+    };
     let display = SyncDisplay {
         json,
-        tty: std::io::stderr().is_terminal(),
+        tty: !json && std::io::stderr().is_terminal(),
     };
     let runtime = runtime()?;
-    let limit = match timeout {
-        Some(t) if t.is_finite() && t > 0.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => {
-            return Err(AgentError::Input(
-                "--timeout must be a positive number of seconds".into(),
-            ));
-        }
-        None => None,
-    };
-    let work = async {
+    let (finished, service_running) = runtime.block_on(async {
         match SyncLock::acquire(data_dir.path()) {
             Ok(_lock) => {
                 let mut last = None;
@@ -509,8 +606,8 @@ fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode
                     display.show(&event);
                     last = Some(event);
                 };
-                crate::service::sync_in_process(data_dir, &config, &mut sink).await?;
-                Ok::<_, AgentError>(last)
+                crate::service::sync_in_process(data_dir, &config, limits, &mut sink).await?;
+                Ok::<_, AgentError>((last, false))
             }
             Err(LockError::Held { .. }) => {
                 // A service (or another sync) holds the lock: ask it to do the work.
@@ -520,32 +617,29 @@ fn sync(data_dir: &DataDir, timeout: Option<f64>, json: bool) -> Result<ExitCode
                     )
                 })?;
                 let mut sink = |event: &SyncEvent| display.show(event);
-                control::sync_via_service(&info, &mut sink)
-                    .await
-                    .map_err(|e| AgentError::Failed(e.to_string()))
+                // The service keeps to the same limits; this is only a
+                // backstop if it stops answering.
+                let wait = limits.timeout + SERVICE_ANSWER_GRACE;
+                match tokio::time::timeout(
+                    wait,
+                    control::sync_via_service(&info, limits.timeout, &mut sink),
+                )
+                .await
+                {
+                    Ok(Ok(last)) => Ok((last, true)),
+                    Ok(Err(e)) => Err(AgentError::Failed(e.to_string())),
+                    Err(_) => Err(AgentError::Failed(format!(
+                        "the service did not finish within {}; the records stay in the journal and \
+                         the service keeps trying",
+                        crate::status::human_duration(wait.as_secs() as i64)
+                    ))),
+                }
             }
             Err(e) => Err(e.into()),
         }
-    };
-    let last = runtime.block_on(async {
-        match limit {
-            None => work.await,
-            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
-                Err(AgentError::Failed(format!(
-                    "gave up waiting after {} s; the records stay in the journal and the service keeps trying",
-                    limit.as_secs_f64()
-                )))
-            }),
-        }
     })?;
-    match last {
-        Some(SyncEvent::Done { .. }) => Ok(ExitCode::SUCCESS),
-        Some(event @ SyncEvent::Failed { .. }) => Err(AgentError::Failed(
-            failed_message(&event).unwrap_or_default(),
-        )),
-        _ => Err(AgentError::Failed(format!(
-            "the sync ended without a result at {}; see `hotich-agent status`",
-            Timestamp::now().to_vietnam_local()
-        ))),
-    }
+    sync_result(finished, limits, service_running, json)
 }
+
+/// How long past its own timeout `sync` waits for the service to report.
+const SERVICE_ANSWER_GRACE: Duration = Duration::from_secs(60);

@@ -45,6 +45,14 @@ pub enum ApiError {
     BadAnswer(String),
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
+    /// The server's copy of this agent's journal is ahead of, or differs
+    /// from, the local journal: it was lost or replaced.
+    #[error("{0}")]
+    JournalDiverged(String),
+    /// A failure of this program (a request that does not serialize, a
+    /// task that panicked), not of the network or the server.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -61,7 +69,9 @@ impl ApiError {
             | ApiError::Forbidden(_)
             | ApiError::TooLarge(_)
             | ApiError::Refused { .. }
-            | ApiError::Setup(_) => RetryClass::Permanent,
+            | ApiError::Setup(_)
+            | ApiError::JournalDiverged(_)
+            | ApiError::Internal(_) => RetryClass::Permanent,
         }
     }
 
@@ -78,6 +88,14 @@ impl ApiError {
         )
     }
 
+    /// A connection that broke after the request started (a link that
+    /// cuts now and then), as opposed to one that never connected or went
+    /// silent (a timeout): a smaller request may get through at once, so the
+    /// batch shrinks within the round.
+    pub fn broke_mid_request(&self) -> bool {
+        matches!(self, ApiError::Transport(_))
+    }
+
     /// Whether the server answered at all.
     pub fn server_reached(&self) -> bool {
         !matches!(
@@ -86,6 +104,7 @@ impl ApiError {
                 | ApiError::Timeout(_)
                 | ApiError::Transport(_)
                 | ApiError::Setup(_)
+                | ApiError::Internal(_)
         )
     }
 }
@@ -228,9 +247,9 @@ impl ApiClient {
 
     pub async fn have(&self, request: &HaveRequest) -> Result<HaveResponse, ApiError> {
         // A page of 1,000 hex hashes is 67 KB as JSON; compressed it is half.
-        let json = serde_json::to_vec(request).map_err(|e| ApiError::Setup(e.to_string()))?;
-        let body = zstd::bulk::compress(&json, 3)
-            .map_err(|e| ApiError::Setup(format!("compression failed: {e}")))?;
+        let json = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let body = zstd::bulk::compress(&json, ZSTD_LEVEL)
+            .map_err(|e| ApiError::Internal(format!("compression failed: {e}")))?;
         let request = self
             .http
             .post(format!("{}{HAVE_PATH}", self.base))
@@ -258,6 +277,10 @@ impl ApiClient {
 /// Serializes and compresses an upload batch. zstd at level 3 takes 1 KB
 /// records to about a fifth of their size at little CPU cost.
 pub fn encode_upload(request: &UploadRequest) -> Result<Vec<u8>, ApiError> {
-    let json = serde_json::to_vec(request).map_err(|e| ApiError::Setup(e.to_string()))?;
-    zstd::bulk::compress(&json, 3).map_err(|e| ApiError::Setup(format!("compression failed: {e}")))
+    let json = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+    zstd::bulk::compress(&json, ZSTD_LEVEL)
+        .map_err(|e| ApiError::Internal(format!("compression failed: {e}")))
 }
+
+/// zstd level of request bodies: fast, and about a fifth of the JSON.
+const ZSTD_LEVEL: i32 = 3;

@@ -47,6 +47,10 @@ pub struct AgentConfig {
     /// A PEM file of extra root certificates, for a district server with its own CA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<PathBuf>,
+    /// Plain `http://` to a host other than this PC sends the token and the
+    /// records in clear; only with this set (`init --allow-insecure-http`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
     #[serde(default)]
     pub sync: SyncSettings,
 }
@@ -73,6 +77,8 @@ pub struct SyncSettings {
     pub idle_recheck_secs: u64,
     /// How often the service re-checks what the server holds, even without an outage.
     pub reconcile_secs: u64,
+    /// "Sync now" stops when nothing could be sent for this long.
+    pub sync_now_stall_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -89,6 +95,7 @@ impl Default for SyncSettings {
             heartbeat_secs: 300,
             idle_recheck_secs: 60,
             reconcile_secs: 3600,
+            sync_now_stall_secs: crate::sync_now::STALL_LIMIT.as_secs(),
         }
     }
 }
@@ -100,26 +107,58 @@ impl SyncSettings {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.connect_timeout_secs)
     }
+    pub fn sync_now_stall(&self) -> Duration {
+        Duration::from_secs(self.sync_now_stall_secs)
+    }
 
     fn check(&self) -> Result<(), String> {
-        let positive = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
+        let seconds = |name: &str, v: f64, max: f64| {
+            if v.is_finite() && v > 0.0 && v <= max {
                 Ok(())
             } else {
-                Err(format!("sync.{name} must be a positive number of seconds"))
+                Err(format!(
+                    "sync.{name} = {v}: must be a number of seconds above 0 and at most {max}"
+                ))
             }
         };
-        positive("request_timeout_secs", self.request_timeout_secs)?;
-        positive("connect_timeout_secs", self.connect_timeout_secs)?;
-        if self.backoff_base_ms == 0 || self.backoff_cap_secs == 0 {
-            return Err("sync.backoff_base_ms and sync.backoff_cap_secs must be above 0".into());
-        }
-        if self.batch_initial == 0 || self.batch_max == 0 || self.batch_max_bytes < 1024 {
-            return Err("sync.batch_initial, sync.batch_max must be above 0 and sync.batch_max_bytes at least 1024".into());
-        }
-        if self.call_attempts == 0 || self.heartbeat_secs == 0 || self.idle_recheck_secs == 0 {
-            return Err("sync.call_attempts, sync.heartbeat_secs and sync.idle_recheck_secs must be above 0".into());
-        }
+        seconds("request_timeout_secs", self.request_timeout_secs, 3600.0)?;
+        seconds("connect_timeout_secs", self.connect_timeout_secs, 600.0)?;
+        let whole = |name: &str, v: u64, min: u64, max: u64| {
+            if (min..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "sync.{name} = {v}: must be between {min} and {max}"
+                ))
+            }
+        };
+        const DAY: u64 = 86_400;
+        whole("backoff_cap_secs", self.backoff_cap_secs, 1, DAY)?;
+        whole(
+            "backoff_base_ms",
+            self.backoff_base_ms,
+            1,
+            self.backoff_cap_secs * 1000,
+        )?;
+        whole("call_attempts", self.call_attempts as u64, 1, 10)?;
+        // The server takes at most 10,000 entries in one upload.
+        whole("batch_max", self.batch_max as u64, 1, 10_000)?;
+        whole(
+            "batch_initial",
+            self.batch_initial as u64,
+            1,
+            self.batch_max as u64,
+        )?;
+        whole(
+            "batch_max_bytes",
+            self.batch_max_bytes as u64,
+            1024,
+            16 * 1024 * 1024,
+        )?;
+        whole("heartbeat_secs", self.heartbeat_secs, 1, DAY)?;
+        whole("idle_recheck_secs", self.idle_recheck_secs, 1, DAY)?;
+        whole("reconcile_secs", self.reconcile_secs, 1, 7 * DAY)?;
+        whole("sync_now_stall_secs", self.sync_now_stall_secs, 1, DAY)?;
         Ok(())
     }
 }
@@ -127,6 +166,9 @@ impl SyncSettings {
 impl AgentConfig {
     pub fn check(&self) -> Result<(), String> {
         check_server_url(&self.server)?;
+        if !self.allow_insecure_http && is_cleartext_to_another_host(&self.server) {
+            return Err(insecure_http_message(&self.server));
+        }
         check_commune(&self.commune)?;
         if self.token.expose().trim().is_empty() {
             return Err("token is empty".into());
@@ -184,6 +226,33 @@ pub fn check_server_url(url: &str) -> Result<(), String> {
         return Err(format!("server URL \"{url}\" has no host"));
     }
     Ok(())
+}
+
+/// Whether `url` is plain HTTP to a host other than this PC (loopback).
+pub fn is_cleartext_to_another_host(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_port.split(':').next().unwrap_or_default()
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
+}
+
+pub fn insecure_http_message(url: &str) -> String {
+    format!(
+        "server URL \"{url}\" is plain http:// to another computer: the agent's token and the \
+         records would cross the network unencrypted. Use https:// (with --ca-cert for a \
+         district CA), or --allow-insecure-http on a network you trust"
+    )
 }
 
 pub fn check_commune(code: &str) -> Result<(), String> {
@@ -252,6 +321,14 @@ impl DataDir {
         self.0.join(CONTROL_FILE)
     }
 
+    /// The journal, checked against what this directory knows of it.
+    pub fn open_journal(
+        &self,
+        access: crate::journal::Access,
+    ) -> Result<crate::journal::Journal, crate::error::JournalError> {
+        crate::journal::Journal::open_checked(&self.0, &self.journal_path(), access)
+    }
+
     /// Creates the directory, private to its owner.
     pub fn create(&self) -> Result<(), ConfigError> {
         let write_err = |source| ConfigError::Write {
@@ -279,6 +356,7 @@ mod tests {
             token: Secret::new("hts_supersecret"),
             commune: "00004".into(),
             ca_cert: None,
+            allow_insecure_http: false,
             sync: SyncSettings::default(),
         };
         let shown = format!("{c:?}");
@@ -296,6 +374,7 @@ mod tests {
             token: Secret::new("hts_abc"),
             commune: "00004".into(),
             ca_cert: None,
+            allow_insecure_http: false,
             sync: SyncSettings::default(),
         };
         c.save(&dd).unwrap();
@@ -311,6 +390,27 @@ mod tests {
     }
 
     #[test]
+    fn cleartext_only_to_this_pc() {
+        for local in [
+            "http://127.0.0.1:8700",
+            "http://localhost",
+            "http://[::1]:80/x",
+            "https://hotich.example.vn",
+            "http://user@127.0.0.2",
+        ] {
+            assert!(!is_cleartext_to_another_host(local), "{local}");
+        }
+        for remote in [
+            "http://hotich.example.vn",
+            "http://10.0.0.5:8700",
+            "http://127.0.0.1.evil.example",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(is_cleartext_to_another_host(remote), "{remote}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_named() {
         assert!(check_server_url("ftp://x").unwrap_err().contains("http://"));
         assert!(check_commune("4").unwrap_err().contains("5 digits"));
@@ -318,7 +418,7 @@ mod tests {
         let dd = DataDir::new(dir.path());
         fs::write(
             dd.config_path(),
-            "server = \"http://x\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\nbatch_max = 0\n",
+            "server = \"http://127.0.0.1:9\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\nbatch_max = 0\n",
         )
         .unwrap();
         let err = AgentConfig::load(&dd).unwrap_err().to_string();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -45,9 +45,10 @@ impl ControlInfo {
 /// What the control endpoint asks of the service loop.
 #[derive(Debug)]
 pub enum ControlRequest {
-    /// Run a round now and report its events.
+    /// "Sync now" (see [`crate::sync_now`]) and report its events.
     SyncNow {
         events: mpsc::UnboundedSender<SyncEvent>,
+        limits: crate::sync_now::Limits,
     },
     /// New entries are in the journal.
     Poke,
@@ -69,14 +70,32 @@ fn authorized(state: &ControlState, headers: &HeaderMap) -> bool {
         .is_some_and(|v| constant_time_eq(v.as_bytes(), state.secret.as_bytes()))
 }
 
-async fn sync_now(State(state): State<ControlState>, headers: HeaderMap) -> Response {
+/// `POST /v1/sync?timeout_secs=N`.
+#[derive(Debug, Deserialize)]
+struct SyncQuery {
+    timeout_secs: Option<u64>,
+}
+
+async fn sync_now(
+    State(state): State<ControlState>,
+    headers: HeaderMap,
+    Query(query): Query<SyncQuery>,
+) -> Response {
     if !authorized(&state, &headers) {
         return StatusCode::FORBIDDEN.into_response();
     }
+    let limits = crate::sync_now::Limits {
+        timeout: query
+            .timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(crate::sync_now::DEFAULT_TIMEOUT)
+            .min(crate::sync_now::MAX_TIMEOUT),
+        ..crate::sync_now::Limits::default()
+    };
     let (tx, rx) = mpsc::unbounded_channel();
     if state
         .requests
-        .send(ControlRequest::SyncNow { events: tx })
+        .send(ControlRequest::SyncNow { events: tx, limits })
         .await
         .is_err()
     {
@@ -190,6 +209,7 @@ pub enum ControlError {
 /// until the round ends. Returns the last event.
 pub async fn sync_via_service(
     info: &ControlInfo,
+    timeout: Duration,
     on_event: &mut (dyn FnMut(&SyncEvent) + Send),
 ) -> Result<Option<SyncEvent>, ControlError> {
     let client = reqwest::Client::builder()
@@ -197,7 +217,11 @@ pub async fn sync_via_service(
         .build()
         .map_err(|e| ControlError::Unreachable(e.to_string()))?;
     let mut response = client
-        .post(format!("http://127.0.0.1:{}/v1/sync", info.port))
+        .post(format!(
+            "http://127.0.0.1:{}/v1/sync?timeout_secs={}",
+            info.port,
+            timeout.as_secs().max(1)
+        ))
         .header(SECRET_HEADER, &info.secret)
         .send()
         .await

@@ -33,6 +33,10 @@ pub enum JournalError {
         seq: u64,
         detail: String,
     },
+    /// The journal is missing, emptied, replaced or behind what this data
+    /// directory knows it held: records would be lost or numbered twice.
+    #[error("journal {path}: {detail}")]
+    Lost { path: PathBuf, detail: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,9 +90,12 @@ pub enum AgentError {
     Lock(#[from] LockError),
     #[error(transparent)]
     Api(#[from] crate::client::ApiError),
-    /// Input the user gave cannot be used (a file to hash, a bad argument).
+    /// Input the user gave cannot be used (a file to hash).
     #[error("{0}")]
     Input(String),
+    /// An argument out of range, or a combination that makes no sense.
+    #[error("{0}")]
+    Usage(String),
     /// The command ran and failed in a way already explained (e.g. sync failed).
     #[error("{0}")]
     Failed(String),
@@ -103,9 +110,15 @@ pub enum AgentError {
 impl AgentError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            AgentError::Input(_) | AgentError::Failed(_) => EXIT_PROBLEMS,
+            AgentError::Input(_)
+            | AgentError::Failed(_)
+            | AgentError::Journal(JournalError::Lost { .. }) => EXIT_PROBLEMS,
             AgentError::Api(e) if e.is_transient() => EXIT_PROBLEMS,
-            AgentError::Config(_) | AgentError::Lock(_) | AgentError::Api(_) => EXIT_SETUP,
+            AgentError::Api(crate::client::ApiError::Internal(_)) => EXIT_INTERNAL,
+            AgentError::Config(_)
+            | AgentError::Lock(_)
+            | AgentError::Api(_)
+            | AgentError::Usage(_) => EXIT_SETUP,
             AgentError::Journal(_) | AgentError::Io { .. } => EXIT_INTERNAL,
         }
     }

@@ -90,17 +90,38 @@ enum RejectsWriter {
     Csv(Box<csv::Writer<File>>),
 }
 
-/// Created on the first refused record of a file.
+/// Created on the first refused record of a file. Written to a new
+/// temporary file beside its final name and renamed over it at the end: an
+/// existing rejects file (or a link planted in its place) is replaced, never
+/// written through, and a half-written file never carries the final name.
 struct Rejects {
     path: PathBuf,
+    tmp: Option<PathBuf>,
     writer: Option<RejectsWriter>,
     fallback_dir: PathBuf,
+}
+
+/// Creates a new file that did not exist (O_EXCL: a symlink is not followed).
+fn create_new(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 impl Rejects {
     fn new(input: &Path, format: Format, fallback_dir: &Path) -> Self {
         Rejects {
             path: rejects_path(input, format),
+            tmp: None,
             writer: None,
             fallback_dir: fallback_dir.to_path_buf(),
         }
@@ -108,7 +129,7 @@ impl Rejects {
 
     fn open(&mut self, header: Option<&[String]>) -> std::io::Result<&mut RejectsWriter> {
         if self.writer.is_none() {
-            let file = match File::create(&self.path) {
+            let file = match create_new(&temp_beside(&self.path)) {
                 Ok(f) => f,
                 Err(_) => {
                     // The input's folder may be read-only (a USB stick, a share):
@@ -121,9 +142,10 @@ impl Rejects {
                         .map(|n| n.to_os_string())
                         .unwrap_or_default();
                     self.path = dir.join(name);
-                    File::create(&self.path)?
+                    create_new(&temp_beside(&self.path))?
                 }
             };
+            self.tmp = Some(temp_beside(&self.path));
             self.writer = Some(match header {
                 Some(h) => {
                     let mut w = csv::Writer::from_writer(file);
@@ -184,18 +206,27 @@ impl Rejects {
     }
 
     fn finish(&mut self) -> std::io::Result<Option<PathBuf>> {
-        match self.writer.take() {
-            None => Ok(None),
-            Some(RejectsWriter::Jsonl(mut w)) => {
-                w.flush()?;
-                w.get_ref().sync_all()?;
-                Ok(Some(self.path.clone()))
-            }
-            Some(RejectsWriter::Csv(mut w)) => {
-                w.flush()?;
-                Ok(Some(self.path.clone()))
-            }
+        let file = match self.writer.take() {
+            None => return Ok(None),
+            Some(RejectsWriter::Jsonl(w)) => w.into_inner().map_err(|e| e.into_error())?,
+            Some(RejectsWriter::Csv(w)) => w
+                .into_inner()
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        };
+        file.sync_all()?;
+        drop(file);
+        if let Some(tmp) = self.tmp.take() {
+            std::fs::rename(&tmp, &self.path)?;
         }
+        Ok(Some(self.path.clone()))
+    }
+}
+
+impl Drop for Rejects {
+    /// An import cut short by a journal error still leaves the rejects of
+    /// what it read under their name: nothing the official gave is lost.
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use hotich_protocol::json::StrictValue;
 use hotich_protocol::validate::{
-    always_required_paths, closest, is_integer_field, known_field_paths,
+    MAX_LIST_ITEMS, always_required_paths, check_record_size, closest, is_integer_field,
+    known_field_paths, shown,
 };
 use hotich_protocol::{FieldError, parse_strict};
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
@@ -102,7 +103,17 @@ Vietnamese encoding (Windows-1258, TCVN3/ABC or VNI). Save it again as UTF-8 (in
 /// Opens a file, checks it is UTF-8 as a whole, and picks its reader.
 pub fn open(path: &Path) -> Result<InputFile, FileError> {
     let io = |e: std::io::Error| FileError::new(path, None, format!("cannot read: {e}"));
-    let total_bytes = std::fs::metadata(path).map_err(io)?.len();
+    let meta = std::fs::metadata(path).map_err(io)?;
+    // A pipe, a device or a folder cannot be read twice (the encoding check,
+    // then the records) and may never end: only plain files are imported.
+    if !meta.is_file() {
+        return Err(FileError::new(
+            path,
+            None,
+            "is not a regular file; save the records to a file and import that",
+        ));
+    }
+    let total_bytes = meta.len();
     check_utf8(path)?;
     let mut file = BufReader::new(File::open(path).map_err(io)?);
     let bom = skip_bom(&mut file).map_err(io)?;
@@ -287,7 +298,10 @@ fn json_lines(
             if text.is_empty() {
                 continue;
             }
-            let value = parse_strict(&text).map_err(|e| json_problem(&e));
+            let value = match check_record_size(text.len()) {
+                Err(e) => Err(vec![e]),
+                Ok(()) => parse_strict(&text).map_err(|e| json_problem(&e)),
+            };
             return Some(Ok(Item {
                 line: number,
                 value,
@@ -463,10 +477,26 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
             return bad(format!("column {} has no name in the header", i + 1));
         }
         if !seen.insert(name.as_str()) {
-            return bad(format!("column \"{name}\" appears twice in the header"));
+            return bad(format!(
+                "column \"{}\" appears twice in the header",
+                shown(name)
+            ));
         }
         if name == ERRORS_COLUMN {
             continue;
+        }
+        // A list index is small: `scans.99999999999.bytes` would build a
+        // list of that many items.
+        if let Some(index) = name
+            .split('.')
+            .find(|seg| !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()))
+            && (index.len() > 3 || index.parse::<usize>().map_or(true, |i| i >= MAX_LIST_ITEMS))
+        {
+            return bad(format!(
+                "column \"{}\": list positions go from 0 to {}",
+                shown(name),
+                MAX_LIST_ITEMS - 1
+            ));
         }
         // `scans.0.sha256` is listed as `scans.N.sha256`.
         let generic: String = name
@@ -484,7 +514,7 @@ fn check_header(path: &Path, header: &[String]) -> Result<(), FileError> {
             let hint = closest(name, known.iter().map(String::as_str))
                 .map(|k| format!(" (did you mean {k}?)"))
                 .unwrap_or_default();
-            return bad(format!("unknown column \"{name}\"{hint}"));
+            return bad(format!("unknown column \"{}\"{hint}", shown(name)));
         }
     }
     let missing: Vec<String> = always_required_paths()

@@ -15,6 +15,7 @@ pub mod retry;
 pub mod service;
 pub mod status;
 pub mod sync;
+pub mod sync_now;
 
 pub use config::{AgentConfig, DataDir};
 pub use error::AgentError;

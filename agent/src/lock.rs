@@ -54,9 +54,13 @@ impl SyncLock {
         Ok(SyncLock { _file: file, path })
     }
 
-    /// Whether some process holds the lock right now (without taking it for long).
+    /// Whether some process holds the lock right now. Reads only: works in
+    /// a read-only data directory and leaves the holder's pid in place.
     pub fn is_held(data_dir: &Path) -> bool {
-        matches!(SyncLock::acquire(data_dir), Err(LockError::Held { .. }))
+        let Ok(file) = File::open(data_dir.join(LOCK_FILE)) else {
+            return false;
+        };
+        matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
     }
 
     pub fn path(&self) -> &Path {

@@ -84,9 +84,23 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    with_retries_if(op, attempts, ApiError::is_transient).await
+}
+
+/// [`with_retries`] for the failures `retry_if` accepts (a subset of the
+/// transient ones).
+pub async fn with_retries_if<T, F, Fut>(
+    op: F,
+    attempts: usize,
+    retry_if: fn(&ApiError) -> bool,
+) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
     op.retry(call_policy(attempts))
         .sleep(tokio::time::sleep)
-        .when(ApiError::is_transient)
+        .when(retry_if)
         .adjust(|e, planned| match (planned, e.retry_class()) {
             // The attempts are used up: the long schedule takes over.
             (None, _) => None,

@@ -3,9 +3,10 @@
 //!
 //! The service sleeps until something is due: a scheduled retry, new entries
 //! (an importer pokes it, and it re-checks every `idle_recheck_secs`), a
-//! heartbeat, or "sync now". Offline it wakes only on its backoff schedule.
+//! heartbeat, or "sync now". Offline it wakes only on its backoff schedule,
+//! or when new records arrive (at most every [`POKE_ROUND_EVERY`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use tracing::{error, info};
@@ -14,13 +15,16 @@ use crate::client::ApiClient;
 use crate::config::{AgentConfig, DataDir};
 use crate::control::{self, ControlRequest};
 use crate::error::AgentError;
-use crate::journal::Journal;
+use crate::journal::Access;
 use crate::lock::SyncLock;
-use crate::sync::{RoundReport, SyncEngine, SyncEvent};
+use crate::sync::{SyncEngine, SyncEvent};
 
 /// After a journal error (disk full, a lock held too long) the service waits
 /// this long and tries again.
 pub const JOURNAL_RETRY: Duration = Duration::from_secs(30);
+
+/// During a backoff, an importer's poke starts a round at most this often.
+pub const POKE_ROUND_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs until `shutdown` turns true. Holds the data directory's sync lock.
 pub async fn run_service(
@@ -29,7 +33,7 @@ pub async fn run_service(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
     let _lock = SyncLock::acquire(data_dir.path())?;
-    let journal = Journal::open(&data_dir.journal_path())?;
+    let journal = data_dir.open_journal(Access::ReadWrite)?;
     let client = ApiClient::new(&config)?;
     let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
     let (requests_tx, mut requests) = mpsc::channel(16);
@@ -50,6 +54,7 @@ pub async fn run_service(
         JOURNAL_RETRY
     };
     let mut pause = Duration::ZERO;
+    let mut last_poke_round: Option<Instant> = None;
     loop {
         let wait = if pause > Duration::ZERO {
             std::mem::take(&mut pause)
@@ -65,19 +70,44 @@ pub async fn run_service(
             Some(request) = requests.recv() => Some(request),
             () = tokio::time::sleep(wait) => None,
         };
-        let events = match request {
-            Some(ControlRequest::SyncNow { events }) => {
-                if let Err(e) = engine.force_now() {
-                    pause = journal_trouble(e);
+        match request {
+            Some(ControlRequest::SyncNow { events, limits }) => {
+                let limits = crate::sync_now::Limits {
+                    stall: config.sync.sync_now_stall(),
+                    ..limits
+                };
+                let watcher = events.clone();
+                let mut sink = move |event: SyncEvent| {
+                    let _ = events.send(event);
+                };
+                // The official's `sync` is watching: keep going through a
+                // flaky link as the in-process `sync` does, until it is done
+                // or the watcher leaves.
+                let cancelled = move || watcher.is_closed();
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    ended = crate::sync_now::drive(&mut engine, limits, &mut sink, &cancelled) => {
+                        if let Err(e) = ended {
+                            pause = journal_trouble(e);
+                        }
+                    }
                 }
-                Some(events)
+                continue;
             }
-            // New entries wait for a scheduled retry like the others: imports
-            // must not turn a backoff into a storm.
-            Some(ControlRequest::Poke) if engine.in_backoff().unwrap_or(true) => continue,
-            Some(ControlRequest::Poke) => None,
+            // New records wake the service even during a backoff (the link
+            // may be back), but a busy importer does not turn the backoff
+            // into a storm: at most one such round per POKE_ROUND_EVERY.
+            Some(ControlRequest::Poke) => {
+                let in_backoff = engine.in_backoff().unwrap_or(true);
+                if in_backoff && last_poke_round.is_some_and(|t| t.elapsed() < POKE_ROUND_EVERY) {
+                    continue;
+                }
+                if in_backoff {
+                    last_poke_round = Some(Instant::now());
+                }
+            }
             None => match engine.wants_round() {
-                Ok(true) => None,
+                Ok(true) => {}
                 Ok(false) => {
                     let answered = engine.server_answered().unwrap_or(false);
                     tokio::select! {
@@ -91,12 +121,8 @@ pub async fn run_service(
                     continue;
                 }
             },
-        };
-        let mut sink = move |event: SyncEvent| {
-            if let Some(tx) = &events {
-                let _ = tx.send(event);
-            }
-        };
+        }
+        let mut sink = |_: SyncEvent| {};
         tokio::select! {
             // Stopping mid-request is safe: the batch stays pending and the
             // server's answer, if it committed, is found by the next reconcile.
@@ -112,16 +138,16 @@ pub async fn run_service(
     Ok(())
 }
 
-/// One round in this process, for `sync` when no service runs. The caller
+/// "Sync now" in this process, for `sync` when no service runs. The caller
 /// holds the sync lock.
 pub async fn sync_in_process(
     data_dir: &DataDir,
     config: &AgentConfig,
+    limits: crate::sync_now::Limits,
     sink: &mut (dyn FnMut(SyncEvent) + Send),
-) -> Result<RoundReport, AgentError> {
-    let journal = Journal::open(&data_dir.journal_path())?;
+) -> Result<crate::sync_now::Ending, AgentError> {
+    let journal = data_dir.open_journal(Access::ReadWrite)?;
     let client = ApiClient::new(config)?;
     let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
-    engine.force_now()?;
-    Ok(engine.round(sink).await?)
+    Ok(crate::sync_now::drive(&mut engine, limits, sink, &|| false).await?)
 }

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::config::{AgentConfig, DataDir};
 use crate::error::AgentError;
-use crate::journal::{Counts, Journal, ParkedEntry};
+use crate::error::JournalError;
+use crate::journal::{Access, Counts, ParkedEntry};
 use crate::lock::SyncLock;
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,10 +34,42 @@ pub struct StatusReport {
     pub server_alerts: Option<u64>,
     pub divergence: Option<String>,
     pub parked_entries: Vec<ParkedEntry>,
+    /// The journal cannot be used (missing, emptied, replaced): everything
+    /// above is then unknown, and `status` exits non-zero.
+    pub journal_problem: Option<String>,
 }
 
 pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, AgentError> {
-    let journal = Journal::open(&data_dir.journal_path())?;
+    let journal = match data_dir.open_journal(Access::ReadOnly) {
+        Ok(j) => j,
+        Err(e @ JournalError::Lost { .. }) => {
+            return Ok(StatusReport {
+                data_dir: data_dir.path().display().to_string(),
+                server: config.server.clone(),
+                commune: config.commune.clone(),
+                service_running: SyncLock::is_held(data_dir.path()),
+                journal_entries: 0,
+                pending: 0,
+                acked: 0,
+                parked: 0,
+                oldest_pending_at: None,
+                oldest_pending_age_secs: None,
+                last_attempt_at: None,
+                last_success_at: None,
+                last_error: None,
+                last_error_at: None,
+                next_retry_at: None,
+                consecutive_failures: 0,
+                server_reachable: None,
+                server_contiguous_seq: None,
+                server_alerts: None,
+                divergence: None,
+                parked_entries: Vec::new(),
+                journal_problem: Some(e.to_string()),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
     let Counts {
         total,
         pending,
@@ -68,6 +101,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
         server_alerts: state.server_alerts,
         divergence: state.divergence,
         parked_entries: journal.parked(20)?,
+        journal_problem: None,
     })
 }
 
@@ -98,6 +132,12 @@ pub fn render(r: &StatusReport) -> String {
     let now = Timestamp::now();
     let mut out = Vec::new();
     out.push(format!("Commune:        {}", r.commune));
+    if let Some(problem) = &r.journal_problem {
+        out.push(format!("Server:         {}", r.server));
+        out.push(format!("JOURNAL PROBLEM: {problem}"));
+        out.push(format!("Data directory: {}", r.data_dir));
+        return out.join("\n");
+    }
     out.push(format!(
         "Server:         {}{}",
         r.server,

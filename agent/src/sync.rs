@@ -23,7 +23,8 @@ use crate::client::{ApiClient, ApiError, encode_upload};
 use crate::config::SyncSettings;
 use crate::error::JournalError;
 use crate::journal::{EntryState, Journal, QueuedEntry, Resolution, SyncState};
-use crate::retry::{Backoff, wait_after_failure, with_retries};
+use crate::retry::{Backoff, wait_after_failure, with_retries, with_retries_if};
+use crate::sync_now::Ending;
 
 /// What someone watching a round (the `sync` command) is told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -52,6 +53,20 @@ pub enum SyncEvent {
         pending: u64,
         next_retry_at: Timestamp,
     },
+    /// "Sync now" keeps going: the next round starts after this wait.
+    Retrying {
+        error: String,
+        retry_in_ms: u64,
+    },
+    /// "Sync now" ended (see [`Ending`]); the last event of a `sync`.
+    Finished {
+        ending: Ending,
+        sent: u64,
+        pending: u64,
+        parked: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +90,9 @@ pub const UNKNOWN_STATUS_RECHECK: Duration = Duration::from_secs(3600);
 /// Hashes per have/lack question: 1,000 hex hashes are about 67 KB of JSON.
 pub const RECONCILE_PAGE: usize = 1000;
 
+/// A batch ready to send: its entries and the compressed body.
+type Prepared = (Vec<QueuedEntry>, Vec<u8>);
+
 pub struct SyncEngine {
     journal: Journal,
     client: ApiClient,
@@ -87,10 +105,9 @@ pub struct SyncEngine {
     last_heartbeat: Option<Instant>,
 }
 
-fn to_raw(entry: &QueuedEntry) -> Result<Box<RawValue>, ApiError> {
-    RawValue::from_string(entry.record.clone())
-        .map_err(|e| ApiError::Setup(format!("journal entry #{} is not JSON: {e}", entry.seq)))
-}
+/// A round gives up after this many requests in a row broke mid-way, even
+/// as the batch shrinks: the link is not delivering.
+pub const MAX_BREAKS_PER_ROUND: u32 = 8;
 
 impl SyncEngine {
     pub fn new(
@@ -127,10 +144,23 @@ impl SyncEngine {
         self.journal.save_sync_state(&state)
     }
 
+    /// The journal's counts (total, pending, acked, parked).
+    pub fn counts(&self) -> Result<crate::journal::Counts, JournalError> {
+        self.journal.counts()
+    }
+
+    /// When the next retry is due. A stored time further away than the
+    /// backoff cap can only come from a clock that jumped; it is pulled in.
+    fn retry_due_at(&self, state: &SyncState, now: Timestamp) -> Timestamp {
+        let latest = now.plus_ms(self.backoff.cap.as_millis() as i64);
+        state.next_attempt_at.min(latest)
+    }
+
     /// Whether a retry is scheduled in the future (the link failed recently).
     pub fn in_backoff(&self) -> Result<bool, JournalError> {
         let state = self.journal.sync_state()?;
-        Ok(state.failures > 0 && state.next_attempt_at > Timestamp::now())
+        let now = Timestamp::now();
+        Ok(state.failures > 0 && self.retry_due_at(&state, now) > now)
     }
 
     /// Whether a round has work: entries due (and no retry pending), a
@@ -139,7 +169,7 @@ impl SyncEngine {
         let state = self.journal.sync_state()?;
         let now = Timestamp::now();
         if state.failures > 0 {
-            return Ok(state.next_attempt_at <= now);
+            return Ok(self.retry_due_at(&state, now) <= now);
         }
         let reconcile_every = Duration::from_secs(self.settings.reconcile_secs);
         Ok(self.needs_reconcile
@@ -160,8 +190,8 @@ impl SyncEngine {
         let now = Timestamp::now();
         let idle = Duration::from_secs(self.settings.idle_recheck_secs);
         if state.failures > 0 {
-            let wait = state
-                .next_attempt_at
+            let wait = self
+                .retry_due_at(&state, now)
                 .millis()
                 .saturating_sub(now.millis())
                 .max(0);
@@ -233,7 +263,13 @@ impl SyncEngine {
             }
             Err(SyncError::Journal(e)) => return Err(e),
             Err(SyncError::Api(error)) => {
-                state.failures = state.failures.saturating_add(1);
+                // A round that moved records before failing shows the link
+                // works: the next try comes soon, not after a long backoff.
+                state.failures = if sent > 0 {
+                    1
+                } else {
+                    state.failures.saturating_add(1)
+                };
                 let wait =
                     wait_after_failure(&self.backoff, state.failures, &error, &mut self.jitter);
                 state.next_attempt_at = now.plus_ms(wait.as_millis() as i64);
@@ -280,42 +316,47 @@ impl SyncEngine {
         }
         let start = self.journal.counts()?;
         let mut settled = 0u64;
-        let mut first = self.journal.next_batch(
-            Timestamp::now(),
-            self.batch_size,
-            self.settings.batch_max_bytes,
-        )?;
-        if first.is_empty() {
-            return Ok(());
-        }
-        let body = self.encode(&first)?;
-        let mut in_flight = Some((std::mem::take(&mut first), self.spawn_upload(body)));
-        // While a batch is in flight the next one is read and compressed, and
-        // the answer to the previous one is written to the journal, so the
-        // agent's work overlaps the server's.
-        while let Some((batch, request)) = in_flight.take() {
+        let mut breaks = 0u32;
+        let mut in_flight: Option<(Vec<QueuedEntry>, InFlight)> = None;
+        loop {
+            if in_flight.is_none() {
+                // Nothing prepared (the start, the end of what was read, or
+                // a smaller batch size): read again, from the first pending
+                // entry, which also finds entries added meanwhile.
+                let batch = self.journal.next_batch(
+                    Timestamp::now(),
+                    self.batch_size,
+                    self.settings.batch_max_bytes,
+                )?;
+                match self.prepare(batch)? {
+                    Some((batch, body)) => in_flight = Some((batch, self.spawn_upload(body))),
+                    None => return Ok(()),
+                }
+            }
+            let Some((batch, request)) = in_flight.take() else {
+                return Ok(());
+            };
             let (first_seq, last_seq) = match (batch.first(), batch.last()) {
                 (Some(f), Some(l)) => (f.seq, l.seq),
                 _ => return Ok(()),
             };
+            // While a batch is in flight the next one is read and
+            // compressed, and the answer to the previous one is written to
+            // the journal, so the agent's work overlaps the server's.
             let next = self.journal.next_batch_after(
                 last_seq,
                 Timestamp::now(),
                 self.batch_size,
                 self.settings.batch_max_bytes,
             )?;
-            let next_body = if next.is_empty() {
-                None
-            } else {
-                Some(self.encode(&next)?)
-            };
-            let result = request.answer().await;
-            match result {
+            let next = self.prepare(next)?;
+            match request.answer().await {
                 Ok(response) => {
-                    if let Some(body) = next_body {
+                    if let Some((next, body)) = next {
                         in_flight = Some((next, self.spawn_upload(body)));
                     }
                     self.apply(&batch, response)?;
+                    breaks = 0;
                     *sent += batch.len() as u64;
                     settled += batch.len() as u64;
                     if batch.len() >= self.batch_size {
@@ -339,6 +380,19 @@ impl SyncEngine {
                         },
                     )])?;
                 }
+                // The link delivers, but not this much at once: shrink the
+                // batch and go on within the round.
+                Err(error) if error.broke_mid_request() && breaks + 1 < MAX_BREAKS_PER_ROUND => {
+                    breaks += 1;
+                    self.journal.note_failed_send(first_seq, last_seq)?;
+                    self.batch_size = (batch.len() / 2).max(1);
+                    debug!(%error, breaks, batch = self.batch_size, "request broke; smaller batch");
+                    // The break may have come after the server committed (the
+                    // answer was lost): ask about this batch before sending
+                    // it again, which costs 32 bytes a record, not 130.
+                    let held = self.settle_if_held(&batch).await?;
+                    settled += held;
+                }
                 Err(error) => {
                     self.journal.note_failed_send(first_seq, last_seq)?;
                     if error.is_link_failure() {
@@ -347,37 +401,43 @@ impl SyncEngine {
                     return Err(SyncError::Api(error));
                 }
             }
-            if in_flight.is_none() {
-                // Nothing prepared (the end, or a smaller batch size): look again,
-                // for entries added meanwhile too.
-                let batch = self.journal.next_batch(
-                    Timestamp::now(),
-                    self.batch_size,
-                    self.settings.batch_max_bytes,
-                )?;
-                if !batch.is_empty() {
-                    let body = self.encode(&batch)?;
-                    in_flight = Some((batch, self.spawn_upload(body)));
-                }
-            }
         }
-        Ok(())
     }
 
     fn spawn_upload(&self, body: Vec<u8>) -> InFlight {
-        InFlight(tokio::spawn(upload_with_retries(
+        InFlight(tokio::spawn(upload(
             self.client.clone(),
             body,
             self.settings.call_attempts,
         )))
     }
 
-    /// Builds the compressed body. `prev` is sent only where the server
-    /// cannot take it from the previous element of the batch.
-    fn encode(&self, batch: &[QueuedEntry]) -> Result<Vec<u8>, SyncError> {
+    /// Builds the compressed body of a batch. `prev` is sent only where the
+    /// server cannot take it from the previous element. An entry damaged in
+    /// the journal (its record is not JSON) is parked with the reason and
+    /// left out, so the rest of the queue still flows; `verify` names it.
+    fn prepare(&mut self, batch: Vec<QueuedEntry>) -> Result<Option<Prepared>, SyncError> {
         let mut entries = Vec::with_capacity(batch.len());
+        let mut kept = Vec::with_capacity(batch.len());
+        let mut damaged = Vec::new();
         let mut previous_seq: Option<u64> = None;
         for entry in batch {
+            let record = match RawValue::from_string(entry.record.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(seq = entry.seq, error = %e, "journal entry is damaged; parked");
+                    damaged.push((
+                        entry.seq,
+                        Resolution::Parked {
+                            reason: format!(
+                                "this entry is damaged in the journal (its record is not JSON: {e}); \
+                                 run `hotich-agent verify` and tell district IT"
+                            ),
+                        },
+                    ));
+                    continue;
+                }
+            };
             let prev = if previous_seq == Some(entry.seq - 1) {
                 None
             } else {
@@ -388,11 +448,19 @@ impl SyncEngine {
                 hash: entry.hash,
                 prev,
                 entered_at: Some(entry.entered_at),
-                record: to_raw(entry)?,
+                record,
             });
             previous_seq = Some(entry.seq);
+            kept.push(entry);
         }
-        Ok(encode_upload(&UploadRequest { entries })?)
+        if !damaged.is_empty() {
+            self.journal.apply_results(&damaged)?;
+        }
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let body = encode_upload(&UploadRequest { entries })?;
+        Ok(Some((kept, body)))
     }
 
     fn prev_chain(&self, seq: u64) -> Result<ChainHash, SyncError> {
@@ -465,6 +533,42 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Marks the entries of `batch` the server holds (with this agent's link)
+    /// as sent; returns how many. A failure to ask is not an error here: the
+    /// entries simply stay pending.
+    async fn settle_if_held(&mut self, batch: &[QueuedEntry]) -> Result<u64, SyncError> {
+        let request = HaveRequest {
+            hashes: batch.iter().map(|e| e.hash).collect(),
+            seqs: batch.iter().map(|e| e.seq).collect(),
+        };
+        let client = self.client.clone();
+        let answer = match self.call(|| client.have(&request)).await {
+            Ok(a) => a,
+            Err(error) => {
+                debug!(%error, "could not ask what the server holds");
+                return Ok(0);
+            }
+        };
+        let lacking: HashSet<_> = answer.lacking.into_iter().collect();
+        let unlinked: HashSet<_> = answer.unlinked.into_iter().collect();
+        let held: Vec<(u64, Resolution)> = batch
+            .iter()
+            .filter(|e| !lacking.contains(&e.hash) && !unlinked.contains(&e.seq))
+            .map(|e| {
+                (
+                    e.seq,
+                    Resolution::Held {
+                        note: Some(
+                            "the server already held this record (its answer was lost)".into(),
+                        ),
+                    },
+                )
+            })
+            .collect();
+        self.journal.apply_results(&held)?;
+        Ok(held.len() as u64)
+    }
+
     /// The have/lack exchange: entries the server already holds (the answer
     /// was lost) become acked without re-sending; acked entries the server
     /// lacks (it was restored from an old backup) are queued again.
@@ -491,10 +595,17 @@ impl SyncEngine {
         } else {
             None
         };
-        if let Some(d) = &state.divergence {
-            warn!(divergence = %d, "journal and server disagree");
-        }
+        let divergence = state.divergence.clone();
         self.journal.save_sync_state(&state)?;
+        if let Some(d) = divergence {
+            // Sending on would put new records under numbers the server
+            // already holds from the lost journal: stop until someone looks.
+            warn!(divergence = %d, "journal and server disagree; uploading stopped");
+            return Err(SyncError::Api(ApiError::JournalDiverged(format!(
+                "{d}. Uploading is stopped so that nothing is sent under numbers already used. \
+                 Restore this data directory from its backup, or tell district IT"
+            ))));
+        }
 
         let (mut already_held, mut to_resend) = (0u64, 0u64);
         let mut after = 0u64;
@@ -609,7 +720,7 @@ impl InFlight {
     async fn answer(mut self) -> Result<UploadResponse, ApiError> {
         (&mut self.0)
             .await
-            .unwrap_or_else(|e| Err(ApiError::Setup(format!("upload task failed: {e}"))))
+            .unwrap_or_else(|e| Err(ApiError::Internal(format!("upload task failed: {e}"))))
     }
 }
 
@@ -619,12 +730,19 @@ impl Drop for InFlight {
     }
 }
 
-async fn upload_with_retries(
+/// One upload, with quick retries for a busy server; a request that broke
+/// mid-way is not sent again at the same size (the round shrinks it).
+async fn upload(
     client: ApiClient,
     body: Vec<u8>,
     attempts: usize,
 ) -> Result<UploadResponse, ApiError> {
-    with_retries(|| client.upload(body.clone()), attempts).await
+    with_retries_if(
+        || client.upload(body.clone()),
+        attempts,
+        |e| e.is_transient() && !e.broke_mid_request(),
+    )
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,11 @@ use crate::hash::{ChainHash, ContentHash};
 use crate::time::Timestamp;
 
 pub const UPLOAD_PATH: &str = "/api/v1/upload";
+
+/// The highest journal sequence number either side accepts: 2^53, what every
+/// store (SQLite and PostgreSQL integers, JSON numbers read as doubles)
+/// holds exactly.
+pub const MAX_SEQ: u64 = 1 << 53;
 pub const HAVE_PATH: &str = "/api/v1/have";
 pub const CHAIN_PATH: &str = "/api/v1/chain";
 pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";

@@ -13,7 +13,7 @@ pub const TOKEN_PREFIX: &str = "hts_";
 pub fn new_token() -> Result<String, ServerError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| ServerError::Usage(format!("no randomness available: {e}")))?;
+        .map_err(|e| ServerError::Internal(format!("no randomness available: {e}")))?;
     Ok(format!("{TOKEN_PREFIX}{}", hex::encode(bytes)))
 }
 

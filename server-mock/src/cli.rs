@@ -35,8 +35,18 @@ pub enum Command {
         #[arg(long, env = "HOTICH_DATABASE")]
         database: String,
         /// Largest request body, after decompression, in MiB.
-        #[arg(long, default_value_t = 64)]
+        #[arg(long, default_value_t = 16)]
         max_body_mb: usize,
+        /// Client connections open at once, at most.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Uploads processed at once; more wait their turn.
+        #[arg(long, default_value_t = 8)]
+        upload_slots: usize,
+        /// A client must send a request's headers within this many seconds
+        /// (idle keep-alive connections are closed after it too).
+        #[arg(long, default_value_t = 20)]
+        header_timeout_secs: u64,
         /// Largest number of entries in one upload.
         #[arg(long, default_value_t = 10_000)]
         max_batch: usize,
@@ -135,6 +145,9 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             listen,
             database: db,
             max_body_mb,
+            max_connections,
+            upload_slots,
+            header_timeout_secs,
             max_batch,
             tls_cert,
             tls_key,
@@ -149,7 +162,11 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             chaos_unknown_status,
         } => {
             let mut config = ServerConfig::new(database(&db)?);
-            config.limits.max_body_bytes = max_body_mb.max(1) * 1024 * 1024;
+            config.limits.max_body_bytes = max_body_mb.clamp(1, 1024) * 1024 * 1024;
+            config.limits.upload_slots = upload_slots.max(1);
+            config.conn.max_connections = max_connections.max(1);
+            config.conn.header_timeout =
+                std::time::Duration::from_secs(header_timeout_secs.clamp(1, 3600));
             config.limits.max_entries = max_batch.max(1);
             config.tls = tls_cert
                 .zip(tls_key)
@@ -278,10 +295,11 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             let db = database(&db)?;
             let written = match output {
                 Some(path) => {
-                    let file = std::fs::File::create(&path).map_err(|source| ServerError::Io {
-                        context: format!("cannot create {}", path.display()),
-                        source,
-                    })?;
+                    let file =
+                        crate::store::create_private(&path).map_err(|source| ServerError::Io {
+                            context: format!("cannot create {}", path.display()),
+                            source,
+                        })?;
                     commands::export(&db, commune.as_deref(), &mut BufWriter::new(file)).await?
                 }
                 None => {

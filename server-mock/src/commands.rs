@@ -75,7 +75,8 @@ pub async fn export(
         let Some(last) = page.last() else { break };
         after = last.id;
         for row in &page {
-            let line = serde_json::to_string(row).map_err(|e| ServerError::Usage(e.to_string()))?;
+            let line = serde_json::to_string(row)
+                .map_err(|e| ServerError::Internal(format!("record {}: {e}", row.id)))?;
             writeln!(out, "{line}").map_err(|source| ServerError::Io {
                 context: "writing the export".into(),
                 source,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::api::Limits;
 use crate::chaos::ChaosConfig;
+use crate::conn::ConnLimits;
 
 /// Where records are stored: a file path means SQLite, `postgres://...` PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// PostgreSQL connections at most.
     pub max_connections: usize,
+    /// Client connections, header timeout, shutdown grace.
+    pub conn: ConnLimits,
 }
 
 impl ServerConfig {
@@ -88,6 +91,7 @@ impl ServerConfig {
             chaos: ChaosConfig::default(),
             tls: None,
             max_connections: 16,
+            conn: ConnLimits::default(),
         }
     }
 }

@@ -1,7 +1,12 @@
-//! How connections are accepted: every TCP connection (plain, or under TLS)
-//! is a [`ConnStream`] that a request can end from the inside through its
-//! [`KillSwitch`]. Fault injection uses that to drop or reset a connection
-//! without answering; a handler reaches it through [`ConnInfo`].
+//! How connections are accepted and served: every TCP connection (plain, or
+//! under TLS) is a [`ConnStream`] that a request can end from the inside
+//! through its [`KillSwitch`] (fault injection drops or resets a connection
+//! that way; a handler reaches it through [`ConnInfo`]). [`serve`] is the
+//! accept loop: at most [`ConnLimits::max_connections`] at once, and a
+//! client must send a request's headers within [`ConnLimits::header_timeout`]
+//! (which also ends idle keep-alive connections), so a crowd of silent or
+//! half-speaking clients cannot hold the server. Slow bodies are the API's
+//! concern (`api::read_body`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,10 +16,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::serve::Listener;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 const ALIVE: u8 = 0;
 const DROP: u8 = 1;
@@ -154,22 +166,81 @@ pub struct ConnInfo {
     pub kill: Arc<KillSwitch>,
 }
 
-impl ConnInfo {
-    /// For a listener's `Connected` impl (a generic one would overlap axum's own).
-    pub fn from_stream<L>(stream: &IncomingStream<'_, L>) -> Self
-    where
-        L: Listener<Addr = SocketAddr>,
-        L::Io: Killable,
-    {
-        ConnInfo {
-            peer: *stream.remote_addr(),
-            kill: stream.io().kill_switch(),
+/// Limits of the connection layer.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// Open connections at most; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this; an idle keep-alive
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+    /// On shutdown, requests in flight get this long to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(20),
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
 
-impl Connected<IncomingStream<'_, PlainListener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, PlainListener>) -> Self {
-        Self::from_stream(&stream)
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish (up to [`ConnLimits::shutdown_grace`]).
+pub async fn serve<L>(
+    mut listener: L,
+    router: Router,
+    limits: ConnLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) where
+    L: Listener<Addr = SocketAddr>,
+    L::Io: Killable + Unpin + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let info = ConnInfo {
+            peer,
+            kill: io.kill_switch(),
+        };
+        let service =
+            router
+                .clone()
+                .map_request(move |mut request: axum::http::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(info.clone()));
+                    request.map(axum::body::Body::new)
+                });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running at shutdown were cut off");
     }
 }

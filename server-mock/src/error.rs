@@ -21,6 +21,10 @@ pub enum ServerError {
     Tls(String),
     #[error("{0}")]
     Usage(String),
+    /// Something that should not fail did (no randomness, a record that
+    /// does not serialize): not the user's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -40,7 +44,9 @@ impl ServerError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServerError::Usage(_) | ServerError::Tls(_) => EXIT_USAGE,
-            ServerError::Store { .. } | ServerError::Io { .. } => EXIT_INTERNAL,
+            ServerError::Store { .. } | ServerError::Io { .. } | ServerError::Internal(_) => {
+                EXIT_INTERNAL
+            }
         }
     }
 }

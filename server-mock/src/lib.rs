@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::chaos::Chaos;
 use crate::config::{Database, ServerConfig};
-use crate::conn::{ConnInfo, PlainListener};
+use crate::conn::PlainListener;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Storage, StoreError};
@@ -93,24 +93,18 @@ pub async fn serve<S: Storage>(
         tracing::warn!(chaos = ?config.chaos, "fault injection is ON");
     }
     let chaos = Arc::new(Chaos::new(config.chaos.clone()));
-    let app =
-        api::router(store, config.limits, chaos).into_make_service_with_connect_info::<ConnInfo>();
-    let io = |context: &str| {
-        let context = context.to_string();
-        move |source| ServerError::Io { context, source }
-    };
+    let app = api::router(store, config.limits, chaos);
     match &config.tls {
-        None => axum::serve(PlainListener(listener), app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(io("serving HTTP")),
+        None => conn::serve(PlainListener(listener), app, config.conn, shutdown).await,
         Some(files) => {
             let tls = tls::load_config(&files.cert, &files.key).map_err(ServerError::Tls)?;
-            let listener = tls::TlsListener::new(listener, tls).map_err(io("starting TLS"))?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(io("serving HTTPS"))
+            let listener =
+                tls::TlsListener::new(listener, tls).map_err(|source| ServerError::Io {
+                    context: "starting TLS".into(),
+                    source,
+                })?;
+            conn::serve(listener, app, config.conn, shutdown).await
         }
     }
+    Ok(())
 }

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use rustls::ServerConfig as RustlsConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -17,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::conn::{ACCEPT_RETRY, ConnInfo, ConnStream};
+use crate::conn::{ACCEPT_RETRY, ConnStream};
 
 pub fn load_config(cert: &Path, key: &Path) -> Result<RustlsConfig, String> {
     let certs = CertificateDer::pem_file_iter(cert)
@@ -40,6 +39,10 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<RustlsConfig, String> {
 /// A client that has not finished its handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes in progress at most: a crowd of clients that never finish one
+/// waits in the kernel's queue instead of holding a task each.
+const MAX_HANDSHAKES: usize = 256;
+
 pub struct TlsListener {
     local: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<ConnStream>, SocketAddr)>,
@@ -50,8 +53,12 @@ impl TlsListener {
         let local = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(Arc::new(config));
         let (tx, ready) = mpsc::channel(64);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    break;
+                };
                 let (stream, peer) = match listener.accept().await {
                     Ok(x) => x,
                     Err(error) => {
@@ -67,6 +74,7 @@ impl TlsListener {
                 let tx = tx.clone();
                 tokio::spawn(async move {
                     let handshake = acceptor.accept(ConnStream::new(stream));
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
@@ -95,11 +103,5 @@ impl Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.local)
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for ConnInfo {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self::from_stream(&stream)
     }
 }

@@ -371,15 +371,21 @@ async fn have_lack_and_chain_state(backend: Backend) {
     r.stop().await;
 }
 
+/// The same records sent at once by three PCs of one commune (one agent has
+/// at most one upload in progress; see tests/tests/server_limits.rs).
 async fn the_same_batch_twice_at_once_is_stored_once(backend: Backend) {
     let Some(r) = start(backend, |_| {}).await else {
         return;
     };
-    let token = r.token("00004").await;
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        tokens.push(r.token("00004").await);
+    }
     let b = batch(&records(7, "00004", 400), 1, GENESIS);
-    let sends: Vec<_> = (0..3)
-        .map(|_| {
-            let (url, token, body) = (r.url.clone(), token.clone(), zstd(&b.json));
+    let sends: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (url, body) = (r.url.clone(), zstd(&b.json));
             tokio::spawn(async move {
                 post(&url, "/api/v1/upload", &token, body, Some("zstd"))
                     .await

@@ -125,8 +125,18 @@ async fn store_resend_and_chain<S: Storage>(s: S) {
         .collect();
     let other = entries(&[g.record(999)], 1, GENESIS)[0].claimed_hash;
     assert_eq!(
-        s.lacking(vec![hashes[0], other, hashes[2]]).await.unwrap(),
+        s.lacking("00004", vec![hashes[0], other, hashes[2]])
+            .await
+            .unwrap(),
         vec![other]
+    );
+    // Asked by another commune, its records are "lacking": one commune does
+    // not learn what another holds.
+    assert_eq!(
+        s.lacking("00007", vec![hashes[0], hashes[2]])
+            .await
+            .unwrap(),
+        vec![hashes[0], hashes[2]]
     );
 }
 
@@ -296,6 +306,59 @@ async fn export_by_commune_and_heartbeats<S: Storage>(s: S) {
     );
 }
 
+/// If checking stopped after the first chunk (a panic, a cancelled task),
+/// the store once committed that part: a batch commits whole or not at all.
+async fn a_batch_cut_short_commits_nothing<S: Storage>(s: S) {
+    use hotich_server::store::{BatchError, Checked};
+    let id = new_agent(&s, "00004", "t").await;
+    let g = RecordGen::new(4, "00004");
+    let recs: Vec<Value> = (0..20).map(|i| g.record(i)).collect();
+    let all = entries(&recs, 1, GENESIS);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Checked<()>>(4);
+    tx.send(Checked::Chunk(all[..10].to_vec())).await.unwrap();
+    drop(tx);
+    let outcome = s.commit_chunks(id, "00004", rx).await;
+    assert!(
+        matches!(outcome, Err(BatchError::Incomplete)),
+        "{outcome:?}"
+    );
+    assert!(export_all(&s, None).await.is_empty());
+    assert_eq!(s.chain_state(id).await.unwrap().highest_seq, 0);
+    // The whole batch, ended properly, commits.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Checked<()>>(4);
+    tx.send(Checked::Chunk(all[..10].to_vec())).await.unwrap();
+    tx.send(Checked::Chunk(all[10..].to_vec())).await.unwrap();
+    tx.send(Checked::Done).await.unwrap();
+    drop(tx);
+    assert_eq!(s.commit_chunks(id, "00004", rx).await.unwrap().len(), 20);
+    assert_eq!(export_all(&s, None).await.len(), 20);
+}
+
+/// A batch of entries that all break the chain writes a capped number of
+/// alert rows, across its chunks, with one row summing up the rest.
+async fn alerts_are_capped_per_batch<S: Storage>(s: S) {
+    use hotich_server::store::MAX_ALERTS_PER_BATCH;
+    let id = new_agent(&s, "00004", "t").await;
+    let g = RecordGen::new(5, "00004");
+    let recs: Vec<Value> = (0..600).map(|i| g.record(i)).collect();
+    // Entries 2..=601 with no entry 1 before them and a prev of their own:
+    // each one a fork or a gap.
+    let mut batch = entries(&recs, 2, hotich_protocol::ChainHash::from_bytes([3; 32]));
+    for e in &mut batch {
+        e.prev = hotich_protocol::ChainHash::from_bytes([9; 32]);
+    }
+    s.commit_batch(id, "00004", batch).await.unwrap();
+    let alerts = s.alerts(id).await.unwrap();
+    assert_eq!(alerts.len(), MAX_ALERTS_PER_BATCH + 1, "{alerts:?}");
+    let summary = alerts.last().unwrap();
+    assert_eq!(summary.kind, "more");
+    assert!(
+        summary.detail.contains("590 more alerts"),
+        "{}",
+        summary.detail
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -332,4 +395,6 @@ suite!(
     conflicts_and_corrections,
     gaps_and_rewrites_are_alerts,
     export_by_commune_and_heartbeats,
+    a_batch_cut_short_commits_nothing,
+    alerts_are_capped_per_batch,
 );

@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod harness;
+pub mod http;
 pub mod pg;
 pub mod proxy;
 pub mod records;

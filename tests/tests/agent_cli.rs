@@ -232,7 +232,7 @@ fn init_is_private_never_prints_the_token_and_refuses_to_overwrite() {
     let again = agent.cmd(&[
         "init",
         "--server",
-        "http://x",
+        "http://127.0.0.1:9",
         "--token",
         "hts_other",
         "--commune",
@@ -243,7 +243,7 @@ fn init_is_private_never_prints_the_token_and_refuses_to_overwrite() {
     let forced = agent.cmd(&[
         "init",
         "--server",
-        "http://x:1",
+        "http://127.0.0.1:1",
         "--token",
         "hts_other",
         "--commune",
@@ -581,7 +581,7 @@ fn a_journal_keeps_its_commune() {
     let out = agent.cmd(&[
         "init",
         "--server",
-        "http://x",
+        "http://127.0.0.1:9",
         "--token",
         "t",
         "--commune",

@@ -260,8 +260,9 @@ fn a_refused_record_is_parked_and_the_rest_go_through() {
     assert_eq!(agent.status()["parked"], 1);
 }
 
-/// Answers lost after commit: the next start asks the server and marks what
-/// it holds as sent, without sending it again.
+/// Answers lost after commit: when the connection breaks, the agent asks the
+/// server about that batch and marks what it holds as sent, without sending
+/// it again.
 #[test]
 fn records_the_server_already_holds_are_not_sent_again() {
     let mut server = TestServer::start_with(Db::Sqlite, &["--chaos-drop-after-commit", "1.0"]);
@@ -270,22 +271,26 @@ fn records_the_server_already_holds_are_not_sent_again() {
     // One batch's worth (the first batch holds up to 250).
     import(&agent, 7, 0, 200);
     let out = agent.cmd(&["sync", "--json"]);
-    assert!(!out.status.success(), "every answer was lost");
-    assert_eq!(server.export().len(), 200, "but the server committed them");
-    assert_eq!(agent.pending(), 200);
-    // The same server, without faults.
-    server.restart_with(&[]);
-    let out = agent.cmd(&["sync", "--json"]);
-    assert!(out.status.success(), "{}", stdout(&out));
-    let events: Vec<Value> = stdout(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let reconciled = events.iter().find(|e| e["event"] == "reconciled").unwrap();
-    assert_eq!(reconciled["already_held"], 200, "{events:?}");
-    let done = events.iter().find(|e| e["event"] == "done").unwrap();
-    assert_eq!(done["sent"], 0, "nothing was sent twice");
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(server.export().len(), 200, "the server committed them");
+    assert_eq!(agent.pending(), 0, "the agent asked and found them held");
+    let duplicates = |server: &TestServer| -> u64 {
+        let metrics = hotich_tests::http::request(server.addr, "GET", "/metrics", &[], b"")
+            .unwrap()
+            .body;
+        String::from_utf8(metrics)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("hotich_entries_total{outcome=\"duplicate\"} "))
+            .and_then(|n| n.parse().ok())
+            .unwrap()
+    };
+    assert_eq!(duplicates(&server), 0, "nothing was sent twice");
     assert_export_matches_journal(&server, &[&agent]);
+    // A lost answer at the start of a round is the reconcile's job, tested
+    // with the agent killed mid-sync above and in agent/tests/sync_engine.rs.
+    server.restart_with(&[]);
+    assert_eq!(server.export().len(), 200);
 }
 
 /// The central database is restored from an old backup: what the agent had
@@ -350,7 +355,8 @@ fn sync_now_gives_up_after_its_timeout_on_a_dead_link() {
     assert_eq!(out.status.code(), Some(1));
     assert!(started.elapsed() < Duration::from_secs(10));
     let err = stderr(&out);
-    assert!(err.contains("gave up waiting after 2 s"), "{err}");
+    assert!(err.contains("stopped after 2 s"), "{err}");
+    assert!(err.contains("Nothing retries by itself"), "{err}");
     assert_eq!(agent.pending(), 10);
     // With the service running, "sync now" goes through it.
     proxy.set_mode(Mode::Pass);

@@ -12,9 +12,12 @@
 //! - `append`: adding records, and the rules for duplicates, conflicts and corrections;
 //! - `queue`: the upload queue and the server's answers;
 //! - `sync_state`: the link's retry schedule and last outcome;
-//! - `verify`: recomputing every hash and the chain.
+//! - `verify`: recomputing every hash and the chain;
+//! - `identity`: the journal's id, kept beside it, so a lost or replaced
+//!   journal is refused rather than started again from 1.
 
 mod append;
+mod identity;
 mod queue;
 mod schema;
 mod sync_state;
@@ -30,7 +33,8 @@ use serde::Serialize;
 use crate::error::JournalError;
 
 pub use append::AppendOutcome;
-pub use queue::{Counts, ParkedEntry, QueuedEntry, Resolution};
+pub use identity::{Access, ID_FILE, JournalAnchor};
+pub use queue::{Counts, ENTRY_RETRY_HORIZON, ParkedEntry, QueuedEntry, Resolution};
 pub use sync_state::SyncState;
 pub use verify::VerifyReport;
 

@@ -8,6 +8,11 @@ use serde::Serialize;
 use super::{EntryState, Journal, chain_hash_at, content_hash_at, ms, ts};
 use crate::error::JournalError;
 
+/// How far ahead an entry's retry time may lie before it is taken for the
+/// mark of a clock that jumped (backwards, or from years ahead) and treated
+/// as due: no entry is ever put off longer than this.
+pub const ENTRY_RETRY_HORIZON: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+
 /// An entry as the sync engine sends it.
 #[derive(Debug, Clone)]
 pub struct QueuedEntry {
@@ -112,12 +117,18 @@ impl Journal {
             .conn
             .prepare_cached(&format!(
                 "SELECT seq, content_hash, record, entered_at FROM entries
-                 WHERE state = {} AND seq > ?3 AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+                 WHERE state = {} AND seq > ?3 AND (next_attempt_at <= ?1 OR next_attempt_at > ?4)
+                 ORDER BY seq LIMIT ?2",
                 EntryState::Pending.sql()
             ))
             .map_err(|e| self.err(e))?;
         let mut rows = stmt
-            .query(params![ms(now), limit as i64, after_seq as i64])
+            .query(params![
+                ms(now),
+                limit as i64,
+                after_seq as i64,
+                ms(now) + ENTRY_RETRY_HORIZON.as_millis() as i64
+            ])
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         let mut bytes = 0usize;

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -66,9 +66,63 @@ INSERT OR IGNORE INTO sync_state (id) VALUES (1);
     )
 }
 
+/// Version 2: the journal's identity (`meta.journal_id`), which the data
+/// directory keeps a copy of (see `identity`), so a replaced or emptied
+/// journal is noticed.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', lower(hex(randomblob(16))));
+";
+
 /// How long a writer waits for another process's transaction (an importer
 /// and the service share the file) before giving up.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens the file for reading only (`status`, `verify` in a read-only data
+/// directory). A journal in WAL mode whose directory is read-only has no
+/// -shm file to share; it is then opened as immutable, which is safe because
+/// nobody can be writing to it there.
+pub(super) fn open_read_only(path: &Path) -> Result<Connection, JournalError> {
+    use rusqlite::OpenFlags;
+    let err = |source| JournalError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match Connection::open_with_flags(path, flags).and_then(|c| {
+        c.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .map(|()| c)
+    }) {
+        Ok(c) => c,
+        Err(_) => {
+            let uri = format!("file:{}?immutable=1", path.display());
+            Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(err)?
+        }
+    };
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(err)?;
+    if version > SCHEMA_VERSION {
+        return Err(JournalError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if version < SCHEMA_VERSION {
+        return Err(JournalError::Lost {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the journal is in an older format (schema {version}); it is brought up to date \
+                 by any command that may write, run by the data directory's owner"
+            ),
+        });
+    }
+    Ok(conn)
+}
 
 /// Opens the file with the journal's durability settings and brings it to
 /// this build's schema.
@@ -101,8 +155,13 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
             known: SCHEMA_VERSION,
         });
     }
-    if version < SCHEMA_VERSION {
+    if version < 1 {
         tx.execute_batch(&schema_v1()).map_err(err)?;
+    }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2).map_err(err)?;
+    }
+    if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(err)?;
     }

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use super::FieldError;
 use super::personal_id::check_personal_id_form;
-use super::schema::{EARLIEST, Field, MEDIA_TYPES, Ty, join};
+use super::schema::{
+    EARLIEST, Field, MAX_ERRORS, MAX_KEY_CHARS, MAX_LIST_ITEMS, MEDIA_TYPES, Ty, join, shown,
+};
 use super::suggest::closest;
 use crate::hash::ContentHash;
 use crate::record::{RecordKind, is_commune_code};
@@ -16,6 +18,8 @@ use crate::time::CivilDate;
 pub(crate) struct Checker {
     pub(crate) today: CivilDate,
     pub(crate) errors: Vec<FieldError>,
+    /// Problems found beyond [`MAX_ERRORS`], counted but not kept.
+    pub(crate) more: usize,
 }
 
 /// A field's dotted path, spelled out only when an error needs it: a valid
@@ -37,8 +41,31 @@ impl fmt::Display for FieldPath<'_> {
 }
 
 impl Checker {
+    pub(crate) fn new(today: CivilDate) -> Self {
+        Checker {
+            today,
+            errors: Vec::new(),
+            more: 0,
+        }
+    }
+
     pub(crate) fn err(&mut self, field: impl fmt::Display, reason: impl Into<String>) {
-        self.errors.push(FieldError::new(field.to_string(), reason));
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(FieldError::new(field.to_string(), reason));
+        } else {
+            self.more += 1;
+        }
+    }
+
+    /// The problems found, with a last line counting those not kept.
+    pub(crate) fn finish(mut self) -> Vec<FieldError> {
+        if self.more > 0 {
+            self.errors.push(FieldError::new(
+                "(record)",
+                format!("… and {} more problems", self.more),
+            ));
+        }
+        self.errors
     }
 
     pub(crate) fn object(
@@ -87,8 +114,17 @@ impl Checker {
         }
         if strict {
             for key in unknown {
-                let path = join(prefix, key);
-                let reason = match closest(key, fields.iter().map(|f| f.name)) {
+                if self.errors.len() >= MAX_ERRORS {
+                    self.more += 1;
+                    continue;
+                }
+                let path = join(prefix, &shown(key));
+                // A long key is no misspelt field name; comparing it costs
+                // time in proportion to its length.
+                let near = (key.chars().count() <= MAX_KEY_CHARS)
+                    .then(|| closest(key, fields.iter().map(|f| f.name)))
+                    .flatten();
+                let reason = match near {
                     Some(near) => format!("unknown field (did you mean {}?)", join(prefix, near)),
                     None => "unknown field".to_string(),
                 };
@@ -104,6 +140,13 @@ impl Checker {
                 _ => self.err(path, format!("must be an object with fields, found {}", type_name(v))),
             },
             Ty::ListOf(fields) => match v {
+                Value::Array(items) if items.len() > MAX_LIST_ITEMS => self.err(
+                    path,
+                    format!(
+                        "has {} items; at most {MAX_LIST_ITEMS} are allowed",
+                        items.len()
+                    ),
+                ),
                 Value::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let p = format!("{path}[{i}]");
@@ -130,7 +173,7 @@ impl Checker {
     fn integer(&mut self, v: &Value, ty: Ty, path: FieldPath<'_>) {
         let Some(n) = v.as_i64().filter(|_| v.is_i64() || v.is_u64()) else {
             let found = match v {
-                Value::String(s) => format!("text \"{s}\""),
+                Value::String(s) => format!("text \"{}\"", shown(s)),
                 other => type_name(other).to_string(),
             };
             self.err(path, format!("must be a whole number, found {found}"));
@@ -160,12 +203,13 @@ impl Checker {
     }
 
     fn text(&mut self, s: &str, ty: Ty, path: FieldPath<'_>) {
+        let q = shown(s);
         match ty {
             Ty::Kind => {
                 if RecordKind::parse(s).is_none() {
                     self.err(
                         path,
-                        format!("unknown kind \"{s}\" (expected birth, marriage or death)"),
+                        format!("unknown kind \"{q}\" (expected birth, marriage or death)"),
                     );
                 }
             }
@@ -192,12 +236,12 @@ impl Checker {
                 if !is_commune_code(s) {
                     self.err(
                         path,
-                        format!("\"{s}\" is not a commune code (5 digits, e.g. 00004)"),
+                        format!("\"{q}\" is not a commune code (5 digits, e.g. 00004)"),
                     );
                 }
             }
             Ty::Date => match CivilDate::parse(s) {
-                Err(e) => self.err(path, format!("\"{s}\": {e}")),
+                Err(e) => self.err(path, format!("\"{q}\": {e}")),
                 Ok(d) if d > self.today => self.err(
                     path,
                     format!("{d} is in the future (today is {})", self.today),
@@ -207,7 +251,7 @@ impl Checker {
             },
             Ty::Sex => {
                 if s != "male" && s != "female" {
-                    self.err(path, format!("\"{s}\" is not male or female"));
+                    self.err(path, format!("\"{q}\" is not male or female"));
                 }
             }
             Ty::PersonalId => {
@@ -224,7 +268,7 @@ impl Checker {
                 if !MEDIA_TYPES.contains(&s) {
                     self.err(
                         path,
-                        format!("\"{s}\" is not one of {}", MEDIA_TYPES.join(", ")),
+                        format!("\"{q}\" is not one of {}", MEDIA_TYPES.join(", ")),
                     );
                 }
             }

@@ -27,7 +27,10 @@ use checker::{Checker, type_name};
 use cross_checks::{cross_checks, get_int, get_str};
 use schema::{COMMON, schema};
 
-pub use schema::{MEDIA_TYPES, always_required_paths, is_integer_field, known_field_paths};
+pub use schema::{
+    MAX_ERRORS, MAX_KEY_CHARS, MAX_LIST_ITEMS, MAX_RECORD_BYTES, MEDIA_TYPES,
+    always_required_paths, is_integer_field, known_field_paths, shown,
+};
 pub use suggest::closest;
 
 /// One problem with one field, e.g. `child.date_of_birth: 1998-02-30 is not a real date`.
@@ -61,6 +64,21 @@ pub fn summarize(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
+/// Refuses a record too large to be one, before it is parsed.
+pub fn check_record_size(bytes: usize) -> Result<(), FieldError> {
+    if bytes > MAX_RECORD_BYTES {
+        return Err(FieldError::new(
+            "(record)",
+            format!(
+                "is {} KB; a record is at most {} KB",
+                bytes.div_ceil(1024),
+                MAX_RECORD_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What the rest of the system needs to know about a valid record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordFacts {
@@ -70,10 +88,7 @@ pub struct RecordFacts {
 
 /// Checks one normalized record. On success returns its natural key.
 pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, Vec<FieldError>> {
-    let mut c = Checker {
-        today,
-        errors: Vec::new(),
-    };
+    let mut c = Checker::new(today);
     let Value::Object(map) = record else {
         return Err(vec![FieldError::new(
             "(record)",
@@ -93,7 +108,7 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
         cross_checks(&mut c, record, kind);
     }
     if !c.errors.is_empty() {
-        return Err(c.errors);
+        return Err(c.finish());
     }
     let (Some(kind), Some(commune), Some(year), Some(book), Some(entry)) = (
         kind,

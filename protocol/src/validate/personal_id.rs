@@ -13,7 +13,10 @@ pub(crate) const PROVINCE_CODES: [u16; 63] = [
 
 pub(crate) fn check_personal_id_form(id: &str) -> Result<(), String> {
     if !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(format!("\"{id}\" is not a personal id (12 digits)"));
+        return Err(format!(
+            "\"{}\" is not a personal id (12 digits)",
+            super::schema::shown(id)
+        ));
     }
     let province: u16 = id[..3].parse().unwrap_or(0);
     if !PROVINCE_CODES.contains(&province) {

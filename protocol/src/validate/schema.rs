@@ -12,6 +12,32 @@ pub(crate) const EARLIEST: CivilDate = CivilDate {
     day: 1,
 };
 
+/// The largest record, as JSON text, that is parsed at all: ten times the
+/// biggest real one. Both sides check it before any other work, so a hostile
+/// record costs no more than a large honest one.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// Problems kept per record; the rest are counted ("and N more").
+pub const MAX_ERRORS: usize = 20;
+
+/// Items of a list (scans) checked at most; a longer list is one problem.
+pub const MAX_LIST_ITEMS: usize = 50;
+
+/// A key longer than this is no field of any model: it is reported unknown
+/// without a "did you mean", and shown cut short.
+pub const MAX_KEY_CHARS: usize = 64;
+
+/// How much of a value a message quotes before "…".
+pub const SHOWN_CHARS: usize = 60;
+
+/// `s` as a message quotes it: at most [`SHOWN_CHARS`] characters.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(SHOWN_CHARS) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..cut])),
+    }
+}
+
 pub const MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/tiff", "application/pdf"];
 
 #[derive(Clone, Copy, Debug)]

@@ -247,6 +247,40 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
     plan
 }
 
+/// Alert rows one batch may write; the rest are summed up in one more row,
+/// so a hostile or broken agent cannot flood the table (and the dashboard).
+/// The backends apply it to a whole batch, after its last chunk.
+pub const MAX_ALERTS_PER_BATCH: usize = 10;
+
+pub(crate) fn cap_alerts(alerts: &mut Vec<Alert>) {
+    if alerts.len() <= MAX_ALERTS_PER_BATCH {
+        return;
+    }
+    let rest = alerts.split_off(MAX_ALERTS_PER_BATCH);
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for a in &rest {
+        match kinds.iter_mut().find(|(k, _)| *k == a.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((a.kind.clone(), 1)),
+        }
+    }
+    let seqs = rest.iter().filter_map(|a| a.seq);
+    let range = match (seqs.clone().min(), seqs.max()) {
+        (Some(lo), Some(hi)) => format!(", entries #{lo} to #{hi}"),
+        _ => String::new(),
+    };
+    let counted: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    alerts.push(Alert {
+        seq: rest.first().and_then(|a| a.seq),
+        kind: "more".into(),
+        detail: format!(
+            "{} more alerts in the same batch ({}){range}",
+            rest.len(),
+            counted.join(", ")
+        ),
+    });
+}
+
 /// One stored record as `export` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportRow {
@@ -263,6 +297,32 @@ pub struct ExportRow {
     pub record: Box<serde_json::value::RawValue>,
 }
 
+/// Creates (or truncates) a file only its owner can read and write: the
+/// database and exports hold citizens' names and ID numbers.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Creates a new empty file only its owner can read, failing if it exists
+/// (so two processes starting at once never truncate each other's database).
+pub fn create_new_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("SQLite: {0}")]
@@ -273,20 +333,34 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Io(String),
     #[error(
         "the database was set up by a newer hotich-server (schema {found}, this build knows {known})"
     )]
     TooNew { found: i64, known: i64 },
 }
 
-/// Chunks of a batch as they come out of checking; `Err` refuses the batch.
-pub type Chunks<E> = tokio::sync::mpsc::Receiver<Result<Vec<CheckedEntry>, E>>;
+/// What checking hands the store, in order: chunks of checked entries, then
+/// `Done` once the whole batch was checked; or a refusal of the batch.
+#[derive(Debug)]
+pub enum Checked<E> {
+    Chunk(Vec<CheckedEntry>),
+    Refused(E),
+    Done,
+}
+
+/// The stream of a batch as it comes out of checking.
+pub type Chunks<E> = tokio::sync::mpsc::Receiver<Checked<E>>;
 
 /// Why a batch was not committed.
 #[derive(Debug)]
 pub enum BatchError<E> {
     /// Checking refused it (nothing was stored).
     Refused(E),
+    /// Checking stopped before `Done` (it failed or was cancelled): a batch
+    /// commits whole or not at all, so nothing was stored.
+    Incomplete,
     Store(StoreError),
 }
 
@@ -342,9 +416,9 @@ pub trait Storage: Send + Sync + 'static {
         commune: &str,
         entries: Vec<CheckedEntry>,
     ) -> impl Future<Output = Result<Vec<EntryResult>, StoreError>> + Send {
-        let (tx, rx) =
-            tokio::sync::mpsc::channel::<Result<Vec<CheckedEntry>, std::convert::Infallible>>(1);
-        let sent = tx.try_send(Ok(entries)).is_ok();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Checked<std::convert::Infallible>>(2);
+        let sent =
+            tx.try_send(Checked::Chunk(entries)).is_ok() && tx.try_send(Checked::Done).is_ok();
         drop(tx);
         async move {
             if !sent {
@@ -353,13 +427,20 @@ pub trait Storage: Send + Sync + 'static {
             match self.commit_chunks(agent_id, commune, rx).await {
                 Ok(results) => Ok(results),
                 Err(BatchError::Store(e)) => Err(e),
+                Err(BatchError::Incomplete) => {
+                    Err(StoreError::Task("the batch was cut short".into()))
+                }
                 Err(BatchError::Refused(never)) => match never {},
             }
         }
     }
 
+    /// Which of `hashes` this commune's records do not include. Asked about
+    /// another commune's record, the answer is "lacking": one commune must
+    /// not learn what another holds.
     fn lacking(
         &self,
+        commune: &str,
         hashes: Vec<ContentHash>,
     ) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
     /// The content hashes of this agent's links with seq in `low..=high`.

@@ -14,8 +14,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
-    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
-    Storage, StoreError, advance_contiguous, chain_of, hash_of, plan_batch,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, NewAgent,
+    Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -334,20 +334,6 @@ async fn write_chunk(
         )
         .await?;
     }
-    for a in &plan.alerts {
-        tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
-        tx.execute(
-            "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &agent_id,
-                &a.seq.map(|s| s as i64),
-                &a.kind,
-                &a.detail,
-                &now,
-            ],
-        )
-        .await?;
-    }
     Ok(plan)
 }
 
@@ -426,14 +412,39 @@ impl Storage for PgStore {
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune])
             .await?;
         let mut results = Vec::new();
+        let mut alerts = Vec::new();
         let mut highest = 0u64;
-        while let Some(chunk) = chunks.recv().await {
-            // Dropping `tx` on refusal rolls back what earlier chunks wrote.
-            let entries = chunk.map_err(BatchError::Refused)?;
-            let plan = write_chunk(&tx, agent_id, commune, entries, now).await?;
-            highest = highest.max(plan.highest_seq);
-            results.extend(plan.results);
+        // Dropping `tx` without a commit (refusal, or checking cut short)
+        // rolls back what earlier chunks wrote.
+        loop {
+            match chunks.recv().await {
+                Some(Checked::Chunk(entries)) => {
+                    let plan = write_chunk(&tx, agent_id, commune, entries, now).await?;
+                    highest = highest.max(plan.highest_seq);
+                    results.extend(plan.results);
+                    alerts.extend(plan.alerts);
+                }
+                Some(Checked::Refused(e)) => return Err(BatchError::Refused(e)),
+                Some(Checked::Done) => break,
+                None => return Err(BatchError::Incomplete),
+            }
         }
+        cap_alerts(&mut alerts);
+        for a in &alerts {
+            tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
+            tx.execute(
+                "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &agent_id,
+                    &a.seq.map(|s| s as i64),
+                    &a.kind,
+                    &a.detail,
+                    &now,
+                ],
+            )
+            .await?;
+        }
+
         let row = tx
             .query_one(
                 "SELECT contiguous_seq, highest_seq FROM agents WHERE id = $1",
@@ -476,13 +487,20 @@ impl Storage for PgStore {
         Ok(results)
     }
 
-    async fn lacking(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, StoreError> {
+    async fn lacking(
+        &self,
+        commune: &str,
+        hashes: Vec<ContentHash>,
+    ) -> Result<Vec<ContentHash>, StoreError> {
         let mut conn = self.get().await?;
         let blobs: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
         let mut held = std::collections::HashSet::new();
         for row in conn
             .client()?
-            .query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs])
+            .query(
+                "SELECT hash FROM records WHERE hash = ANY($1) AND commune = $2",
+                &[&blobs, &commune],
+            )
             .await?
         {
             let h: &[u8] = row.try_get(0)?;

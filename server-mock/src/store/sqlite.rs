@@ -12,8 +12,8 @@ use hotich_protocol::{ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, CheckedEntry, ExportRow, NewAgent, Snapshot,
-    Storage, StoreError, advance_contiguous, chain_of, hash_of, plan_batch,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, NewAgent,
+    Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -124,6 +124,13 @@ const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, 
 impl SqliteStore {
     /// Opens the database, creating it and applying migrations as needed.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        // Names and ID numbers of citizens: readable by the server's account
+        // only. SQLite gives its -wal and -shm files the same mode.
+        if let Err(e) = super::create_new_private(path)
+            && e.kind() != std::io::ErrorKind::AlreadyExists
+        {
+            return Err(StoreError::Io(format!("{}: {e}", path.display())));
+        }
         let mut conn = connect(path)?;
         let known = MIGRATIONS.len() as i64;
         // Read the version under the write lock: a server and an `agent add`
@@ -193,14 +200,24 @@ fn commit_chunks_tx<E>(
         |r| r.get(0),
     )?;
     let mut results = Vec::new();
+    let mut alerts = Vec::new();
     let mut highest = 0u64;
-    while let Some(chunk) = chunks.blocking_recv() {
-        // Dropping `tx` on refusal rolls back what earlier chunks wrote.
-        let entries = chunk.map_err(BatchError::Refused)?;
-        let plan = write_chunk(&tx, agent_id, &commune, entries, now)?;
-        highest = highest.max(plan.highest_seq);
-        results.extend(plan.results);
+    // Dropping `tx` without a commit (refusal, or checking cut short) rolls
+    // back what earlier chunks wrote.
+    loop {
+        match chunks.blocking_recv() {
+            Some(Checked::Chunk(entries)) => {
+                let plan = write_chunk(&tx, agent_id, &commune, entries, now)?;
+                highest = highest.max(plan.highest_seq);
+                results.extend(plan.results);
+                alerts.extend(plan.alerts);
+            }
+            Some(Checked::Refused(e)) => return Err(BatchError::Refused(e)),
+            Some(Checked::Done) => break,
+            None => return Err(BatchError::Incomplete),
+        }
     }
+    write_alerts(&tx, agent_id, alerts, now)?;
     update_agent_chain(&tx, agent_id, highest, now)?;
     tx.commit()?;
     Ok(results)
@@ -280,10 +297,21 @@ fn write_chunk(
     for (k, h) in &plan.heads {
         head.execute(params![k, h.as_bytes().as_slice()])?;
     }
+    Ok(plan)
+}
+
+/// Writes a batch's alerts, capped (see [`cap_alerts`]).
+fn write_alerts(
+    tx: &rusqlite::Transaction<'_>,
+    agent_id: i64,
+    mut alerts: Vec<Alert>,
+    now: i64,
+) -> Result<(), StoreError> {
+    cap_alerts(&mut alerts);
     let mut alert = tx.prepare_cached(
         "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
-    for a in &plan.alerts {
+    for a in &alerts {
         tracing::warn!(agent_id, seq = ?a.seq, kind = %a.kind, detail = %a.detail, "integrity alert");
         alert.execute(params![
             agent_id,
@@ -293,7 +321,7 @@ fn write_chunk(
             now
         ])?;
     }
-    Ok(plan)
+    Ok(())
 }
 
 fn update_agent_chain(
@@ -405,12 +433,18 @@ impl Storage for SqliteStore {
             .map_err(|e| BatchError::Store(StoreError::Task(e.to_string())))?
     }
 
-    async fn lacking(&self, hashes: Vec<ContentHash>) -> Result<Vec<ContentHash>, StoreError> {
+    async fn lacking(
+        &self,
+        commune: &str,
+        hashes: Vec<ContentHash>,
+    ) -> Result<Vec<ContentHash>, StoreError> {
+        let commune = commune.to_string();
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT 1 FROM records WHERE hash = ?1")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT 1 FROM records WHERE hash = ?1 AND commune = ?2")?;
             let mut out = Vec::new();
             for h in hashes {
-                if !stmt.exists([h.as_bytes().as_slice()])? {
+                if !stmt.exists(params![h.as_bytes().as_slice(), commune])? {
                     out.push(h);
                 }
             }

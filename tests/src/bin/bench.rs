@@ -4,6 +4,7 @@
 //!     cargo run --release -p hotich-tests --bin bench -- import --records 100000 --runs 3
 //!     cargo run --release -p hotich-tests --bin bench -- server
 //!     cargo run --release -p hotich-tests --bin bench -- sync
+//!     cargo run --release -p hotich-tests --bin bench -- hostile
 //!
 //! Set HOTICH_TEST_POSTGRES_URL to include PostgreSQL in the server benchmark.
 //! Machines here are shared and noisy: each figure is the median of the runs.
@@ -55,10 +56,10 @@ fn parse_args() -> Result<Args> {
             "--batches" => args.batches = value("--batches")?.max(1) as usize,
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
-            "import" | "server" | "sync" | "all" | "gen" => args.what = a,
+            "import" | "server" | "sync" | "hostile" | "all" | "gen" => args.what = a,
             "-h" | "--help" => {
                 println!(
-                    "bench [import|server|sync|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|server|sync|hostile|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (writes valid test records as JSON Lines)"
@@ -103,6 +104,82 @@ fn main() -> Result<()> {
     }
     if matches!(args.what.as_str(), "sync" | "all") {
         bench_sync(&args, work.path())?;
+    }
+    if matches!(args.what.as_str(), "hostile" | "all") {
+        bench_hostile(&args)?;
+    }
+    Ok(())
+}
+
+/// What hostile bodies from an enrolled agent cost the server: CPU per
+/// request (from /proc, so the client's work is not counted), the answer's
+/// size and the server's peak memory.
+fn bench_hostile(args: &Args) -> Result<()> {
+    use hotich_tests::harness::cpu_time;
+    use hotich_tests::http::request;
+    use serde_json::json;
+
+    println!("\n## Hostile upload bodies from an enrolled agent (server on SQLite)");
+    println!(
+        "| body | wire bytes | CPU ms per request (median) | answer bytes | server peak RSS (MB) |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let base = RecordGen::new(1, "00004").record(0);
+    let one = |record: serde_json::Value| -> Result<Vec<u8>> {
+        Ok(serde_json::to_vec(
+            &json!({"entries": [{"seq": 1, "hash": "0".repeat(64), "record": record}]}),
+        )?)
+    };
+    let scans = {
+        let mut text = serde_json::to_string(&base)?;
+        text.pop();
+        text.push_str(",\"scans\":[");
+        text.push_str(&vec!["{}"; 1_000_000].join(","));
+        text.push_str("]}");
+        one(serde_json::from_str(&text)?)?
+    };
+    let big_key = {
+        let mut r = base.clone();
+        r[&"k".repeat(16_000_000)] = json!(1);
+        one(r)?
+    };
+    let many_keys = {
+        let mut r = base.clone();
+        for i in 0..3000 {
+            r[format!("x{i}")] = json!(i);
+        }
+        one(r)?
+    };
+    let cases = [
+        ("one record with 1,000,000 empty scans (zstd)", scans),
+        ("one record with a 16 MB unknown key (zstd)", big_key),
+        ("one record with 3,000 unknown keys (zstd)", many_keys),
+    ];
+    for (name, body) in cases {
+        let server = TestServer::start();
+        let token = server.add_agent("00004");
+        let pid = server.pid().context("server pid")?;
+        let wire = zstd::bulk::compress(&body, 19)?;
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "zstd"),
+        ];
+        let (mut cpu, mut answer) = (Vec::new(), 0);
+        for _ in 0..args.runs.max(3) {
+            let before = cpu_time(pid).context("cpu time")?;
+            let a = request(server.addr, "POST", "/api/v1/upload", &headers, &wire)?;
+            let after = cpu_time(pid).context("cpu time")?;
+            cpu.push((after - before).as_secs_f64() * 1000.0);
+            answer = a.body.len();
+        }
+        let rss = peak_rss(pid).unwrap_or(0) as f64 / (1024.0 * 1024.0);
+        println!(
+            "| {name} | {} | {:.0} | {answer} | {rss:.0} |",
+            wire.len(),
+            median(cpu)
+        );
     }
     Ok(())
 }

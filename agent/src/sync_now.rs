@@ -1,0 +1,144 @@
+//! "Sync now": rounds of the engine until the queue is drained, the time
+//! the official gave (`--timeout`) runs out, nothing has moved for a while
+//! (the server is down), or an error needs a person. The same driver runs
+//! in `hotich-agent sync` when no service is running and inside the service
+//! when `sync` asks it, so both behave alike on a flaky link.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::error::JournalError;
+use crate::sync::{RoundOutcome, SyncEngine, SyncEvent};
+
+/// How long "sync now" keeps going by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// With nothing settled for this long, the server is taken to be down and
+/// "sync now" stops rather than keeping the official waiting.
+pub const STALL_LIMIT: Duration = Duration::from_secs(120);
+
+/// The longest `--timeout` accepted: a week.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop after this long in all.
+    pub timeout: Duration,
+    /// Stop when nothing was settled for this long.
+    pub stall: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: DEFAULT_TIMEOUT,
+            stall: STALL_LIMIT,
+        }
+    }
+}
+
+/// How a "sync now" ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Nothing due is left in the queue.
+    Drained,
+    /// The time given ran out while the link was still failing now and then.
+    TimedOut,
+    /// Nothing could be sent for [`Limits::stall`]: the server looks down.
+    Stalled,
+    /// The server refuses this agent or its requests; retrying will not help
+    /// until someone changes something (a token, the setup).
+    NeedsPerson,
+    /// Nobody is watching any more (the `sync` that asked went away).
+    Cancelled,
+}
+
+/// Runs rounds until one of the [`Ending`]s. Between failed rounds it waits
+/// what the engine's backoff says (never past the deadline), and stops if
+/// `cancelled` says so. Journal failures end it with an error.
+pub async fn drive(
+    engine: &mut SyncEngine,
+    limits: Limits,
+    sink: &mut (dyn FnMut(SyncEvent) + Send),
+    cancelled: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<Ending, JournalError> {
+    let start = Instant::now();
+    let deadline = start + limits.timeout;
+    let mut last_progress = start;
+    let mut sent = 0u64;
+    engine.force_now()?;
+    loop {
+        // The time given is a promise to the official: a round cut short
+        // by it leaves its batch pending, which is safe.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(report) = tokio::time::timeout(left, engine.round(sink)).await else {
+            let counts = engine.counts()?;
+            sink(SyncEvent::Finished {
+                ending: Ending::TimedOut,
+                sent,
+                pending: counts.pending,
+                parked: counts.parked,
+                error: Some("the server did not answer in time".into()),
+            });
+            return Ok(Ending::TimedOut);
+        };
+        let report = report?;
+        sent += report.sent;
+        if report.sent > 0 {
+            last_progress = Instant::now();
+        }
+        let error = match report.outcome {
+            RoundOutcome::Drained => {
+                let counts = engine.counts()?;
+                sink(SyncEvent::Finished {
+                    ending: Ending::Drained,
+                    sent,
+                    pending: counts.pending,
+                    parked: counts.parked,
+                    error: None,
+                });
+                return Ok(Ending::Drained);
+            }
+            RoundOutcome::Failed(error) => error,
+        };
+        let now = Instant::now();
+        let ending = if !error.is_transient() {
+            Some(Ending::NeedsPerson)
+        } else if now.duration_since(last_progress) >= limits.stall {
+            Some(Ending::Stalled)
+        } else if now >= deadline {
+            Some(Ending::TimedOut)
+        } else {
+            None
+        };
+        if let Some(ending) = ending {
+            let counts = engine.counts()?;
+            sink(SyncEvent::Finished {
+                ending: ending.clone(),
+                sent,
+                pending: counts.pending,
+                parked: counts.parked,
+                error: Some(error.to_string()),
+            });
+            return Ok(ending);
+        }
+        let stall_left = limits
+            .stall
+            .saturating_sub(now.duration_since(last_progress));
+        let wait = engine
+            .next_wakeup()?
+            .min(deadline.saturating_duration_since(now))
+            .min(stall_left);
+        sink(SyncEvent::Retrying {
+            error: error.to_string(),
+            retry_in_ms: wait.as_millis() as u64,
+        });
+        tokio::time::sleep(wait).await;
+        if cancelled() {
+            return Ok(Ending::Cancelled);
+        }
+    }
+}

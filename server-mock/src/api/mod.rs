@@ -1,0 +1,127 @@
+//! The HTTP API v1: upload, have/lack, chain state, heartbeat; health and
+//! metrics. The server checks every record itself (it never trusts the
+//! agent) and answers 2xx only after its durable commit.
+//!
+//! - `upload`: the batch upload and its bounds;
+//! - `queries`: have/lack, chain, heartbeat;
+//! - `body`: reading bodies within size and pace limits;
+//! - `error`: errors as JSON answers;
+//! - `metrics`: Prometheus counters.
+
+mod body;
+mod error;
+mod metrics;
+mod queries;
+mod upload;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::http::{HeaderMap, header};
+use axum::middleware;
+use axum::routing::{get, post};
+use hotich_protocol::wire::{CHAIN_PATH, HAVE_PATH, HEARTBEAT_PATH, UPLOAD_PATH};
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+use crate::auth::{AuthError, agent_from_headers};
+use crate::chaos::{self, Chaos};
+use crate::store::{AgentInfo, Storage};
+
+pub use body::{BODY_IDLE, BODY_RATE_GRACE, MIN_BODY_RATE, read_body};
+pub use error::{ApiError, RETRY_AFTER_SECS, json_errors};
+pub use metrics::Metrics;
+pub use queries::HEARTBEAT_MAX_BYTES;
+pub use upload::{CHECK_CHUNK, SLOT_WAIT, UploadGate, check_upload};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body accepted, after decompression. An agent sends
+    /// at most 2 MiB; this leaves room and bounds memory per request.
+    pub max_body_bytes: usize,
+    pub max_entries: usize,
+    pub max_have: usize,
+    /// Uploads processed at once, server-wide; more wait (up to [`SLOT_WAIT`]).
+    pub upload_slots: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_entries: 10_000,
+            max_have: 10_000,
+            upload_slots: 8,
+        }
+    }
+}
+
+pub struct AppState<S> {
+    pub store: Arc<S>,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub uploads: Arc<UploadGate>,
+}
+
+impl<S> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        AppState {
+            store: self.store.clone(),
+            limits: self.limits,
+            metrics: self.metrics.clone(),
+            uploads: self.uploads.clone(),
+        }
+    }
+}
+
+pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> Router {
+    let metrics = Arc::new(Metrics::default());
+    let state = AppState {
+        store,
+        limits,
+        metrics: metrics.clone(),
+        uploads: Arc::new(UploadGate::new(limits.upload_slots)),
+    };
+    let api = Router::new()
+        .route(UPLOAD_PATH, post(upload::upload::<S>))
+        .route(HAVE_PATH, post(queries::have::<S>))
+        .route(CHAIN_PATH, get(queries::chain::<S>))
+        .route(HEARTBEAT_PATH, post(queries::heartbeat::<S>))
+        .layer(middleware::from_fn_with_state(chaos, chaos::inject))
+        .with_state(state);
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        metrics.render(),
+                    )
+                }
+            }),
+        )
+        .merge(api)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(RequestDecompressionLayer::new())
+        .layer(middleware::from_fn(json_errors))
+        .layer(CompressionLayer::new())
+}
+
+async fn authenticate<S: Storage>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<AgentInfo, ApiError> {
+    agent_from_headers(state.store.as_ref(), headers)
+        .await
+        .map_err(|e| match e {
+            AuthError::Store(e) => e.into(),
+            refused => {
+                state.metrics.auth_failures.fetch_add(1, Ordering::Relaxed);
+                ApiError::Unauthorized(refused.to_string())
+            }
+        })
+}

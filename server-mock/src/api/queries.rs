@@ -1,0 +1,99 @@
+//! The agent's other calls: have/lack, its chain as the server holds it,
+//! and heartbeats.
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use hotich_protocol::Timestamp;
+use hotich_protocol::wire::{
+    ChainState, HaveRequest, HaveResponse, Heartbeat, HeartbeatAck, MAX_SEQ,
+};
+use serde::de::DeserializeOwned;
+
+use super::body::read_body;
+use super::{ApiError, AppState, authenticate};
+use crate::store::Storage;
+
+/// A heartbeat is a few hundred bytes; anything near this is not one.
+pub const HEARTBEAT_MAX_BYTES: usize = 64 * 1024;
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        let shown = hotich_protocol::validate::shown(&text);
+        ApiError::BadRequest(format!("malformed JSON body: {shown}"))
+    })
+}
+
+/// Which of these records (of the caller's own commune) the server lacks,
+/// and which of the caller's seqs it holds no link for.
+pub async fn have<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<HaveResponse>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    // 10,000 hex hashes and seqs are under 1 MB of JSON.
+    let limit = state.limits.max_have * 100 + 1024;
+    let bytes = read_body(&headers, body, limit).await?;
+    let request: HaveRequest = parse_json(&bytes)?;
+    if request.hashes.len() > state.limits.max_have {
+        return Err(ApiError::TooLarge(format!(
+            "at most {} hashes per question",
+            state.limits.max_have
+        )));
+    }
+    state.metrics.have_requests.fetch_add(1, Ordering::Relaxed);
+    if !request.seqs.is_empty() && request.seqs.len() != request.hashes.len() {
+        return Err(ApiError::BadRequest(
+            "seqs and hashes must be the same length".into(),
+        ));
+    }
+    if let Some(seq) = request.seqs.iter().find(|s| **s == 0 || **s > MAX_SEQ) {
+        return Err(ApiError::BadRequest(format!(
+            "seq {seq} is not between 1 and {MAX_SEQ}"
+        )));
+    }
+    let mut unlinked = Vec::new();
+    if let (Some(low), Some(high)) = (request.seqs.iter().min(), request.seqs.iter().max()) {
+        let links = state.store.links_between(agent.id, *low, *high).await?;
+        unlinked = request
+            .seqs
+            .iter()
+            .zip(&request.hashes)
+            .filter(|(seq, hash)| links.get(seq) != Some(hash))
+            .map(|(seq, _)| *seq)
+            .collect();
+    }
+    let lacking = state.store.lacking(&agent.commune, request.hashes).await?;
+    let chain = state.store.chain_state(agent.id).await?;
+    Ok(axum::Json(HaveResponse {
+        lacking,
+        unlinked,
+        chain,
+    }))
+}
+
+pub async fn chain<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+) -> Result<axum::Json<ChainState>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    Ok(axum::Json(state.store.chain_state(agent.id).await?))
+}
+
+pub async fn heartbeat<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<HeartbeatAck>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let bytes = read_body(&headers, body, HEARTBEAT_MAX_BYTES).await?;
+    let beat: Heartbeat = parse_json(&bytes)?;
+    let now = Timestamp::now();
+    state.store.record_heartbeat(agent.id, &beat, now).await?;
+    state.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
+    Ok(axum::Json(HeartbeatAck { server_time: now }))
+}

@@ -1,0 +1,340 @@
+//! `POST /api/v1/upload`: a batch of the agent's journal entries. The server
+//! checks every record itself (validation, hash, commune, chain) on a
+//! blocking thread, in chunks that the store writes while the next is
+//! checked, in one transaction: the batch commits whole or not at all, and
+//! 2xx is sent only after the commit.
+//!
+//! Bounded work: the body is limited after decompression; the entry list is
+//! refused past `max_entries` while it is parsed; each record past
+//! [`MAX_RECORD_BYTES`] is refused before it is parsed; an agent has at most
+//! one upload in progress; the server runs at most `upload_slots` at once.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use hotich_protocol::validate::{check_record_size, shown, summarize};
+use hotich_protocol::wire::{MAX_SEQ, UploadEntry, UploadResponse};
+use hotich_protocol::{
+    ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record,
+};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::body::read_body;
+use super::{ApiError, AppState, Limits, authenticate};
+use crate::store::{BatchError, Checked, CheckedEntry, Storage, Verdict};
+
+/// Entries checked per chunk: the store writes one chunk while the next is checked.
+pub const CHECK_CHUNK: usize = 250;
+
+/// How long an upload waits for one of the server's slots before it is
+/// told to come back.
+pub const SLOT_WAIT: Duration = Duration::from_secs(30);
+
+/// How much of a parser's message is passed on: serde quotes the input.
+const SHOWN_MESSAGE: usize = 300;
+
+/// Who is uploading: one upload per agent, and a few server-wide.
+#[derive(Debug)]
+pub struct UploadGate {
+    busy: Mutex<HashSet<i64>>,
+    slots: Arc<Semaphore>,
+}
+
+/// An agent's one upload; ends when dropped.
+pub struct AgentUpload<'a> {
+    gate: &'a UploadGate,
+    agent: i64,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Drop for AgentUpload<'_> {
+    fn drop(&mut self) {
+        let mut busy = self.gate.busy.lock().unwrap_or_else(|e| e.into_inner());
+        busy.remove(&self.agent);
+    }
+}
+
+impl UploadGate {
+    pub fn new(slots: usize) -> Self {
+        UploadGate {
+            busy: Mutex::new(HashSet::new()),
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+        }
+    }
+
+    /// Starts `agent`'s upload: refused at once if it has one in progress
+    /// (429), after [`SLOT_WAIT`] if the server is full (503).
+    async fn begin(&self, agent: i64) -> Result<AgentUpload<'_>, ApiError> {
+        {
+            let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+            if !busy.insert(agent) {
+                return Err(ApiError::Busy(
+                    "an upload from this agent is still in progress; send the next one after it"
+                        .into(),
+                ));
+            }
+        }
+        // From here the agent is marked busy: a failure must unmark it.
+        let unmark = || {
+            let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+            busy.remove(&agent);
+        };
+        match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(AgentUpload {
+                gate: self,
+                agent,
+                _slot: slot,
+            }),
+            _ => {
+                unmark();
+                Err(ApiError::Unavailable(
+                    "the server is busy with other uploads; try again shortly".into(),
+                ))
+            }
+        }
+    }
+}
+
+/// Marks the "too many entries" error inside serde's error chain.
+const TOO_MANY: &str = "too many entries";
+
+/// The `entries` of an upload body as raw JSON, refusing more than `max`
+/// while parsing, so a body of a million tiny entries is not built first.
+fn raw_entries(bytes: &[u8], max: usize) -> Result<Vec<&RawValue>, serde_json::Error> {
+    struct Entries {
+        max: usize,
+    }
+    impl<'de> DeserializeSeed<'de> for Entries {
+        type Value = Vec<&'de RawValue>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Entries {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                if out.len() == self.max {
+                    return Err(de::Error::custom(TOO_MANY));
+                }
+                out.push(raw);
+            }
+            Ok(out)
+        }
+    }
+    struct Envelope {
+        max: usize,
+    }
+    impl<'de> Visitor<'de> for Envelope {
+        type Value = Vec<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an upload batch {\"entries\": [...]}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if key == "entries" && entries.is_none() {
+                    entries = Some(map.next_value_seed(Entries { max: self.max })?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            entries.ok_or_else(|| de::Error::missing_field("entries"))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let entries = de::Deserializer::deserialize_map(&mut de, Envelope { max })?;
+    de.end()?;
+    Ok(entries)
+}
+
+/// Parses and checks a batch: each record validated, hashed and compared
+/// with the agent's hash; chain hashes recomputed. CPU work, run off the
+/// async threads. Checked entries go to `emit` in chunks, then `Done`; a
+/// refusal of the whole batch is emitted as `Refused` and ends it. `emit`
+/// returns false when nobody listens any more.
+pub fn check_upload(
+    bytes: &[u8],
+    commune: &str,
+    limits: Limits,
+    emit: &mut dyn FnMut(Checked<ApiError>) -> bool,
+) {
+    match check_upload_inner(bytes, commune, limits, emit) {
+        Ok(true) => {
+            emit(Checked::Done);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            emit(Checked::Refused(e));
+        }
+    }
+}
+
+/// Ok(false) when the listener went away.
+fn check_upload_inner(
+    bytes: &[u8],
+    commune: &str,
+    limits: Limits,
+    emit: &mut dyn FnMut(Checked<ApiError>) -> bool,
+) -> Result<bool, ApiError> {
+    let entries = raw_entries(bytes, limits.max_entries).map_err(|e| {
+        if e.to_string().starts_with(TOO_MANY) {
+            ApiError::TooLarge(format!(
+                "more than {} entries in one batch",
+                limits.max_entries
+            ))
+        } else {
+            ApiError::BadRequest(format!(
+                "the body is not an upload batch: {}",
+                shown_message(&e)
+            ))
+        }
+    })?;
+    // A day of slack: an agent whose clock runs a little ahead (or a record
+    // registered just after midnight) must not be refused as "in the future".
+    let today = CivilDate::from_days_since_epoch(
+        CivilDate::today_in_vietnam(Timestamp::now()).days_since_epoch() + 1,
+    );
+    let mut previous: Option<(u64, ChainHash)> = None;
+    let mut chunk = Vec::with_capacity(CHECK_CHUNK);
+    let total = entries.len();
+    for (i, raw) in entries.into_iter().enumerate() {
+        let entry: UploadEntry = serde_json::from_str(raw.get()).map_err(|e| {
+            ApiError::BadRequest(format!(
+                "entry {i} of the batch is malformed: {}",
+                shown_message(&e)
+            ))
+        })?;
+        if entry.seq == 0 || entry.seq > MAX_SEQ {
+            return Err(ApiError::BadRequest(format!(
+                "entry {i}: seq {} is not between 1 and {MAX_SEQ}",
+                entry.seq
+            )));
+        }
+        let prev = match (entry.prev, previous) {
+            (Some(p), _) => p,
+            (None, Some((seq, chain))) if seq + 1 == entry.seq => chain,
+            (None, _) if entry.seq == 1 => GENESIS,
+            (None, _) => {
+                return Err(ApiError::BadRequest(format!(
+                    "entry {i} (seq {}) has no prev and does not follow the entry before it",
+                    entry.seq
+                )));
+            }
+        };
+        let chain = chain_hash(&prev, entry.seq, &entry.hash);
+        previous = Some((entry.seq, chain));
+        let verdict = check_record(&entry, commune, today)?;
+        chunk.push(CheckedEntry {
+            seq: entry.seq,
+            claimed_hash: entry.hash,
+            prev,
+            chain,
+            entered_at: entry.entered_at,
+            verdict,
+        });
+        if (chunk.len() >= CHECK_CHUNK || i + 1 == total)
+            && !emit(Checked::Chunk(std::mem::replace(
+                &mut chunk,
+                Vec::with_capacity(CHECK_CHUNK),
+            )))
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// One record's verdict; another commune's record refuses the whole batch.
+fn check_record(entry: &UploadEntry, commune: &str, today: CivilDate) -> Result<Verdict, ApiError> {
+    let text = entry.record.get();
+    if let Err(e) = check_record_size(text.len()) {
+        return Ok(Verdict::Invalid(e.to_string()));
+    }
+    let value = match parse_strict(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(Verdict::Invalid(format!(
+                "the record is not valid JSON: {}",
+                shown(&e.to_string())
+            )));
+        }
+    };
+    Ok(match prepare_record(value, today) {
+        Err(errors) => Verdict::Invalid(summarize(&errors)),
+        Ok(record) if record.hash != entry.hash => Verdict::Invalid(format!(
+            "the record's content hash is {}, not {} as sent",
+            record.hash, entry.hash
+        )),
+        Ok(record) if record.commune_code() != commune => {
+            return Err(ApiError::Forbidden(format!(
+                "this agent writes for commune {commune}; entry seq {} is a record of commune {}. Nothing was stored",
+                entry.seq,
+                record.commune_code()
+            )));
+        }
+        Ok(record) => Verdict::Valid(record),
+    })
+}
+
+fn shown_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.char_indices().nth(SHOWN_MESSAGE) {
+        None => text,
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
+pub async fn upload<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<UploadResponse>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let _upload = state.uploads.begin(agent.id).await?;
+    let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
+    let commune = agent.commune.clone();
+    let limits = state.limits;
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let checker = tokio::task::spawn_blocking(move || {
+        check_upload(&bytes, &commune, limits, &mut |msg| {
+            tx.blocking_send(msg).is_ok()
+        });
+    });
+    let committed = state
+        .store
+        .commit_chunks(agent.id, &agent.commune, rx)
+        .await;
+    let checked = checker.await;
+    let results = match committed {
+        Ok(results) => results,
+        Err(BatchError::Refused(e)) => return Err(e),
+        Err(BatchError::Store(e)) => return Err(e.into()),
+        Err(BatchError::Incomplete) => {
+            let why = match checked {
+                Err(e) => format!("checking the batch failed: {e}"),
+                Ok(()) => "checking the batch stopped early".into(),
+            };
+            tracing::error!(agent = agent.id, %why, "batch not committed");
+            return Err(ApiError::Internal(format!("{why}; nothing was stored")));
+        }
+    };
+    state
+        .metrics
+        .upload_requests
+        .fetch_add(1, Ordering::Relaxed);
+    state.metrics.count(&results);
+    tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
+    Ok(axum::Json(UploadResponse { results }))
+}
