@@ -45,17 +45,93 @@ pub enum ApiError {
     BadAnswer(String),
     #[error("cannot set up the HTTP client: {0}")]
     Setup(String),
-    /// The server's copy of this agent's journal is ahead of, or differs
-    /// from, the local journal: it was lost or replaced.
-    #[error("{0}")]
-    JournalDiverged(String),
+    /// The server holds more of this agent's journal than the PC has: the
+    /// journal was lost or put back from an old copy.
+    #[error(
+        "the server holds {server} entries from this agent but this journal has only {local}: \
+         was the data directory replaced or restored from an old copy? Uploading is stopped so \
+         that nothing is sent under numbers already used. Restore this data directory from its \
+         backup, or tell district IT"
+    )]
+    JournalBehind { server: u64, local: u64 },
+    /// The server's copy of this agent's journal differs from the PC's.
+    #[error(
+        "the server's copy of this journal differs from the local one at or before entry #{at}. \
+         Uploading is stopped so that nothing is sent under numbers already used. Restore this \
+         data directory from its backup, or tell district IT"
+    )]
+    JournalDiffers { at: u64 },
     /// A failure of this program (a request that does not serialize, a
     /// task that panicked), not of the network or the server.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// An error as it is kept (sync state, events) to be worded later in the
+/// reader's language: a stable kind and its values; `text` is the English.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorInfo {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub args: std::collections::BTreeMap<String, String>,
+    pub text: String,
+}
+
 impl ApiError {
+    /// A stable name for the kind of failure (the catalog has `api-error-<kind>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Connect(_) => "connect",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::Transport(_) => "transport",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooLarge(_) => "too-large",
+            ApiError::Refused { .. } => "refused",
+            ApiError::BadAnswer(_) => "bad-answer",
+            ApiError::Setup(_) => "setup",
+            ApiError::JournalBehind { .. } => "journal-behind",
+            ApiError::JournalDiffers { .. } => "journal-differs",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn info(&self) -> ErrorInfo {
+        let mut args = std::collections::BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            args.insert(k.to_string(), v);
+        };
+        match self {
+            ApiError::Connect(d)
+            | ApiError::Transport(d)
+            | ApiError::Unauthorized(d)
+            | ApiError::Forbidden(d)
+            | ApiError::TooLarge(d)
+            | ApiError::BadAnswer(d)
+            | ApiError::Setup(d)
+            | ApiError::Internal(d) => put("detail", d.clone()),
+            ApiError::Timeout(s) => put("secs", s.to_string()),
+            ApiError::Unavailable {
+                status, message, ..
+            }
+            | ApiError::Refused { status, message } => {
+                put("status", status.to_string());
+                put("detail", message.clone());
+            }
+            ApiError::JournalBehind { server, local } => {
+                put("server", server.to_string());
+                put("local", local.to_string());
+            }
+            ApiError::JournalDiffers { at } => put("at", at.to_string()),
+        }
+        ErrorInfo {
+            kind: self.kind().to_string(),
+            args,
+            text: self.to_string(),
+        }
+    }
+
     pub fn retry_class(&self) -> RetryClass {
         match self {
             ApiError::Connect(_)
@@ -70,7 +146,8 @@ impl ApiError {
             | ApiError::TooLarge(_)
             | ApiError::Refused { .. }
             | ApiError::Setup(_)
-            | ApiError::JournalDiverged(_)
+            | ApiError::JournalBehind { .. }
+            | ApiError::JournalDiffers { .. }
             | ApiError::Internal(_) => RetryClass::Permanent,
         }
     }

@@ -108,6 +108,63 @@ pub enum AgentError {
 }
 
 impl AgentError {
+    /// The one line `main` prints, in the reader's language. The `Display`
+    /// form stays English for logs.
+    pub fn message(&self) -> String {
+        use crate::tr;
+        match self {
+            AgentError::Config(e) => match e {
+                ConfigError::NotInitialized(dir) => {
+                    tr!("error-not-initialized", dir = dir.display().to_string())
+                }
+                ConfigError::AlreadyInitialized(dir) => {
+                    tr!("error-already-initialized", dir = dir.display().to_string())
+                }
+                ConfigError::Read { path, source } => tr!(
+                    "error-config-read",
+                    path = path.display().to_string(),
+                    detail = source.to_string()
+                ),
+                ConfigError::Write { path, source } => tr!(
+                    "error-config-write",
+                    path = path.display().to_string(),
+                    detail = source.to_string()
+                ),
+                ConfigError::Invalid { path, message } => tr!(
+                    "error-config-invalid",
+                    path = path.display().to_string(),
+                    detail = message.as_str()
+                ),
+                ConfigError::Value(m) => m.clone(),
+                ConfigError::NoDataDir => tr!("error-no-data-dir"),
+            },
+            AgentError::Journal(e) => match e {
+                JournalError::Lost { path, detail } => tr!(
+                    "error-journal-lost",
+                    path = path.display().to_string(),
+                    detail = detail.as_str()
+                ),
+                JournalError::TooNew { path, .. } => {
+                    tr!("error-journal-too-new", path = path.display().to_string())
+                }
+                other => tr!("error-journal", detail = other.to_string()),
+            },
+            AgentError::Lock(LockError::Held { dir, holder }) => tr!(
+                "error-lock-held",
+                dir = dir.display().to_string(),
+                holder = holder.as_str()
+            ),
+            AgentError::Lock(other) => tr!("error-lock", detail = other.to_string()),
+            AgentError::Api(e) => crate::i18n::error_info(Some(&e.info()), &e.to_string()),
+            AgentError::Input(m) | AgentError::Usage(m) | AgentError::Failed(m) => m.clone(),
+            AgentError::Io { context, source } => tr!(
+                "error-io",
+                context = context.as_str(),
+                detail = source.to_string()
+            ),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
             AgentError::Input(_)

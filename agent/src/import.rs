@@ -1,20 +1,24 @@
 //! `import` and `validate`: read files, validate every record, and (for
 //! import) append the valid ones to the journal in durable batches. Every
 //! refused record is written, with its reasons, to a rejects file next to its
-//! input, so nothing the official gave is lost.
+//! input (see `rejects`), so nothing the official gave is lost.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use hotich_protocol::{CivilDate, FieldError, PreparedRecord, Timestamp, prepare_record};
+use hotich_protocol::{
+    CivilDate, FieldError, PreparedRecord, RecordKind, Timestamp, prepare_record,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::JournalError;
-use crate::input::{self, ERRORS_COLUMN, Format, Item, Raw};
+use crate::input::{self, Format, Item, Options, Raw, RowRef};
 use crate::journal::{AppendOutcome, Journal, Origin};
+use crate::legacy;
+use crate::rejects::Rejects;
+use crate::{i18n, tr};
 
 /// Records per durable commit: large enough to amortize the fsync, small
 /// enough that a kill loses little work in progress (it is simply re-read).
@@ -45,7 +49,7 @@ impl ImportSummary {
     }
 }
 
-fn emit(output: Output, event: serde_json::Value) {
+fn emit(output: Output, event: Value) {
     if output == Output::Json {
         println!("{event}");
     }
@@ -57,183 +61,36 @@ fn say(output: Output, progress: &ProgressBar, line: &str) {
     }
 }
 
-fn progress_bar(output: Output, path: &Path, total_bytes: u64) -> ProgressBar {
-    if output == Output::Json || total_bytes < 256 * 1024 {
+fn progress_bar(output: Output, path: &Path, format: &Format, total: u64) -> ProgressBar {
+    let rows = *format == Format::Xlsx;
+    if output == Output::Json || (!rows && total < 256 * 1024) || (rows && total < 2000) {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta} left)")
-    {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let template = if rows {
+        "{msg} [{bar:30}] {pos}/{len} ({eta})"
+    } else {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(path.display().to_string());
     bar
 }
 
-/// Where the refused records of `input` go.
-pub fn rejects_path(input: &Path, format: Format) -> PathBuf {
-    let stem = input
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "records".into());
-    let ext = if format == Format::Csv {
-        "csv"
-    } else {
-        "jsonl"
-    };
-    input.with_file_name(format!("{stem}.rejects.{ext}"))
-}
-
-enum RejectsWriter {
-    Jsonl(BufWriter<File>),
-    Csv(Box<csv::Writer<File>>),
-}
-
-/// Created on the first refused record of a file. Written to a new
-/// temporary file beside its final name and renamed over it at the end: an
-/// existing rejects file (or a link planted in its place) is replaced, never
-/// written through, and a half-written file never carries the final name.
-struct Rejects {
-    path: PathBuf,
-    tmp: Option<PathBuf>,
-    writer: Option<RejectsWriter>,
-    fallback_dir: PathBuf,
-}
-
-/// Creates a new file that did not exist (O_EXCL: a symlink is not followed).
-fn create_new(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-impl Rejects {
-    fn new(input: &Path, format: Format, fallback_dir: &Path) -> Self {
-        Rejects {
-            path: rejects_path(input, format),
-            tmp: None,
-            writer: None,
-            fallback_dir: fallback_dir.to_path_buf(),
-        }
-    }
-
-    fn open(&mut self, header: Option<&[String]>) -> std::io::Result<&mut RejectsWriter> {
-        if self.writer.is_none() {
-            let file = match create_new(&temp_beside(&self.path)) {
-                Ok(f) => f,
-                Err(_) => {
-                    // The input's folder may be read-only (a USB stick, a share):
-                    // keep the rejects in the data directory instead.
-                    let dir = self.fallback_dir.join("rejects");
-                    std::fs::create_dir_all(&dir)?;
-                    let name = self
-                        .path
-                        .file_name()
-                        .map(|n| n.to_os_string())
-                        .unwrap_or_default();
-                    self.path = dir.join(name);
-                    create_new(&temp_beside(&self.path))?
-                }
-            };
-            self.tmp = Some(temp_beside(&self.path));
-            self.writer = Some(match header {
-                Some(h) => {
-                    let mut w = csv::Writer::from_writer(file);
-                    let mut row: Vec<&str> = h
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|c| *c != ERRORS_COLUMN)
-                        .collect();
-                    row.push(ERRORS_COLUMN);
-                    w.write_record(&row)?;
-                    RejectsWriter::Csv(Box::new(w))
-                }
-                None => RejectsWriter::Jsonl(BufWriter::new(file)),
-            });
-        }
-        self.writer
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("rejects file is not open"))
-    }
-
-    fn write(
-        &mut self,
-        header: Option<&[String]>,
-        line: u64,
-        raw: &Raw,
-        errors: &[FieldError],
-    ) -> std::io::Result<()> {
-        let joined = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        let errors_column = header.and_then(|h| h.iter().position(|c| c == ERRORS_COLUMN));
-        match (self.open(header)?, raw) {
-            (RejectsWriter::Csv(w), Raw::Csv(cells)) => {
-                let mut row: Vec<&str> = cells
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| Some(*i) != errors_column)
-                    .map(|(_, c)| c.as_str())
-                    .collect();
-                row.push(&joined);
-                w.write_record(&row)?;
-            }
-            (RejectsWriter::Jsonl(w), Raw::Json(text)) => {
-                let record = serde_json::from_str::<serde_json::Value>(text)
-                    .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
-                let line = json!({"line": line, "errors": errors, "record": record});
-                writeln!(w, "{line}")?;
-            }
-            _ => {
-                return Err(std::io::Error::other(
-                    "rejects file and input differ in format",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self) -> std::io::Result<Option<PathBuf>> {
-        let file = match self.writer.take() {
-            None => return Ok(None),
-            Some(RejectsWriter::Jsonl(w)) => w.into_inner().map_err(|e| e.into_error())?,
-            Some(RejectsWriter::Csv(w)) => w
-                .into_inner()
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        };
-        file.sync_all()?;
-        drop(file);
-        if let Some(tmp) = self.tmp.take() {
-            std::fs::rename(&tmp, &self.path)?;
-        }
-        Ok(Some(self.path.clone()))
-    }
-}
-
-impl Drop for Rejects {
-    /// An import cut short by a journal error still leaves the rejects of
-    /// what it read under their name: nothing the official gave is lost.
-    fn drop(&mut self) {
-        let _ = self.finish();
-    }
+/// The problems of one record, worded for the official, on one line.
+pub fn problems_text(errors: &[FieldError], kind: Option<RecordKind>) -> String {
+    errors
+        .iter()
+        .map(|e| i18n::problem(e, kind))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Per-file bookkeeping while importing.
 struct FileRun {
     input_name: String,
-    header: Option<Vec<String>>,
     rejects: Rejects,
     shown: usize,
     output: Output,
@@ -242,37 +99,56 @@ struct FileRun {
 }
 
 impl FileRun {
-    fn reject(&mut self, line: u64, raw: &Raw, errors: &[FieldError]) {
+    fn reject(&mut self, at: &RowRef, raw: &Raw, errors: &[FieldError]) {
         self.summary.rejected += 1;
-        for e in errors {
-            if self.output == Output::Json {
-                emit(
-                    self.output,
-                    json!({"event": "problem", "file": self.input_name, "line": line, "field": e.field, "reason": e.reason}),
-                );
-            } else if self.shown < SHOWN_PROBLEMS {
-                say(
-                    self.output,
-                    &self.progress,
-                    &format!("{}:{line}: {e}", self.input_name),
-                );
-                self.shown += 1;
+        let kind = kind_of_raw(raw);
+        let problems = problems_text(errors, kind);
+        match self.output {
+            Output::Json => {
+                for e in errors {
+                    emit(
+                        self.output,
+                        json!({"event": "problem", "file": self.input_name, "line": at.line,
+                               "sheet": at.sheet, "field": e.field, "code": e.code,
+                               "reason": e.reason, "message": i18n::problem(e, kind)}),
+                    );
+                }
+            }
+            Output::Human => {
+                if self.shown < SHOWN_PROBLEMS {
+                    say(
+                        self.output,
+                        &self.progress,
+                        &format!("{}:{at}: {problems}", self.input_name),
+                    );
+                    self.shown += 1;
+                }
             }
         }
-        if let Err(e) = self
-            .rejects
-            .write(self.header.as_deref(), line, raw, errors)
-        {
+        if let Err(e) = self.rejects.write(at, raw, errors, &problems) {
             say(
                 self.output,
                 &self.progress,
-                &format!(
-                    "{}: cannot write rejects file {}: {e}",
-                    self.input_name,
-                    self.rejects.path.display()
+                &tr!(
+                    "import-rejects-unwritable",
+                    file = self.input_name.as_str(),
+                    rejects = self.rejects.path().display().to_string(),
+                    detail = e.to_string()
                 ),
             );
         }
+    }
+}
+
+/// The kind a raw record says it is, for naming its fields.
+fn kind_of_raw(raw: &Raw) -> Option<RecordKind> {
+    match raw {
+        Raw::Json(text) => serde_json::from_str::<Value>(text).ok().and_then(|v| {
+            v.get("kind")
+                .and_then(Value::as_str)
+                .and_then(RecordKind::parse)
+        }),
+        Raw::Row(_) => None,
     }
 }
 
@@ -280,7 +156,7 @@ impl FileRun {
 /// are in the totals, not errors. Only a journal failure is an error.
 pub fn import_files(
     journal: &mut Journal,
-    commune: &str,
+    options: &Options,
     files: &[PathBuf],
     data_dir: &Path,
     output: Output,
@@ -288,7 +164,7 @@ pub fn import_files(
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut total = ImportSummary::default();
     for path in files {
-        let summary = import_file(journal, commune, path, today, data_dir, output)?;
+        let summary = import_file(journal, options, path, today, data_dir, output)?;
         total.accepted += summary.accepted;
         total.already_present += summary.already_present;
         total.rejected += summary.rejected;
@@ -302,25 +178,95 @@ pub fn import_files(
 enum FromReader {
     Opened {
         format: Format,
-        csv_header: Option<Vec<String>>,
-        total_bytes: u64,
+        sheets: Vec<(Option<String>, Vec<String>)>,
+        total: u64,
     },
     Chunk {
-        items: Vec<(u64, Raw, Result<PreparedRecord, Vec<FieldError>>)>,
-        bytes_read: u64,
+        items: Vec<(RowRef, Raw, Result<PreparedRecord, Vec<FieldError>>)>,
+        progress: u64,
     },
     Refused(input::FileError),
+}
+
+/// Text typed in a legacy Vietnamese encoding and read as Windows-1252
+/// (`NguyÔn V¨n An`): the first such value, as a problem.
+fn legacy_text(value: &Value) -> Option<FieldError> {
+    fn walk(v: &Value, path: &str) -> Option<FieldError> {
+        match v {
+            Value::String(s) => {
+                let encoding = legacy::looks_like_legacy(s)?;
+                let fixed = legacy::repair(s, encoding).unwrap_or_default();
+                let shown = hotich_protocol::validate::shown(s).into_owned();
+                Some(FieldError::coded(
+                    path,
+                    "legacy-encoding",
+                    BTreeMap::from([
+                        ("value".to_string(), shown.clone()),
+                        ("encoding".to_string(), encoding.to_string()),
+                        ("from".to_string(), encoding.name().to_string()),
+                        ("fixed".to_string(), fixed.clone()),
+                    ]),
+                    format!(
+                        "\"{shown}\" looks typed in the old {encoding} encoding (it reads \"{fixed}\"); \
+                         convert the file with: hotich-agent convert --from {} FILE NEWFILE",
+                        encoding.name()
+                    ),
+                ))
+            }
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(v, &child)
+            }),
+            Value::Array(items) => items.iter().find_map(|v| walk(v, path)),
+            _ => None,
+        }
+    }
+    walk(value, "")
+}
+
+/// Validates one read record for this office: normal form, the model's
+/// rules, the commune, no legacy-encoded text.
+fn prepare(
+    value: Value,
+    commune: Option<&str>,
+    today: CivilDate,
+) -> Result<PreparedRecord, Vec<FieldError>> {
+    if let Some(problem) = legacy_text(&value) {
+        return Err(vec![problem]);
+    }
+    let p = prepare_record(value, today)?;
+    if let Some(own) = commune
+        && p.commune_code() != own
+    {
+        return Err(vec![FieldError::coded(
+            "commune_code",
+            "other-commune",
+            BTreeMap::from([
+                ("commune".to_string(), p.commune_code().to_string()),
+                ("own".to_string(), own.to_string()),
+            ]),
+            format!(
+                "{} is not this office's commune ({own}); this agent uploads for {own} only",
+                p.commune_code()
+            ),
+        )]);
+    }
+    Ok(p)
 }
 
 /// Reads, parses, validates and hashes on its own thread, so that this CPU
 /// work overlaps the journal's writes and fsyncs on a two-core PC.
 fn read_and_prepare(
     path: &Path,
-    commune: &str,
+    options: &Options,
     today: CivilDate,
     tx: std::sync::mpsc::SyncSender<FromReader>,
 ) {
-    let mut input = match input::open(path) {
+    let mut input = match input::open(path, options) {
         Ok(i) => i,
         Err(e) => {
             let _ = tx.send(FromReader::Refused(e));
@@ -328,13 +274,14 @@ fn read_and_prepare(
         }
     };
     let opened = FromReader::Opened {
-        format: input.format,
-        csv_header: input.csv_header.clone(),
-        total_bytes: input.total_bytes,
+        format: input.format.clone(),
+        sheets: input.sheets.clone(),
+        total: input.total,
     };
     if tx.send(opened).is_err() {
         return;
     }
+    let commune = options.commune.as_deref();
     let mut items = Vec::with_capacity(COMMIT_BATCH);
     loop {
         let item = input.next();
@@ -343,33 +290,21 @@ fn read_and_prepare(
             Some(Err(e)) => {
                 let _ = tx.send(FromReader::Chunk {
                     items: std::mem::take(&mut items),
-                    bytes_read: input.bytes_read(),
+                    progress: input.progress(),
                 });
                 let _ = tx.send(FromReader::Refused(e));
                 return;
             }
-            Some(Ok(Item { line, value, raw })) => {
-                let prepared = value.and_then(|v| prepare_record(v, today)).and_then(|p| {
-                    if p.commune_code() == commune {
-                        Ok(p)
-                    } else {
-                        Err(vec![FieldError::new(
-                            "commune_code",
-                            format!(
-                                "{} is not this office's commune ({commune}); this agent uploads for {commune} only",
-                                p.commune_code()
-                            ),
-                        )])
-                    }
-                });
-                items.push((line, raw, prepared));
+            Some(Ok(Item { at, value, raw })) => {
+                let prepared = value.and_then(|v| prepare(v, commune, today));
+                items.push((at, raw, prepared));
                 false
             }
         };
         if (done && !items.is_empty()) || items.len() >= COMMIT_BATCH {
             let chunk = FromReader::Chunk {
                 items: std::mem::replace(&mut items, Vec::with_capacity(COMMIT_BATCH)),
-                bytes_read: input.bytes_read(),
+                progress: input.progress(),
             };
             if tx.send(chunk).is_err() {
                 return;
@@ -383,7 +318,7 @@ fn read_and_prepare(
 
 fn import_file(
     journal: &mut Journal,
-    commune: &str,
+    options: &Options,
     path: &Path,
     today: CivilDate,
     data_dir: &Path,
@@ -392,39 +327,38 @@ fn import_file(
     let input_name = path.display().to_string();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || read_and_prepare(path, commune, today, tx));
+        scope.spawn(move || read_and_prepare(path, options, today, tx));
         let mut run: Option<FileRun> = None;
         let mut refused = None;
         for message in rx {
             match message {
                 FromReader::Opened {
                     format,
-                    csv_header,
-                    total_bytes,
+                    sheets,
+                    total,
                 } => {
                     run = Some(FileRun {
                         input_name: input_name.clone(),
-                        header: csv_header,
-                        rejects: Rejects::new(path, format, data_dir),
+                        progress: progress_bar(output, path, &format, total),
+                        rejects: Rejects::new(path, format, sheets, data_dir),
                         shown: 0,
                         output,
-                        progress: progress_bar(output, path, total_bytes),
                         summary: ImportSummary::default(),
                     });
                 }
-                FromReader::Chunk { items, bytes_read } => {
+                FromReader::Chunk { items, progress } => {
                     let Some(run) = run.as_mut() else { continue };
-                    let through_line = items.last().map_or(0, |(line, _, _)| *line);
+                    let through = items.last().map(|(at, _, _)| at.clone());
                     let mut batch = Vec::with_capacity(items.len());
-                    for (line, raw, prepared) in items {
+                    for (at, raw, prepared) in items {
                         match prepared {
-                            Ok(p) => batch.push((p, line, raw)),
-                            Err(errors) => run.reject(line, &raw, &errors),
+                            Ok(p) => batch.push((p, at, raw)),
+                            Err(errors) => run.reject(&at, &raw, &errors),
                         }
                     }
                     // On a journal error the receiver is dropped, which stops the reader.
-                    commit(journal, &mut batch, run, through_line)?;
-                    run.progress.set_position(bytes_read);
+                    commit(journal, &mut batch, run, through)?;
+                    run.progress.set_position(progress);
                 }
                 FromReader::Refused(e) => refused = Some(e),
             }
@@ -449,28 +383,41 @@ fn import_file(
                 say(
                     output,
                     &run.progress,
-                    &format!("{input_name}: cannot finish rejects file: {e}"),
+                    &tr!(
+                        "import-rejects-unwritable",
+                        file = input_name.as_str(),
+                        rejects = run.rejects.path().display().to_string(),
+                        detail = e.to_string()
+                    ),
                 );
                 None
             }
         };
         let s = &run.summary;
-        let where_rejects = rejects_file
-            .as_ref()
-            .map(|p| format!(" (written to {})", p.display()))
-            .unwrap_or_default();
         if s.rejected > run.shown as u64 && output == Output::Human {
             println!(
-                "{input_name}: … {} more problems, see the rejects file",
-                s.rejected - run.shown as u64
+                "{input_name}: {}",
+                tr!(
+                    "import-more-problems",
+                    count = s.rejected - run.shown as u64
+                )
             );
         }
+        let rejects = rejects_file
+            .as_ref()
+            .map(|p| tr!("import-rejects-written", path = p.display().to_string()))
+            .unwrap_or_default();
         say(
             output,
             &run.progress,
             &format!(
-                "{input_name}: {} accepted, {} already present, {} rejected{where_rejects}",
-                s.accepted, s.already_present, s.rejected
+                "{input_name}: {}{rejects}",
+                tr!(
+                    "import-file-summary",
+                    accepted = s.accepted,
+                    present = s.already_present,
+                    rejected = s.rejected
+                )
             ),
         );
         let mut summary = run.summary;
@@ -483,49 +430,65 @@ fn report_file_error(output: Output, e: &input::FileError) {
     match output {
         Output::Json => emit(
             output,
-            json!({"event": "file_refused", "file": e.path.display().to_string(), "line": e.line, "message": e.message}),
+            json!({"event": "file_refused", "file": e.path.display().to_string(),
+                   "line": e.at.as_ref().map(|a| a.line), "sheet": e.at.as_ref().and_then(|a| a.sheet.clone()),
+                   "message": e.message}),
         ),
         Output::Human => println!("{e}"),
     }
 }
 
+/// How a row is remembered in the journal: its file and line, and for a
+/// workbook its sheet (`so.xlsx:Khai sinh!17`).
+fn origin_file(name: &str, at: &RowRef) -> String {
+    match &at.sheet {
+        Some(sheet) => format!("{name}:{sheet}!"),
+        None => name.to_string(),
+    }
+}
+
 fn commit(
     journal: &mut Journal,
-    batch: &mut Vec<(PreparedRecord, u64, Raw)>,
+    batch: &mut Vec<(PreparedRecord, RowRef, Raw)>,
     run: &mut FileRun,
-    through_line: u64,
+    through: Option<RowRef>,
 ) -> Result<(), JournalError> {
     if batch.is_empty() {
         return Ok(());
     }
     let name = run.input_name.clone();
+    let files: Vec<String> = batch
+        .iter()
+        .map(|(_, at, _)| origin_file(&name, at))
+        .collect();
     let refs: Vec<(&PreparedRecord, Option<Origin<'_>>)> = batch
         .iter()
-        .map(|(p, line, _)| {
+        .zip(&files)
+        .map(|((p, at, _), file)| {
             (
                 p,
                 Some(Origin {
-                    file: &name,
-                    line: *line,
+                    file,
+                    line: at.line,
                 }),
             )
         })
         .collect();
     let outcomes = journal.append_batch(&refs)?;
     let mut accepted = 0u64;
-    for ((_, line, raw), outcome) in batch.iter().zip(outcomes) {
+    for ((_, at, raw), outcome) in batch.iter().zip(outcomes) {
         match outcome {
             AppendOutcome::Accepted { .. } => accepted += 1,
             AppendOutcome::AlreadyPresent { .. } => run.summary.already_present += 1,
-            AppendOutcome::Conflict { reason, .. } => {
-                run.reject(*line, raw, &[FieldError::new("register", reason)]);
-            }
+            AppendOutcome::Conflict { problem, .. } => run.reject(at, raw, &[problem]),
         }
     }
     run.summary.accepted += accepted;
     emit(
         run.output,
-        json!({"event": "committed", "file": name, "through_line": through_line,
+        json!({"event": "committed", "file": name,
+               "through_line": through.as_ref().map(|a| a.line),
+               "through_sheet": through.as_ref().and_then(|a| a.sheet.clone()),
                "accepted": run.summary.accepted, "already_present": run.summary.already_present,
                "rejected": run.summary.rejected}),
     );
@@ -541,12 +504,12 @@ pub struct ValidateSummary {
 }
 
 /// `validate`: one line per problem, `file:line: field: reason`.
-pub fn validate_files(files: &[PathBuf], output: Output) -> ValidateSummary {
+pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> ValidateSummary {
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut summary = ValidateSummary::default();
     for path in files {
         let name = path.display().to_string();
-        let input = match input::open(path) {
+        let input = match input::open(path, options) {
             Ok(i) => i,
             Err(e) => {
                 summary.files_refused += 1;
@@ -564,14 +527,22 @@ pub fn validate_files(files: &[PathBuf], output: Output) -> ValidateSummary {
                 }
             };
             summary.records += 1;
-            if let Err(errors) = item.value.and_then(|v| prepare_record(v, today)) {
+            let kind = kind_of_raw(&item.raw);
+            if let Err(errors) = item
+                .value
+                .and_then(|v| prepare(v, options.commune.as_deref(), today))
+            {
                 summary.invalid += 1;
                 for e in errors {
                     match output {
-                        Output::Human => println!("{name}:{}: {e}", item.line),
+                        Output::Human => {
+                            println!("{name}:{}: {}", item.at, i18n::problem(&e, kind))
+                        }
                         Output::Json => emit(
                             output,
-                            json!({"event": "problem", "file": name, "line": item.line, "field": e.field, "reason": e.reason}),
+                            json!({"event": "problem", "file": name, "line": item.at.line,
+                                   "sheet": item.at.sheet, "field": e.field, "code": e.code,
+                                   "reason": e.reason, "message": i18n::problem(&e, kind)}),
                         ),
                     }
                 }

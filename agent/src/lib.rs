@@ -4,13 +4,17 @@
 
 pub mod cli;
 pub mod client;
+pub mod columns;
 pub mod config;
 pub mod control;
 pub mod error;
+pub mod i18n;
 pub mod import;
 pub mod input;
 pub mod journal;
+pub mod legacy;
 pub mod lock;
+pub mod rejects;
 pub mod retry;
 pub mod service;
 pub mod status;

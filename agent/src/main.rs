@@ -2,10 +2,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use hotich_agent::cli::{self, Cli};
+use hotich_agent::i18n::{Lang, set_lang};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match cli.lang.as_deref().map(Lang::parse) {
+        None => set_lang(Lang::Vi),
+        Some(Some(lang)) => set_lang(lang),
+        Some(None) => {
+            eprintln!("hotich-agent: --lang / HOTICH_LANG: use vi (Tiếng Việt) or en (English)");
+            return ExitCode::from(hotich_agent::error::EXIT_SETUP);
+        }
+    }
     let level = cli
         .log_level
         .clone()
@@ -20,7 +29,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("hotich-agent: {error}");
+            eprintln!("hotich-agent: {}", error.message());
             ExitCode::from(error.exit_code())
         }
     }

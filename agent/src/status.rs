@@ -9,6 +9,38 @@ use crate::error::AgentError;
 use crate::error::JournalError;
 use crate::journal::{Access, Counts, ParkedEntry};
 use crate::lock::SyncLock;
+use crate::{i18n, tr};
+
+/// A record the server (or the agent) refused, for `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refused {
+    pub seq: u64,
+    pub hash: String,
+    /// Why, in English (for scripts and IT).
+    pub reason: String,
+    /// Why and what to do, in the reader's language.
+    pub message: String,
+    /// The problems with codes, when the server gave them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<hotich_protocol::FieldError>,
+    pub source: Option<String>,
+    pub parked_at: Option<Timestamp>,
+}
+
+impl Refused {
+    fn from(p: ParkedEntry) -> Refused {
+        let r = crate::sync::Refusal::parse(&p.reason);
+        Refused {
+            seq: p.seq,
+            hash: p.hash,
+            message: i18n::refusal(&p.reason),
+            reason: r.text,
+            errors: r.errors,
+            source: p.source,
+            parked_at: p.parked_at,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
@@ -33,7 +65,9 @@ pub struct StatusReport {
     pub server_contiguous_seq: Option<u64>,
     pub server_alerts: Option<u64>,
     pub divergence: Option<String>,
-    pub parked_entries: Vec<ParkedEntry>,
+    /// `last_error` as kind and values.
+    pub last_error_info: Option<crate::client::ErrorInfo>,
+    pub parked_entries: Vec<Refused>,
     /// The journal cannot be used (missing, emptied, replaced): everything
     /// above is then unknown, and `status` exits non-zero.
     pub journal_problem: Option<String>,
@@ -64,6 +98,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
                 server_contiguous_seq: None,
                 server_alerts: None,
                 divergence: None,
+                last_error_info: None,
                 parked_entries: Vec::new(),
                 journal_problem: Some(e.to_string()),
             });
@@ -100,128 +135,139 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
         server_contiguous_seq: state.server_contiguous,
         server_alerts: state.server_alerts,
         divergence: state.divergence,
-        parked_entries: journal.parked(20)?,
+        last_error_info: state.last_error_info,
+        parked_entries: journal.parked(20)?.into_iter().map(Refused::from).collect(),
         journal_problem: None,
     })
 }
 
-/// "3 h 5 min", "45 s", "2 days 4 h".
+/// A duration in words, in the reader's language.
 pub fn human_duration(secs: i64) -> String {
-    let s = secs.abs();
-    match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} days {} h", s / 86_400, s % 86_400 / 3600),
-    }
+    i18n::duration_text(secs)
 }
 
 fn when(t: Timestamp, now: Timestamp) -> String {
     let delta = (t.millis() - now.millis()) / 1000;
     let rel = if delta.abs() < 5 {
-        "just now".to_string()
+        tr!("when-now")
     } else if delta >= 0 {
-        format!("in {}", human_duration(delta))
+        tr!("when-in", d = human_duration(delta))
     } else {
-        format!("{} ago", human_duration(delta))
+        tr!("when-ago", d = human_duration(delta))
     };
-    format!("{} ({rel})", t.to_vietnam_local())
+    format!("{} ({rel})", i18n::time_text(t))
+}
+
+/// A labelled line: the label padded so values line up.
+fn line(label: &str, value: String) -> String {
+    let width = 17usize;
+    let pad = width.saturating_sub(label.chars().count());
+    format!("{label}:{}{value}", " ".repeat(pad))
 }
 
 pub fn render(r: &StatusReport) -> String {
     let now = Timestamp::now();
     let mut out = Vec::new();
-    out.push(format!("Commune:        {}", r.commune));
+    out.push(line(&tr!("status-commune"), r.commune.clone()));
     if let Some(problem) = &r.journal_problem {
-        out.push(format!("Server:         {}", r.server));
-        out.push(format!("JOURNAL PROBLEM: {problem}"));
-        out.push(format!("Data directory: {}", r.data_dir));
+        out.push(line(&tr!("status-server"), r.server.clone()));
+        out.push(line(&tr!("status-journal-problem"), problem.clone()));
+        out.push(line(&tr!("status-data-dir"), r.data_dir.clone()));
         return out.join("\n");
     }
-    out.push(format!(
-        "Server:         {}{}",
-        r.server,
-        match r.server_reachable {
-            Some(true) => " (reachable at the last attempt)",
-            Some(false) => " (NOT reachable at the last attempt)",
-            None => " (not contacted yet)",
-        }
+    let reach = match r.server_reachable {
+        Some(true) => tr!("status-server-reachable"),
+        Some(false) => tr!("status-server-unreachable"),
+        None => tr!("status-server-not-contacted"),
+    };
+    out.push(line(
+        &tr!("status-server"),
+        format!("{} ({reach})", r.server),
     ));
-    out.push(format!(
-        "Service:        {}",
+    out.push(line(
+        &tr!("status-service"),
         if r.service_running {
-            "running"
+            tr!("status-service-running")
         } else {
-            "not running"
-        }
+            tr!("status-service-not-running")
+        },
     ));
-    out.push(format!(
-        "Records:        {} in the journal: {} sent, {} waiting, {} refused by the server",
-        r.journal_entries, r.acked, r.pending, r.parked
+    out.push(line(
+        &tr!("status-records"),
+        tr!(
+            "status-records-value",
+            total = r.journal_entries,
+            sent = r.acked,
+            waiting = r.pending,
+            refused = r.parked
+        ),
     ));
     if let Some(t) = r.oldest_pending_at {
-        out.push(format!("Oldest waiting: entered {}", when(t, now)));
+        out.push(line(&tr!("status-oldest"), when(t, now)));
     }
-    out.push(format!(
-        "Last success:   {}",
+    out.push(line(
+        &tr!("status-last-success"),
         r.last_success_at
-            .map_or("never".to_string(), |t| when(t, now))
+            .map_or(tr!("status-never"), |t| when(t, now)),
     ));
     if let (Some(e), Some(t)) = (&r.last_error, r.last_error_at) {
-        out.push(format!("Last error:     {}: {e}", when(t, now)));
+        out.push(line(
+            &tr!("status-last-error"),
+            format!(
+                "{}: {}",
+                when(t, now),
+                i18n::error_info(r.last_error_info.as_ref(), e)
+            ),
+        ));
     }
     if let Some(t) = r.next_retry_at {
-        out.push(format!(
-            "Next retry:     {} (after {} failed attempts)",
-            when(t, now),
-            r.consecutive_failures
+        out.push(line(
+            &tr!("status-next-retry"),
+            tr!(
+                "status-next-retry-value",
+                when = when(t, now),
+                failures = r.consecutive_failures
+            ),
         ));
     } else if r.pending == 0 && r.parked == 0 && r.journal_entries > 0 {
-        out.push(
-            "In sync:        everything in the journal is at the central database".to_string(),
-        );
+        out.push(line(&tr!("status-in-sync"), tr!("status-in-sync-value")));
     }
-    if let Some(d) = &r.divergence {
-        out.push(format!("WARNING:        {d}"));
+    if r.divergence.is_some() {
+        out.push(line(
+            &tr!("status-warning"),
+            i18n::error_info(
+                r.last_error_info.as_ref(),
+                r.divergence.as_deref().unwrap_or(""),
+            ),
+        ));
     }
     if let Some(n) = r.server_alerts.filter(|n| *n > 0) {
-        out.push(format!(
-            "WARNING:        the server recorded {n} integrity alert(s) for this agent; tell district IT"
+        out.push(line(
+            &tr!("status-warning"),
+            tr!("status-alerts", count = n),
         ));
     }
     if !r.parked_entries.is_empty() {
         out.push(String::new());
-        out.push(
-            "Refused by the server (fix the cause, then run `hotich-agent requeue`):".to_string(),
-        );
+        out.push(tr!("status-refused-header"));
         for p in &r.parked_entries {
             out.push(format!(
                 "  #{} {}: {}",
                 p.seq,
-                p.source.as_deref().unwrap_or("(no source)"),
-                p.reason
+                p.source.as_deref().unwrap_or("-"),
+                p.message
             ));
         }
         if r.parked > r.parked_entries.len() as u64 {
             out.push(format!(
-                "  … and {} more",
-                r.parked - r.parked_entries.len() as u64
+                "  {}",
+                tr!(
+                    "status-refused-more",
+                    count = r.parked - r.parked_entries.len() as u64
+                )
             ));
         }
     }
-    out.push(format!("Data directory: {}", r.data_dir));
+    out.push(line(&tr!("status-data-dir"), r.data_dir.clone()));
     out.join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_duration(45), "45 s");
-        assert_eq!(human_duration(-185), "3 min");
-        assert_eq!(human_duration(11_100), "3 h 5 min");
-        assert_eq!(human_duration(187_200), "2 days 4 h");
-    }
 }

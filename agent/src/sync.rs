@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tracing::{debug, info, warn};
 
-use crate::client::{ApiClient, ApiError, encode_upload};
+use crate::client::{ApiClient, ApiError, ErrorInfo, encode_upload};
 use crate::config::SyncSettings;
 use crate::error::JournalError;
 use crate::journal::{EntryState, Journal, QueuedEntry, Resolution, SyncState};
@@ -52,11 +52,15 @@ pub enum SyncEvent {
         error: String,
         pending: u64,
         next_retry_at: Timestamp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<ErrorInfo>,
     },
     /// "Sync now" keeps going: the next round starts after this wait.
     Retrying {
         error: String,
         retry_in_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<ErrorInfo>,
     },
     /// "Sync now" ended (see [`Ending`]); the last event of a `sync`.
     Finished {
@@ -66,6 +70,8 @@ pub enum SyncEvent {
         parked: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        info: Option<ErrorInfo>,
     },
 }
 
@@ -90,6 +96,51 @@ pub const UNKNOWN_STATUS_RECHECK: Duration = Duration::from_secs(3600);
 /// Hashes per have/lack question: 1,000 hex hashes are about 67 KB of JSON.
 pub const RECONCILE_PAGE: usize = 1000;
 
+/// Why an entry was refused, as kept in the journal (`state_reason`, JSON)
+/// so that `status` can word it in the reader's language: the server's
+/// problems with codes, or a local reason. `text` is the English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Refusal {
+    /// `rejected`, `conflict`, `too-large`, `damaged`, `old-normal-form`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<hotich_protocol::FieldError>,
+    /// For a conflict: the version the central database holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
+    pub text: String,
+}
+
+impl Refusal {
+    fn local(kind: &str, text: String) -> Refusal {
+        Refusal {
+            kind: kind.into(),
+            errors: Vec::new(),
+            existing: None,
+            text,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| self.text.clone())
+    }
+
+    /// A stored reason: JSON from this version, plain text from older ones.
+    pub fn parse(stored: &str) -> Refusal {
+        serde_json::from_str(stored).unwrap_or_else(|_| Refusal::local("text", stored.to_string()))
+    }
+}
+
+/// Whether a natural key has a book or entry with leading zeros, which
+/// only normal form 1 (before protocol::record::NORMAL_FORM 2) kept.
+fn written_before_normal_form_2(nat_key: &str) -> bool {
+    let parts: Vec<&str> = nat_key.split('/').collect();
+    parts
+        .iter()
+        .skip(3)
+        .any(|p| p.len() > 1 && p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A batch ready to send: its entries and the compressed body.
 type Prepared = (Vec<QueuedEntry>, Vec<u8>);
 
@@ -103,6 +154,8 @@ pub struct SyncEngine {
     needs_reconcile: bool,
     last_reconcile: Option<Instant>,
     last_heartbeat: Option<Instant>,
+    /// The journal holds entries in normal form 1 (see `prepare`).
+    old_normal_form: bool,
 }
 
 /// A round gives up after this many requests in a row broke mid-way, even
@@ -116,6 +169,7 @@ impl SyncEngine {
         settings: SyncSettings,
     ) -> Result<Self, JournalError> {
         let saved = journal.sync_state()?;
+        let journal_normal_form = journal.normal_form()?;
         let batch_size = saved
             .batch_size
             .unwrap_or(settings.batch_initial)
@@ -133,6 +187,7 @@ impl SyncEngine {
             needs_reconcile: true,
             last_reconcile: None,
             last_heartbeat: None,
+            old_normal_form: journal_normal_form < 2,
         })
     }
 
@@ -274,6 +329,7 @@ impl SyncEngine {
                     wait_after_failure(&self.backoff, state.failures, &error, &mut self.jitter);
                 state.next_attempt_at = now.plus_ms(wait.as_millis() as i64);
                 state.last_error = Some(error.to_string());
+                state.last_error_info = Some(error.info());
                 state.last_error_at = Some(now);
                 state.reachable = Some(error.server_reached());
                 self.journal.save_sync_state(&state)?;
@@ -284,6 +340,7 @@ impl SyncEngine {
                     error: error.to_string(),
                     pending: counts.pending,
                     next_retry_at: state.next_attempt_at,
+                    info: Some(error.info()),
                 });
                 RoundReport {
                     sent,
@@ -376,7 +433,11 @@ impl SyncEngine {
                     self.journal.apply_results(&[(
                         first_seq,
                         Resolution::Parked {
-                            reason: format!("the record is too large for the server: {message}"),
+                            reason: Refusal::local(
+                                "too-large",
+                                format!("the record is too large for the server: {message}"),
+                            )
+                            .to_json(),
                         },
                     )])?;
                 }
@@ -422,6 +483,24 @@ impl SyncEngine {
         let mut damaged = Vec::new();
         let mut previous_seq: Option<u64> = None;
         for entry in batch {
+            if self.old_normal_form && written_before_normal_form_2(&entry.nat_key) {
+                // The server would compute another hash for it and refuse it
+                // as altered: say plainly what it is instead.
+                damaged.push((
+                    entry.seq,
+                    Resolution::Parked {
+                        reason: Refusal::local(
+                            "old-normal-form",
+                            "this record was written by a test version of the agent before book \
+                             numbers lost their leading zeros; import its source file again into a new \
+                             data directory"
+                                .into(),
+                        )
+                        .to_json(),
+                    },
+                ));
+                continue;
+            }
             let record = match RawValue::from_string(entry.record.clone()) {
                 Ok(r) => r,
                 Err(e) => {
@@ -429,10 +508,14 @@ impl SyncEngine {
                     damaged.push((
                         entry.seq,
                         Resolution::Parked {
-                            reason: format!(
-                                "this entry is damaged in the journal (its record is not JSON: {e}); \
-                                 run `hotich-agent verify` and tell district IT"
-                            ),
+                            reason: Refusal::local(
+                                "damaged",
+                                format!(
+                                    "this entry is damaged in the journal (its record is not JSON: {e}); \
+                                     run `hotich-agent verify` and tell district IT"
+                                ),
+                            )
+                            .to_json(),
                         },
                     ));
                     continue;
@@ -490,23 +573,36 @@ impl SyncEngine {
                     note: Some("the server already held this record".into()),
                 },
                 EntryStatus::Rejected => Resolution::Parked {
-                    reason: r
-                        .reason
-                        .unwrap_or_else(|| "refused by the server (no reason given)".into()),
+                    reason: Refusal {
+                        kind: "rejected".into(),
+                        text: r
+                            .reason
+                            .unwrap_or_else(|| "refused by the server (no reason given)".into()),
+                        errors: r.errors,
+                        existing: None,
+                    }
+                    .to_json(),
                 },
                 EntryStatus::Conflict => Resolution::Parked {
-                    reason: match r.existing {
-                        Some(existing) => format!(
-                            "conflict: the central database holds a different version of this book entry \
-                             ({existing}). If this record corrects it, import the corrected record with \
-                             \"supersedes\": \"{existing}\"; if it is another entry (e.g. from the book of a \
-                             former commune), report it to district IT{}",
-                            r.reason.map(|s| format!(" ({s})")).unwrap_or_default()
-                        ),
-                        None => r
-                            .reason
-                            .unwrap_or_else(|| "conflict with a record the server holds".into()),
-                    },
+                    reason: Refusal {
+                        kind: "conflict".into(),
+                        text: match r.existing {
+                            Some(existing) => format!(
+                                "conflict: the central database holds a different version of this book entry \
+                                 ({existing}). If this record corrects it, import the corrected record with \
+                                 \"supersedes\": \"{existing}\"; if it is another entry (e.g. from the book of a \
+                                 former commune), report it to district IT{}",
+                                r.reason.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+                            ),
+                            None => r
+                                .reason
+                                .clone()
+                                .unwrap_or_else(|| "conflict with a record the server holds".into()),
+                        },
+                        errors: Vec::new(),
+                        existing: r.existing.map(|h| h.to_hex()),
+                    }
+                    .to_json(),
                 },
                 EntryStatus::Unknown => Resolution::RetryAt {
                     at: Timestamp::now().plus_ms(UNKNOWN_STATUS_RECHECK.as_millis() as i64),
@@ -583,28 +679,23 @@ impl SyncEngine {
         state.server_contiguous = Some(contiguous);
         state.server_alerts = Some(chain.alerts);
         let (local_head, _) = self.journal.head()?;
-        state.divergence = if contiguous > local_head {
-            Some(format!(
-                "the server holds {contiguous} entries from this agent but this journal has only {local_head}: \
-                 was the data directory replaced or restored from an old copy?"
-            ))
+        let diverged = if contiguous > local_head {
+            Some(ApiError::JournalBehind {
+                server: contiguous,
+                local: local_head,
+            })
         } else if contiguous > 0 && self.journal.chain_at(contiguous)? != chain.head {
-            Some(format!(
-                "the server's copy of this journal differs from the local one at or before entry #{contiguous}"
-            ))
+            Some(ApiError::JournalDiffers { at: contiguous })
         } else {
             None
         };
-        let divergence = state.divergence.clone();
+        state.divergence = diverged.as_ref().map(ToString::to_string);
         self.journal.save_sync_state(&state)?;
-        if let Some(d) = divergence {
+        if let Some(error) = diverged {
             // Sending on would put new records under numbers the server
             // already holds from the lost journal: stop until someone looks.
-            warn!(divergence = %d, "journal and server disagree; uploading stopped");
-            return Err(SyncError::Api(ApiError::JournalDiverged(format!(
-                "{d}. Uploading is stopped so that nothing is sent under numbers already used. \
-                 Restore this data directory from its backup, or tell district IT"
-            ))));
+            warn!(%error, "journal and server disagree; uploading stopped");
+            return Err(SyncError::Api(error));
         }
 
         let (mut already_held, mut to_resend) = (0u64, 0u64);

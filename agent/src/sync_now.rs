@@ -82,6 +82,11 @@ pub async fn drive(
                 pending: counts.pending,
                 parked: counts.parked,
                 error: Some("the server did not answer in time".into()),
+                info: Some(crate::client::ErrorInfo {
+                    kind: "no-answer-in-time".into(),
+                    args: Default::default(),
+                    text: "the server did not answer in time".into(),
+                }),
             });
             return Ok(Ending::TimedOut);
         };
@@ -99,6 +104,7 @@ pub async fn drive(
                     pending: counts.pending,
                     parked: counts.parked,
                     error: None,
+                    info: None,
                 });
                 return Ok(Ending::Drained);
             }
@@ -122,6 +128,7 @@ pub async fn drive(
                 pending: counts.pending,
                 parked: counts.parked,
                 error: Some(error.to_string()),
+                info: Some(error.info()),
             });
             return Ok(ending);
         }
@@ -135,6 +142,7 @@ pub async fn drive(
         sink(SyncEvent::Retrying {
             error: error.to_string(),
             retry_in_ms: wait.as_millis() as u64,
+            info: Some(error.info()),
         });
         tokio::time::sleep(wait).await;
         if cancelled() {

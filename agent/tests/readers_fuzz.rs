@@ -19,7 +19,7 @@ fn read_all(name: &str, bytes: &[u8]) -> Result<usize, String> {
         .unwrap()
         .write_all(bytes)
         .unwrap();
-    let file = input::open(&path).map_err(|e| e.to_string())?;
+    let file = input::open(&path, &input::Options::default()).map_err(|e| e.to_string())?;
     let mut items = 0;
     for item in file {
         match item {

@@ -14,6 +14,7 @@ pub mod json;
 pub mod record;
 #[cfg(feature = "signals")]
 pub mod signals;
+pub mod text;
 pub mod time;
 pub mod validate;
 pub mod wire;
@@ -25,5 +26,5 @@ pub use json::{JsonError, parse_strict};
 pub use record::{
     NaturalKey, PreparedRecord, RecordKind, is_commune_code, normalize, prepare_record,
 };
-pub use time::{CivilDate, Timestamp};
+pub use time::{CivilDate, PartialDate, Timestamp};
 pub use validate::{FieldError, validate_record};

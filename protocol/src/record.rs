@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use crate::canonical::{hash_canonical, jcs, nfc};
 use crate::hash::ContentHash;
-use crate::time::CivilDate;
-use crate::validate::{FieldError, validate_record};
+use crate::time::{CivilDate, PartialDate};
+use crate::validate::{FieldError, Problem, validate_record};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,7 +94,7 @@ pub struct Common {
 pub struct Child {
     pub full_name: String,
     pub sex: Sex,
-    pub date_of_birth: CivilDate,
+    pub date_of_birth: PartialDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place_of_birth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ pub struct Declarant {
 pub struct Spouse {
     pub full_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_of_birth: Option<CivilDate>,
+    pub date_of_birth: Option<PartialDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ethnicity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,7 +152,7 @@ pub struct Deceased {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date_of_birth: Option<CivilDate>,
+    pub date_of_birth: Option<PartialDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,7 +189,7 @@ pub struct DeathRecord {
     #[serde(flatten)]
     pub common: Common,
     pub deceased: Deceased,
-    pub date_of_death: CivilDate,
+    pub date_of_death: PartialDate,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place_of_death: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,15 +271,84 @@ impl PreparedRecord {
     }
 }
 
+/// The version of the normal form below. 2: book codes and entry numbers
+/// lose their leading zeros, and whole-number fields written as digits are
+/// numbers (1 kept "01" and "1" as two books).
+pub const NORMAL_FORM: u32 = 2;
+
 /// Puts user input in normal form: every string trimmed and in NFC, keys in
-/// NFC, and members that carry nothing (null, empty text, empty object or
-/// list) removed, so that a CSV row with empty cells and the same record typed
-/// as JSON are one record with one hash.
+/// NFC, members that carry nothing (null, empty text, empty object or list)
+/// removed, so that a CSV row with empty cells and the same record typed as
+/// JSON are one record with one hash; and one spelling of a book entry
+/// whatever a spreadsheet did to it: a purely numeric book code has no
+/// leading zeros ("01" and "1" are one book), and a whole-number field
+/// written as digits ("0101") is that number.
 ///
 /// Fails only when two keys of one object become the same text.
 pub fn normalize(mut value: Value) -> Result<Value, FieldError> {
     normalize_in_place(&mut value, &mut String::new())?;
+    normalize_numbers(&mut value);
     Ok(value)
+}
+
+/// `"007"` as the number 7, for a whole-number field written as digits.
+fn digits_as_number(s: &str) -> Option<Value> {
+    if s.is_empty() || s.len() > 15 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<i64>().ok().map(|n| Value::Number(n.into()))
+}
+
+/// `"0012"` → `"12"`; `"000"` → `"0"`; anything not all digits is kept.
+fn without_leading_zeros(s: &str) -> Option<String> {
+    if s.len() > 1 && s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit()) {
+        let trimmed = s.trim_start_matches('0');
+        Some(if trimmed.is_empty() { "0" } else { trimmed }.to_string())
+    } else {
+        None
+    }
+}
+
+/// The whole-number fields and the book code, where a spreadsheet may have
+/// put leading zeros or written a number as text. Only these few places are
+/// visited: this runs on every imported record.
+fn normalize_numbers(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    let as_number = |v: &mut Value| {
+        if let Value::String(s) = v
+            && let Some(n) = digits_as_number(s)
+        {
+            *v = n;
+        }
+    };
+    if let Some(Value::Object(register)) = map.get_mut("register") {
+        if let Some(Value::String(book)) = register.get_mut("book")
+            && let Some(b) = without_leading_zeros(book)
+        {
+            *book = b;
+        }
+        for key in ["year", "entry"] {
+            if let Some(v) = register.get_mut(key) {
+                as_number(v);
+            }
+        }
+    }
+    for parent in ["mother", "father"] {
+        if let Some(Value::Object(p)) = map.get_mut(parent)
+            && let Some(v) = p.get_mut("birth_year")
+        {
+            as_number(v);
+        }
+    }
+    if let Some(Value::Array(scans)) = map.get_mut("scans") {
+        for scan in scans {
+            if let Value::Object(scan) = scan
+                && let Some(v) = scan.get_mut("bytes")
+            {
+                as_number(v);
+            }
+        }
+    }
 }
 
 fn carries_nothing(v: &Value) -> bool {
@@ -333,10 +402,7 @@ fn normalize_in_place(value: &mut Value, path: &mut String) -> Result<(), FieldE
                     path.push_str(&key);
                     normalize_in_place(&mut member, path)?;
                     if !carries_nothing(&member) && out.insert(key, member).is_some() {
-                        return Err(FieldError::new(
-                            path.clone(),
-                            "appears twice (spelled in two Unicode forms or with spaces)",
-                        ));
+                        return Err(FieldError::of(path.clone(), Problem::DuplicateKey));
                     }
                     path.truncate(len);
                 }
@@ -354,7 +420,14 @@ pub fn prepare_record(raw: Value, today: CivilDate) -> Result<PreparedRecord, Ve
     let facts = validate_record(&value, today)?;
     // Normal form already has every string and key in NFC, so the JCS step
     // alone gives the canonical bytes.
-    let canonical = jcs(&value).map_err(|e| vec![FieldError::new("(record)", e.to_string())])?;
+    let canonical = jcs(&value).map_err(|e| {
+        vec![FieldError::of(
+            "(record)",
+            Problem::InvalidJson {
+                detail: e.to_string(),
+            },
+        )]
+    })?;
     let hash = hash_canonical(&canonical);
     Ok(PreparedRecord {
         kind: facts.key.kind,

@@ -117,6 +117,98 @@ impl<'de> Deserialize<'de> for CivilDate {
     }
 }
 
+/// A date as far as an old register gives it: a year (`1965`), a month and
+/// year (`1965-03`), or a full date. Never filled up to a full date: an
+/// unknown day is not the 1st.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartialDate {
+    pub year: i32,
+    pub month: Option<u8>,
+    pub day: Option<u8>,
+}
+
+impl PartialDate {
+    pub fn parse(text: &str) -> Result<Self, DateError> {
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        match text.len() {
+            4 if digits(text) => Ok(PartialDate {
+                year: text.parse().map_err(|_| DateError::Format)?,
+                month: None,
+                day: None,
+            }),
+            7 if text.as_bytes()[4] == b'-' && digits(&text[..4]) && digits(&text[5..]) => {
+                let year: i32 = text[..4].parse().map_err(|_| DateError::Format)?;
+                let month: u8 = text[5..].parse().map_err(|_| DateError::Format)?;
+                if !(1..=12).contains(&month) {
+                    return Err(DateError::NotReal(text.into()));
+                }
+                Ok(PartialDate {
+                    year,
+                    month: Some(month),
+                    day: None,
+                })
+            }
+            _ => CivilDate::parse(text).map(PartialDate::from),
+        }
+    }
+
+    /// The first day it may mean.
+    pub fn earliest(&self) -> CivilDate {
+        CivilDate {
+            year: self.year,
+            month: self.month.unwrap_or(1),
+            day: self.day.unwrap_or(1),
+        }
+    }
+
+    /// The last day it may mean.
+    pub fn latest(&self) -> CivilDate {
+        let month = self.month.unwrap_or(12);
+        CivilDate {
+            year: self.year,
+            month,
+            day: self.day.unwrap_or_else(|| days_in_month(self.year, month)),
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.day.is_some()
+    }
+}
+
+impl From<CivilDate> for PartialDate {
+    fn from(d: CivilDate) -> Self {
+        PartialDate {
+            year: d.year,
+            month: Some(d.month),
+            day: Some(d.day),
+        }
+    }
+}
+
+impl fmt::Display for PartialDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.month, self.day) {
+            (Some(m), Some(d)) => write!(f, "{:04}-{m:02}-{d:02}", self.year),
+            (Some(m), None) => write!(f, "{:04}-{m:02}", self.year),
+            _ => write!(f, "{:04}", self.year),
+        }
+    }
+}
+
+impl Serialize for PartialDate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PartialDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        PartialDate::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Milliseconds since the Unix epoch, UTC; RFC 3339 text on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub i64);
@@ -269,6 +361,26 @@ mod tests {
             "",
         ] {
             assert_eq!(CivilDate::parse(bad), Err(DateError::Format), "{bad}");
+        }
+    }
+
+    #[test]
+    fn partial_dates_go_only_as_far_as_written() {
+        let y = PartialDate::parse("1965").unwrap();
+        assert_eq!(
+            (y.earliest().to_string(), y.latest().to_string()),
+            ("1965-01-01".into(), "1965-12-31".into())
+        );
+        let m = PartialDate::parse("1964-02").unwrap();
+        assert_eq!(m.latest().to_string(), "1964-02-29");
+        assert_eq!(m.to_string(), "1964-02");
+        assert!(PartialDate::parse("1998-03-20").unwrap().is_full());
+        assert!(matches!(
+            PartialDate::parse("1965-13"),
+            Err(DateError::NotReal(_))
+        ));
+        for bad in ["65", "1965-3", "03/1965", "1965-02-30x", ""] {
+            assert!(PartialDate::parse(bad).is_err(), "{bad}");
         }
     }
 

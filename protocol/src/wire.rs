@@ -62,6 +62,11 @@ pub struct EntryResult {
     /// For `conflict`: the hash the server holds for the same natural key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing: Option<ContentHash>,
+    /// For `rejected`: each problem with its field, code and values, so the
+    /// agent can word it in the official's language (`reason` joins them in
+    /// English).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<crate::validate::FieldError>,
 }
 
 impl EntryResult {
@@ -71,6 +76,7 @@ impl EntryResult {
             status,
             reason: None,
             existing: None,
+            errors: Vec::new(),
         }
     }
 }

@@ -80,7 +80,8 @@ fn valid_records_of_every_kind_pass_and_match_the_typed_model() {
     }
     let p = prepare_record(birth(), today()).unwrap();
     assert_eq!(p.kind, RecordKind::Birth);
-    assert_eq!(p.key.storage_key(), "00004/birth/1998/01/123");
+    // Normal form 2: book "01" is book 1.
+    assert_eq!(p.key.storage_key(), "00004/birth/1998/1/123");
 }
 
 #[test]
@@ -125,7 +126,7 @@ fn every_problem_is_reported_at_once() {
     v["commune_code"] = json!("4");
     v["child"]["sex"] = json!("nam");
     v["child"]["full_nme"] = json!("x");
-    v["register"]["entry"] = json!("12");
+    v["register"]["entry"] = json!("12a");
     v["mother"]["birth_year"] = json!(2001);
     let e = errors(v);
     assert!(has(&e, "commune_code", "not a commune code"), "{e:?}");
@@ -222,4 +223,87 @@ fn scans_and_supersedes_are_checked() {
 fn a_record_must_be_an_object() {
     let e = validate_record(&json!([1, 2]), today()).unwrap_err();
     assert_eq!(e[0].field, "(record)");
+}
+
+/// Normal form 2: whatever a spreadsheet did to a book code or an entry
+/// number, one book entry is one record with one hash.
+#[test]
+fn book_and_entry_have_one_spelling() {
+    let mut a = birth();
+    a["register"]["book"] = json!("01");
+    let mut b = birth();
+    b["register"]["book"] = json!("1");
+    let mut c = birth();
+    c["register"]["book"] = json!("0001");
+    c["register"]["entry"] = json!("0123");
+    c["register"]["year"] = json!("1998");
+    let (a, b, c) = (
+        prepare_record(a, today()).unwrap(),
+        prepare_record(b, today()).unwrap(),
+        prepare_record(c, today()).unwrap(),
+    );
+    assert_eq!((a.hash, a.hash), (b.hash, c.hash));
+    assert!(a.canonical.contains(r#""book":"1""#), "{}", a.canonical);
+    // A book code with letters is kept as written.
+    let mut d = birth();
+    d["register"]["book"] = json!("01A");
+    assert!(
+        prepare_record(d, today())
+            .unwrap()
+            .canonical
+            .contains(r#""book":"01A""#)
+    );
+}
+
+/// Old books often give only the year, or the month and year, of a birth:
+/// those are checked as far as they go, never filled up to a full date.
+#[test]
+fn partial_dates_are_checked_as_far_as_they_go() {
+    let mut m = marriage();
+    m["husband"]["date_of_birth"] = json!("1980");
+    m["wife"]["date_of_birth"] = json!("1982-03");
+    let p = prepare_record(m.clone(), today()).unwrap();
+    assert!(
+        p.canonical.contains(r#""date_of_birth":"1980""#),
+        "{}",
+        p.canonical
+    );
+    m["husband"]["date_of_birth"] = json!("2999");
+    assert!(has(
+        &errors(m.clone()),
+        "husband.date_of_birth",
+        "in the future"
+    ));
+    m["husband"]["date_of_birth"] = json!("1965-13");
+    assert!(has(
+        &errors(m.clone()),
+        "husband.date_of_birth",
+        "not a real date"
+    ));
+    m["husband"]["date_of_birth"] = json!("65");
+    assert!(has(&errors(m), "husband.date_of_birth", "or YYYY"));
+    // The date of registration is a full date.
+    let mut b = birth();
+    b["registered_on"] = json!("1998");
+    assert!(has(&errors(b), "registered_on", "YYYY-MM-DD"));
+    // "Before the birth" only when certainly before.
+    let mut d = death();
+    d["deceased"]["date_of_birth"] = json!("1940");
+    d["date_of_death"] = json!("1940-03");
+    d["registered_on"] = json!("1940-04-01");
+    assert!(prepare_record(d.clone(), today()).is_ok());
+    d["date_of_death"] = json!("1939-12");
+    assert!(has(&errors(d), "date_of_death", "before the birth"));
+}
+
+/// Each problem carries a stable code and its values, for the agent to
+/// word in Vietnamese.
+#[test]
+fn problems_carry_codes_and_values() {
+    let mut v = birth();
+    v["child"]["sex"] = json!("nam");
+    let e = &prepare_record(v, today()).unwrap_err()[0];
+    assert_eq!(e.code, "not-sex");
+    assert_eq!(e.args["value"], "nam");
+    assert!(hotich_protocol::validate::CODES.contains(&e.code.as_str()));
 }

@@ -214,7 +214,10 @@ async fn conflicts_and_corrections<S: Storage>(s: S) {
     // An invalid verdict is rejected with its reason but its link is kept.
     let prev = s.chain_state(id).await.unwrap().head.unwrap();
     let mut bad = entries(&[g.record(8)], 4, prev);
-    bad[0].verdict = Verdict::Invalid("child.sex: \"x\" is not male or female".into());
+    bad[0].verdict = Verdict::Invalid(vec![hotich_protocol::FieldError::new(
+        "child.sex",
+        "\"x\" is not male or female",
+    )]);
     let r = s.commit_batch(id, "00004", bad).await.unwrap();
     assert_eq!(statuses(&r), vec![EntryStatus::Rejected]);
     assert!(r[0].reason.as_deref().unwrap().contains("child.sex"));

@@ -21,7 +21,8 @@ fn check(bytes: &[u8], limits: Limits) -> (usize, usize, bool) {
             Checked::Chunk(chunk) => {
                 entries += chunk.len();
                 for e in chunk {
-                    if let hotich_server::store::Verdict::Invalid(reason) = e.verdict {
+                    if let hotich_server::store::Verdict::Invalid(errors) = e.verdict {
+                        let reason = hotich_protocol::validate::summarize(&errors);
                         longest = longest.max(reason.len());
                     }
                 }

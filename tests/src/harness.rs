@@ -61,6 +61,14 @@ pub fn agent_bin() -> PathBuf {
     binary("hotich-agent")
 }
 
+/// `hotich-agent` with English messages: the tests read English; the
+/// Vietnamese catalog has tests of its own.
+pub fn agent_cmd() -> Command {
+    let mut c = Command::new(agent_bin());
+    c.env("HOTICH_LANG", "en");
+    c
+}
+
 pub fn server_bin() -> PathBuf {
     binary("hotich-server")
 }
@@ -316,7 +324,7 @@ impl TestAgent {
     }
 
     pub fn command(&self) -> Command {
-        let mut c = Command::new(agent_bin());
+        let mut c = agent_cmd();
         c.arg("--data-dir")
             .arg(&self.data_dir)
             .env_remove("HOTICH_SERVER")

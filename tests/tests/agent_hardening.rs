@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hotich_tests::harness::{
-    agent_bin, assert_export_matches_journal, run, stderr, stdout, wait_until,
+    agent_bin, agent_cmd, assert_export_matches_journal, run, stderr, stdout, wait_until,
 };
 use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
 use serde_json::Value;
@@ -67,8 +67,9 @@ fn sync_now_pushes_through_a_link_that_resets_every_20_to_120_kb() {
     import(&agent, 1, 0, 10_000);
     let out = agent.cmd(&["sync", "--timeout", "600"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // Some were found held after a cut answer rather than sent again.
     assert!(
-        stdout(&out).contains("Sync complete: 10000 record(s) sent, 0 waiting"),
+        stdout(&out).contains("record(s) sent, 0 waiting"),
         "{}",
         stdout(&out)
     );
@@ -328,7 +329,7 @@ fn hostile_files_get_a_clear_error_quickly() {
     )
     .unwrap();
     let t = Instant::now();
-    let out = run(Command::new(agent_bin()).arg("validate").arg(&csv));
+    let out = run(agent_cmd().arg("validate").arg(&csv));
     assert_eq!(out.status.code(), Some(1));
     assert!(t.elapsed() < Duration::from_secs(5));
     let text = stdout(&out) + &stderr(&out);
@@ -391,6 +392,7 @@ fn status_and_verify_work_in_a_read_only_data_dir() {
         let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(agent_bin())
+            .args(["--lang", "en"])
             .arg("--data-dir")
             .arg(&agent.data_dir)
             .args(args);
@@ -422,7 +424,7 @@ fn init_refuses_cleartext_http_to_another_host() {
     let dir = tempfile::tempdir().unwrap();
     let data: PathBuf = dir.path().join("agent");
     let init = |server: &str, extra: &[&str]| {
-        run(Command::new(agent_bin())
+        run(agent_cmd()
             .arg("--data-dir")
             .arg(&data)
             .args([
@@ -475,13 +477,26 @@ fn a_journal_from_the_previous_release_migrates_forward() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert!(agent.data_dir.join("journal-id.json").exists());
     let out = agent.cmd(&["verify"]);
     assert!(stdout(&out).contains("35 entries"), "{}", stderr(&out));
     // This server never saw the 30 sent before: they are found lacking and
-    // sent again with the 5 waiting.
+    // sent again with the 5 waiting; except the one whose book "01" only
+    // the old normal form kept, which is parked with a plain reason rather
+    // than sent to be refused as altered.
     let out = agent.cmd(&["sync", "--timeout", "60"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    assert_eq!(server.export().len(), 35);
+    assert_eq!(server.export().len(), 34);
+    let status = agent.status();
+    assert_eq!(status["parked"], 1, "{status}");
+    let parked = &status["parked_entries"][0];
+    assert_eq!(parked["seq"], 35);
+    assert!(
+        parked["message"]
+            .as_str()
+            .unwrap()
+            .contains("before book numbers lost their leading zeros"),
+        "{parked}"
+    );
 }

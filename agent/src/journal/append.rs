@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Journal, Origin, content_hash_at, ms, read_head};
 use crate::error::JournalError;
-use hotich_protocol::ContentHash;
+use hotich_protocol::{ContentHash, FieldError};
 
 /// What happened to one record offered to the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub enum AppendOutcome {
     Conflict {
         existing_seq: u64,
         existing_hash: ContentHash,
-        reason: String,
+        /// Why, with what to do (coded, for the official's language).
+        problem: FieldError,
     },
 }
 
@@ -107,23 +108,41 @@ impl Journal {
                         _ => false,
                     };
                     if !corrects_head && !corrects_elsewhere {
-                        let reason = match record.supersedes {
-                            None => format!(
-                                "{} is already in the journal as entry #{existing_seq} with different content. \
-                                 If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
-                                 another entry (e.g. from the book of a former commune merged into this one), \
-                                 do not: report it to district IT",
-                                record.key
+                        let mut args = std::collections::BTreeMap::from([
+                            ("key".to_string(), record.key.to_string()),
+                            ("seq".to_string(), existing_seq.to_string()),
+                            ("existing".to_string(), existing_hash.to_hex()),
+                        ]);
+                        let problem = match record.supersedes {
+                            None => FieldError::coded(
+                                "register",
+                                "conflict-new",
+                                args,
+                                format!(
+                                    "{} is already in the journal as entry #{existing_seq} with different content. \
+                                     If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
+                                     another entry (e.g. from the book of a former commune merged into this one), \
+                                     do not: report it to district IT",
+                                    record.key
+                                ),
                             ),
-                            Some(other) => format!(
-                                "supersedes {other}, but the current version of {} is entry #{existing_seq} ({existing_hash})",
-                                record.key
-                            ),
+                            Some(other) => {
+                                args.insert("supersedes".into(), other.to_hex());
+                                FieldError::coded(
+                                    "register",
+                                    "conflict-stale",
+                                    args,
+                                    format!(
+                                        "supersedes {other}, but the current version of {} is entry #{existing_seq} ({existing_hash})",
+                                        record.key
+                                    ),
+                                )
+                            }
                         };
                         outcomes.push(AppendOutcome::Conflict {
                             existing_seq: existing_seq as u64,
                             existing_hash,
-                            reason,
+                            problem,
                         });
                         continue;
                     }

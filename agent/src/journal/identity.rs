@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{Journal, schema};
 use crate::config::write_private;
 use crate::error::JournalError;
+use crate::tr;
 
 /// Beside `journal.db` in the data directory.
 pub const ID_FILE: &str = "journal-id.json";
@@ -34,13 +35,10 @@ pub enum Access {
     ReadOnly,
 }
 
-const RECOVERY: &str = "Nothing was changed. Put back journal.db from this PC's backup (with \
-journal.db-wal if there is one), or tell district IT; do not delete journal-id.json";
-
 fn lost(path: &Path, detail: String) -> JournalError {
     JournalError::Lost {
         path: path.to_path_buf(),
-        detail: format!("{detail}. {RECOVERY}"),
+        detail: format!("{detail}. {}", tr!("journal-recovery")),
     }
 }
 
@@ -66,11 +64,23 @@ impl JournalAnchor {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(lost(&path, format!("cannot read {ID_FILE}: {e}"))),
+            Err(e) => {
+                return Err(lost(
+                    &path,
+                    tr!(
+                        "journal-id-unreadable",
+                        file = ID_FILE,
+                        detail = e.to_string()
+                    ),
+                ));
+            }
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| lost(&path, format!("{ID_FILE} is damaged: {e}")))
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            lost(
+                &path,
+                tr!("journal-id-damaged", file = ID_FILE, detail = e.to_string()),
+            )
+        })
     }
 
     pub fn write(&self, dir: &Path) -> Result<(), JournalError> {
@@ -93,6 +103,18 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// The record normal form this journal's entries are in (1 for a
+    /// journal written before book codes lost their leading zeros).
+    pub fn normal_form(&self) -> Result<u32, JournalError> {
+        let v: Option<String> = rusqlite::OptionalExtension::optional(self.conn.query_row(
+            "SELECT value FROM meta WHERE key = 'normal_form'",
+            [],
+            |r| r.get(0),
+        ))
+        .map_err(|e| self.err(e))?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(2))
+    }
+
     /// Creates a new, empty journal for a data directory being set up and
     /// records its identity there. An existing journal is kept and adopted.
     pub fn create(dir: &Path, file: &Path) -> Result<Journal, JournalError> {
@@ -109,15 +131,20 @@ impl Journal {
         let anchor = JournalAnchor::read(dir)?;
         let held = anchor
             .as_ref()
-            .map(|a| format!(" (it held {} entries)", a.last_seq))
+            .map(|a| tr!("journal-held", count = a.last_seq))
             .unwrap_or_default();
         match std::fs::metadata(file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(lost(file, format!("journal.db is missing{held}")));
+                return Err(lost(file, tr!("journal-missing", held = held.as_str())));
             }
-            Err(e) => return Err(lost(file, format!("cannot read journal.db: {e}"))),
+            Err(e) => {
+                return Err(lost(
+                    file,
+                    tr!("journal-unreadable", detail = e.to_string()),
+                ));
+            }
             Ok(m) if m.len() == 0 => {
-                return Err(lost(file, format!("journal.db is empty (0 bytes){held}")));
+                return Err(lost(file, tr!("journal-empty", held = held.as_str())));
             }
             Ok(_) => {}
         }
@@ -142,21 +169,17 @@ impl Journal {
             Some(a) if a.journal_id != id => {
                 return Err(lost(
                     file,
-                    format!(
-                        "journal.db is not this agent's journal (its id is {id}, this data \
-                         directory's is {})",
-                        a.journal_id
+                    tr!(
+                        "journal-not-this",
+                        id = id.as_str(),
+                        expected = a.journal_id.as_str()
                     ),
                 ));
             }
             Some(a) if head < a.last_seq => {
                 return Err(lost(
                     file,
-                    format!(
-                        "journal.db has {head} entries but held {}: it was replaced by an \
-                         older copy or lost entries",
-                        a.last_seq
-                    ),
+                    tr!("journal-behind", head = head, held = a.last_seq),
                 ));
             }
             // Entries added since (an import killed before it said so):

@@ -20,6 +20,8 @@ pub struct QueuedEntry {
     pub hash: ContentHash,
     pub record: String,
     pub entered_at: Timestamp,
+    /// The natural key in storage form (`00004/birth/1998/1/123`).
+    pub nat_key: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -116,7 +118,7 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT seq, content_hash, record, entered_at FROM entries
+                "SELECT seq, content_hash, record, entered_at, nat_key FROM entries
                  WHERE state = {} AND seq > ?3 AND (next_attempt_at <= ?1 OR next_attempt_at > ?4)
                  ORDER BY seq LIMIT ?2",
                 EntryState::Pending.sql()
@@ -137,6 +139,7 @@ impl Journal {
             let hash: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
             let record: String = row.get(2).map_err(|e| self.err(e))?;
             let entered_at: i64 = row.get(3).map_err(|e| self.err(e))?;
+            let nat_key: String = row.get(4).map_err(|e| self.err(e))?;
             if !out.is_empty() && bytes + record.len() > max_bytes {
                 break;
             }
@@ -147,6 +150,7 @@ impl Journal {
                 hash,
                 record,
                 entered_at: Timestamp(entered_at),
+                nat_key,
             });
         }
         Ok(out)
@@ -328,7 +332,10 @@ impl Journal {
                     seq: r.get::<_, i64>(0)? as u64,
                     hash: hex::encode(hash),
                     reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    // A workbook's rows are kept as `file:Sheet!` and a row
+                    // number, shown as Excel does: `so.xlsx:Khai sinh!17`.
                     source: file.map(|f| match line {
+                        Some(l) if f.ends_with('!') => format!("{f}{l}"),
                         Some(l) => format!("{f}:{l}"),
                         None => f,
                     }),

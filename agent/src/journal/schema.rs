@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 2;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS meta (
 INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', lower(hex(randomblob(16))));
 ";
 
+/// Version 3: the last error's kind and values (to word it in the reader's
+/// language), and the record normal form the journal's entries are in: a
+/// journal that already holds entries was written with normal form 1 (book
+/// codes kept their leading zeros); see `hotich_protocol::record::NORMAL_FORM`.
+const SCHEMA_V3: &str = "
+ALTER TABLE sync_state ADD COLUMN last_error_info TEXT;
+INSERT OR IGNORE INTO meta (key, value)
+    SELECT 'normal_form', CASE WHEN EXISTS (SELECT 1 FROM entries) THEN '1' ELSE '2' END;
+";
+
 /// How long a writer waits for another process's transaction (an importer
 /// and the service share the file) before giving up.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -115,10 +125,7 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection, JournalError> {
     if version < SCHEMA_VERSION {
         return Err(JournalError::Lost {
             path: path.to_path_buf(),
-            detail: format!(
-                "the journal is in an older format (schema {version}); it is brought up to date \
-                 by any command that may write, run by the data directory's owner"
-            ),
+            detail: crate::tr!("journal-old-format", version = version),
         });
     }
     Ok(conn)
@@ -160,6 +167,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 2 {
         tx.execute_batch(SCHEMA_V2).map_err(err)?;
+    }
+    if version < 3 {
+        tx.execute_batch(SCHEMA_V3).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

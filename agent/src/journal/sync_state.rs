@@ -24,6 +24,8 @@ pub struct SyncState {
     pub server_contiguous: Option<u64>,
     pub server_alerts: Option<u64>,
     pub divergence: Option<String>,
+    /// `last_error` as kind and values, to word it in the reader's language.
+    pub last_error_info: Option<crate::client::ErrorInfo>,
 }
 
 impl SyncState {
@@ -47,6 +49,9 @@ impl SyncState {
                 .get::<_, Option<i64>>("server_alerts")?
                 .map(|n| n.max(0) as u64),
             divergence: r.get("divergence")?,
+            last_error_info: r
+                .get::<_, Option<String>>("last_error_info")?
+                .and_then(|t| serde_json::from_str(&t).ok()),
         })
     }
 }
@@ -71,7 +76,7 @@ impl Journal {
                         reachable = :reachable, batch_size = :batch_size,
                         last_reconcile_at = :last_reconcile_at,
                         server_contiguous = :server_contiguous, server_alerts = :server_alerts,
-                        divergence = :divergence
+                        divergence = :divergence, last_error_info = :last_error_info
                  WHERE id = 1",
                 named_params! {
                     ":failures": s.failures,
@@ -86,6 +91,7 @@ impl Journal {
                     ":server_contiguous": s.server_contiguous.map(|n| n as i64),
                     ":server_alerts": s.server_alerts.map(|n| n as i64),
                     ":divergence": s.divergence,
+                    ":last_error_info": s.last_error_info.as_ref().and_then(|i| serde_json::to_string(i).ok()),
                 },
             )
             .map(|_| ())

@@ -37,10 +37,11 @@ fn duplicates_conflicts_and_corrections() {
         AppendOutcome::Conflict {
             existing_seq,
             existing_hash,
-            reason,
+            problem,
         } => {
             assert_eq!((*existing_seq, *existing_hash), (1, a.hash));
-            assert!(reason.contains("supersedes"), "{reason}");
+            assert!(problem.reason.contains("supersedes"), "{problem:?}");
+            assert_eq!(problem.code, "conflict-new");
         }
         other => panic!("{other:?}"),
     }
@@ -48,11 +49,11 @@ fn duplicates_conflicts_and_corrections() {
     match &out[4] {
         AppendOutcome::Conflict {
             existing_seq,
-            reason,
+            problem,
             ..
         } => {
             assert_eq!(*existing_seq, 2);
-            assert!(reason.contains("current version"), "{reason}");
+            assert!(problem.reason.contains("current version"), "{problem:?}");
         }
         other => panic!("{other:?}"),
     }

@@ -7,13 +7,14 @@ use serde_json::{Map, Value};
 
 use super::FieldError;
 use super::personal_id::check_personal_id_form;
+use super::problem::Problem;
 use super::schema::{
     EARLIEST, Field, MAX_ERRORS, MAX_KEY_CHARS, MAX_LIST_ITEMS, MEDIA_TYPES, Ty, join, shown,
 };
 use super::suggest::closest;
 use crate::hash::ContentHash;
 use crate::record::{RecordKind, is_commune_code};
-use crate::time::CivilDate;
+use crate::time::{CivilDate, DateError, PartialDate};
 
 pub(crate) struct Checker {
     pub(crate) today: CivilDate,
@@ -49,9 +50,9 @@ impl Checker {
         }
     }
 
-    pub(crate) fn err(&mut self, field: impl fmt::Display, reason: impl Into<String>) {
+    pub(crate) fn err(&mut self, field: impl fmt::Display, problem: Problem) {
         if self.errors.len() < MAX_ERRORS {
-            self.errors.push(FieldError::new(field.to_string(), reason));
+            self.errors.push(FieldError::of(field.to_string(), problem));
         } else {
             self.more += 1;
         }
@@ -60,9 +61,9 @@ impl Checker {
     /// The problems found, with a last line counting those not kept.
     pub(crate) fn finish(mut self) -> Vec<FieldError> {
         if self.more > 0 {
-            self.errors.push(FieldError::new(
+            self.errors.push(FieldError::of(
                 "(record)",
-                format!("… and {} more problems", self.more),
+                Problem::MoreProblems { count: self.more },
             ));
         }
         self.errors
@@ -87,7 +88,7 @@ impl Checker {
                             prefix,
                             name: f.name,
                         },
-                        "is required",
+                        Problem::Required,
                     );
                 }
             }
@@ -109,7 +110,7 @@ impl Checker {
                     prefix,
                     name: f.name,
                 },
-                "is required",
+                Problem::Required,
             );
         }
         if strict {
@@ -121,14 +122,11 @@ impl Checker {
                 let path = join(prefix, &shown(key));
                 // A long key is no misspelt field name; comparing it costs
                 // time in proportion to its length.
-                let near = (key.chars().count() <= MAX_KEY_CHARS)
+                let suggestion = (key.chars().count() <= MAX_KEY_CHARS)
                     .then(|| closest(key, fields.iter().map(|f| f.name)))
-                    .flatten();
-                let reason = match near {
-                    Some(near) => format!("unknown field (did you mean {}?)", join(prefix, near)),
-                    None => "unknown field".to_string(),
-                };
-                self.err(&path, reason);
+                    .flatten()
+                    .map(|near| join(prefix, near));
+                self.err(&path, Problem::UnknownField { suggestion });
             }
         }
     }
@@ -137,80 +135,133 @@ impl Checker {
         match ty {
             Ty::Object(fields) => match v {
                 Value::Object(m) => self.object(m, fields, &path.to_string(), true),
-                _ => self.err(path, format!("must be an object with fields, found {}", type_name(v))),
+                _ => self.err(
+                    path,
+                    Problem::NotObject {
+                        found: type_name(v),
+                    },
+                ),
             },
             Ty::ListOf(fields) => match v {
                 Value::Array(items) if items.len() > MAX_LIST_ITEMS => self.err(
                     path,
-                    format!(
-                        "has {} items; at most {MAX_LIST_ITEMS} are allowed",
-                        items.len()
-                    ),
+                    Problem::TooManyItems {
+                        count: items.len(),
+                        max: MAX_LIST_ITEMS,
+                    },
                 ),
                 Value::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let p = format!("{path}[{i}]");
                         match item {
                             Value::Object(m) => self.object(m, fields, &p, true),
-                            _ => self.err(&p, format!("must be an object, found {}", type_name(item))),
+                            _ => self.err(
+                                &p,
+                                Problem::ItemNotObject {
+                                    found: type_name(item),
+                                },
+                            ),
                         }
                     }
                 }
-                _ => self.err(path, format!("must be a list, found {}", type_name(v))),
+                _ => self.err(
+                    path,
+                    Problem::NotList {
+                        found: type_name(v),
+                    },
+                ),
             },
             Ty::Year | Ty::Entry | Ty::ByteCount => self.integer(v, ty, path),
             _ => match v {
                 Value::String(s) => self.text(s, ty, path),
                 Value::Number(n) if matches!(ty, Ty::CommuneCode | Ty::PersonalId) => self.err(
                     path,
-                    format!("must be written as text in quotes (\"{n}\" as a number loses leading zeros)"),
+                    Problem::NumberLosesZeros {
+                        value: n.to_string(),
+                    },
                 ),
-                _ => self.err(path, format!("must be text, found {}", type_name(v))),
+                _ => self.err(
+                    path,
+                    Problem::NotText {
+                        found: type_name(v),
+                    },
+                ),
             },
         }
     }
 
     fn integer(&mut self, v: &Value, ty: Ty, path: FieldPath<'_>) {
         let Some(n) = v.as_i64().filter(|_| v.is_i64() || v.is_u64()) else {
-            let found = match v {
-                Value::String(s) => format!("text \"{}\"", shown(s)),
-                other => type_name(other).to_string(),
-            };
-            self.err(path, format!("must be a whole number, found {found}"));
+            let value = v.as_str().map(|s| shown(s).into_owned());
+            self.err(
+                path,
+                Problem::NotWholeNumber {
+                    found: type_name(v),
+                    value,
+                },
+            );
             return;
         };
         match ty {
             Ty::Year => {
-                let this_year = i64::from(self.today.year);
-                if !(i64::from(EARLIEST.year)..=this_year).contains(&n) {
-                    self.err(
-                        path,
-                        format!("year {n} is not between {} and {this_year}", EARLIEST.year),
-                    );
+                let (min, max) = (i64::from(EARLIEST.year), i64::from(self.today.year));
+                if !(min..=max).contains(&n) {
+                    self.err(path, Problem::YearOutOfRange { year: n, min, max });
                 }
             }
             Ty::Entry => {
                 if !(1..=10_000_000).contains(&n) {
-                    self.err(path, format!("entry number {n} must be 1 or more"));
+                    self.err(path, Problem::EntryOutOfRange { entry: n });
                 }
             }
             _ => {
                 if !(1..=(1i64 << 40)).contains(&n) {
-                    self.err(path, format!("{n} is not a plausible file size in bytes"));
+                    self.err(path, Problem::ImplausibleSize { bytes: n });
                 }
             }
         }
     }
 
+    fn date(&mut self, s: &str, partial_allowed: bool, path: FieldPath<'_>) {
+        let parsed = if partial_allowed {
+            PartialDate::parse(s)
+        } else {
+            CivilDate::parse(s).map(PartialDate::from)
+        };
+        let value = shown(s).into_owned();
+        match parsed {
+            Err(DateError::Format) => self.err(
+                path,
+                Problem::BadDateFormat {
+                    value,
+                    partial_allowed,
+                },
+            ),
+            Err(DateError::NotReal(_)) => self.err(path, Problem::NotARealDate { value }),
+            Ok(d) if d.earliest() > self.today => self.err(
+                path,
+                Problem::DateInFuture {
+                    date: d.to_string(),
+                    today: self.today.to_string(),
+                },
+            ),
+            Ok(d) if d.latest() < EARLIEST => self.err(
+                path,
+                Problem::DateTooEarly {
+                    date: d.to_string(),
+                    earliest: EARLIEST.to_string(),
+                },
+            ),
+            Ok(_) => {}
+        }
+    }
+
     fn text(&mut self, s: &str, ty: Ty, path: FieldPath<'_>) {
-        let q = shown(s);
+        let value = || shown(s).into_owned();
         match ty {
             Ty::Kind => {
                 if RecordKind::parse(s).is_none() {
-                    self.err(
-                        path,
-                        format!("unknown kind \"{q}\" (expected birth, marriage or death)"),
-                    );
+                    self.err(path, Problem::UnknownKind { value: value() });
                 }
             }
             Ty::Line(max) | Ty::Text(max) => {
@@ -221,54 +272,51 @@ impl Checker {
                 {
                     self.err(
                         path,
-                        format!("contains the control character U+{:04X}", c as u32),
+                        Problem::ControlCharacter {
+                            code: format!("U+{:04X}", c as u32),
+                        },
                     );
                 }
-                let len = s.chars().count();
-                if len > max {
-                    self.err(
-                        path,
-                        format!("is {len} characters long; at most {max} are allowed"),
-                    );
+                let chars = s.chars().count();
+                if chars > max {
+                    self.err(path, Problem::TooLong { chars, max });
                 }
             }
             Ty::CommuneCode => {
                 if !is_commune_code(s) {
-                    self.err(
-                        path,
-                        format!("\"{q}\" is not a commune code (5 digits, e.g. 00004)"),
-                    );
+                    self.err(path, Problem::NotCommuneCode { value: value() });
                 }
             }
-            Ty::Date => match CivilDate::parse(s) {
-                Err(e) => self.err(path, format!("\"{q}\": {e}")),
-                Ok(d) if d > self.today => self.err(
-                    path,
-                    format!("{d} is in the future (today is {})", self.today),
-                ),
-                Ok(d) if d < EARLIEST => self.err(path, format!("{d} is before {EARLIEST}")),
-                Ok(_) => {}
-            },
+            Ty::Date => self.date(s, false, path),
+            Ty::PartialDate => self.date(s, true, path),
             Ty::Sex => {
                 if s != "male" && s != "female" {
-                    self.err(path, format!("\"{q}\" is not male or female"));
+                    self.err(path, Problem::NotSex { value: value() });
                 }
             }
             Ty::PersonalId => {
-                if let Err(reason) = check_personal_id_form(s) {
-                    self.err(path, reason);
+                if let Err(problem) = check_personal_id_form(s) {
+                    self.err(path, problem);
                 }
             }
             Ty::Hash => {
                 if let Err(e) = ContentHash::from_hex(s) {
-                    self.err(path, format!("is not a SHA-256 hash: {e}"));
+                    self.err(
+                        path,
+                        Problem::NotAHash {
+                            detail: e.to_string(),
+                        },
+                    );
                 }
             }
             Ty::MediaType => {
                 if !MEDIA_TYPES.contains(&s) {
                     self.err(
                         path,
-                        format!("\"{q}\" is not one of {}", MEDIA_TYPES.join(", ")),
+                        Problem::MediaType {
+                            value: value(),
+                            allowed: MEDIA_TYPES.join(", "),
+                        },
                     );
                 }
             }
@@ -277,13 +325,14 @@ impl Checker {
     }
 }
 
+/// The code of a JSON value's type, as problems name it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
-        Value::Bool(_) => "true/false",
-        Value::Number(_) => "a number",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
         Value::String(_) => "text",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
     }
 }

@@ -5,8 +5,9 @@ use serde_json::Value;
 
 use super::checker::Checker;
 use super::personal_id::cross_check_id;
+use super::problem::Problem;
 use crate::record::RecordKind;
-use crate::time::CivilDate;
+use crate::time::PartialDate;
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |cur, key| cur.get(key))
@@ -16,8 +17,8 @@ pub(crate) fn get_str<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     get(v, path).and_then(Value::as_str)
 }
 
-fn get_date(v: &Value, path: &[&str]) -> Option<CivilDate> {
-    get_str(v, path).and_then(|s| CivilDate::parse(s).ok())
+fn get_date(v: &Value, path: &[&str]) -> Option<PartialDate> {
+    get_str(v, path).and_then(|s| PartialDate::parse(s).ok())
 }
 
 pub(crate) fn get_int(v: &Value, path: &[&str]) -> Option<i64> {
@@ -26,18 +27,26 @@ pub(crate) fn get_int(v: &Value, path: &[&str]) -> Option<i64> {
 
 pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
     let registered_on = get_date(r, &["registered_on"]);
+    // With dates given only as far as a book gives them, "before" means
+    // certainly before: the latest the later date can be is before the
+    // earliest the other can be.
     let not_before = |c: &mut Checker,
                       later_path: &str,
-                      later: Option<CivilDate>,
+                      later: Option<PartialDate>,
                       earlier_path: &str,
-                      earlier: Option<CivilDate>,
-                      what: &str| {
+                      earlier: Option<PartialDate>,
+                      event: &'static str| {
         if let (Some(l), Some(e)) = (later, earlier)
-            && l < e
+            && l.latest() < e.earliest()
         {
             c.err(
                 later_path,
-                format!("{l} is before {what} ({earlier_path} {e})"),
+                Problem::BeforeEvent {
+                    date: l.to_string(),
+                    event,
+                    other_field: earlier_path.to_string(),
+                    other_date: e.to_string(),
+                },
             );
         }
     };
@@ -50,7 +59,7 @@ pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                 registered_on,
                 "child.date_of_birth",
                 dob,
-                "the birth",
+                "birth",
             );
             cross_check_id(
                 c,
@@ -66,7 +75,10 @@ pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                 {
                     c.err(
                         format!("{parent}.birth_year"),
-                        format!("{by} is not before the child's birth ({})", dob.year),
+                        Problem::ParentBornAfterChild {
+                            year: i64::from(by),
+                            child_year: i64::from(dob.year),
+                        },
                     );
                 }
                 cross_check_id(
@@ -87,7 +99,11 @@ pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                     registered_on,
                     &format!("{spouse}.date_of_birth"),
                     dob,
-                    &format!("the {spouse}'s birth"),
+                    if spouse == "husband" {
+                        "husband-birth"
+                    } else {
+                        "wife-birth"
+                    },
                 );
                 cross_check_id(
                     c,
@@ -107,7 +123,7 @@ pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                 registered_on,
                 "date_of_death",
                 died,
-                "the death",
+                "death",
             );
             not_before(
                 c,
@@ -115,7 +131,7 @@ pub(crate) fn cross_checks(c: &mut Checker, r: &Value, kind: RecordKind) {
                 died,
                 "deceased.date_of_birth",
                 dob,
-                "the birth",
+                "birth",
             );
             cross_check_id(
                 c,

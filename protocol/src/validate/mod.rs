@@ -11,9 +11,11 @@
 mod checker;
 mod cross_checks;
 mod personal_id;
+mod problem;
 mod schema;
 mod suggest;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,7 @@ use checker::{Checker, type_name};
 use cross_checks::{cross_checks, get_int, get_str};
 use schema::{COMMON, schema};
 
+pub use problem::{CODES, Problem, type_phrase};
 pub use schema::{
     MAX_ERRORS, MAX_KEY_CHARS, MAX_LIST_ITEMS, MAX_RECORD_BYTES, MEDIA_TYPES,
     always_required_paths, is_integer_field, known_field_paths, shown,
@@ -34,17 +37,51 @@ pub use schema::{
 pub use suggest::closest;
 
 /// One problem with one field, e.g. `child.date_of_birth: 1998-02-30 is not a real date`.
+/// `reason` is the English sentence; `code` and `args` let each side word
+/// it in its own language (see [`Problem`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub code: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub args: BTreeMap<String, String>,
 }
 
 impl FieldError {
+    /// A problem without a code (said in English only).
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         FieldError {
             field: field.into(),
             reason: reason.into(),
+            code: String::new(),
+            args: BTreeMap::new(),
+        }
+    }
+
+    /// A problem from the catalog of [`Problem`]s.
+    pub fn of(field: impl Into<String>, problem: Problem) -> Self {
+        FieldError {
+            field: field.into(),
+            reason: problem.to_string(),
+            code: problem.code().to_string(),
+            args: problem.args(),
+        }
+    }
+
+    /// A problem coded elsewhere (the agent's readers, the server).
+    pub fn coded(
+        field: impl Into<String>,
+        code: &str,
+        args: BTreeMap<String, String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+            code: code.to_string(),
+            args,
         }
     }
 }
@@ -67,13 +104,12 @@ pub fn summarize(errors: &[FieldError]) -> String {
 /// Refuses a record too large to be one, before it is parsed.
 pub fn check_record_size(bytes: usize) -> Result<(), FieldError> {
     if bytes > MAX_RECORD_BYTES {
-        return Err(FieldError::new(
+        return Err(FieldError::of(
             "(record)",
-            format!(
-                "is {} KB; a record is at most {} KB",
-                bytes.div_ceil(1024),
-                MAX_RECORD_BYTES / 1024
-            ),
+            Problem::RecordTooLarge {
+                kb: bytes.div_ceil(1024),
+                max_kb: MAX_RECORD_BYTES / 1024,
+            },
         ));
     }
     Ok(())
@@ -90,9 +126,11 @@ pub struct RecordFacts {
 pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, Vec<FieldError>> {
     let mut c = Checker::new(today);
     let Value::Object(map) = record else {
-        return Err(vec![FieldError::new(
+        return Err(vec![FieldError::of(
             "(record)",
-            format!("must be a JSON object, found {}", type_name(record)),
+            Problem::NotAnObject {
+                found: type_name(record),
+            },
         )]);
     };
     let kind = map

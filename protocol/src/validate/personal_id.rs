@@ -2,6 +2,7 @@
 //! digits say about the holder, cross-checked against the record.
 
 use super::checker::Checker;
+use super::problem::Problem;
 
 /// Codes of the 63 provinces as used in the first three digits of a personal
 /// id (Circular 07/2016/TT-BCA). Ids issued before the 2025 merger keep them.
@@ -11,19 +12,18 @@ pub(crate) const PROVINCE_CODES: [u16; 63] = [
     79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96,
 ];
 
-pub(crate) fn check_personal_id_form(id: &str) -> Result<(), String> {
+pub(crate) fn check_personal_id_form(id: &str) -> Result<(), Problem> {
     if !(id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())) {
-        return Err(format!(
-            "\"{}\" is not a personal id (12 digits)",
-            super::schema::shown(id)
-        ));
+        return Err(Problem::NotPersonalId {
+            value: super::schema::shown(id).into_owned(),
+        });
     }
     let province: u16 = id[..3].parse().unwrap_or(0);
     if !PROVINCE_CODES.contains(&province) {
-        return Err(format!(
-            "\"{id}\" starts with {}, which is not a province code",
-            &id[..3]
-        ));
+        return Err(Problem::NotProvinceCode {
+            value: id.to_string(),
+            prefix: id[..3].to_string(),
+        });
     }
     Ok(())
 }
@@ -53,7 +53,10 @@ pub(crate) fn cross_check_id(
         if id_sex != sex {
             c.err(
                 path,
-                format!("digit 4 says {id_sex}, but the record says {sex}"),
+                Problem::IdSexMismatch {
+                    id_says: id_sex.into(),
+                    record_says: sex.into(),
+                },
             );
         }
     }
@@ -62,7 +65,10 @@ pub(crate) fn cross_check_id(
     {
         c.err(
             path,
-            format!("digits 4-6 say born in {year}, but the record says {by}"),
+            Problem::IdYearMismatch {
+                id_year: i64::from(year),
+                record_year: i64::from(by),
+            },
         );
     }
 }

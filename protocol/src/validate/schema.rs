@@ -48,7 +48,10 @@ pub(crate) enum Ty {
     /// Free text (line breaks allowed) of at most this many characters.
     Text(usize),
     CommuneCode,
+    /// A full date, `YYYY-MM-DD`.
     Date,
+    /// `YYYY-MM-DD`, or only `YYYY-MM` or `YYYY` as an old book gives it.
+    PartialDate,
     Year,
     Entry,
     Sex,
@@ -104,7 +107,7 @@ const SCAN: &[Field] = &[
 ];
 
 const CHILD: &[Field] = &[
-    req("date_of_birth", Ty::Date),
+    req("date_of_birth", Ty::PartialDate),
     opt("ethnicity", SHORT),
     req("full_name", NAME),
     opt("hometown", PLACE),
@@ -130,7 +133,7 @@ const DECLARANT: &[Field] = &[
 ];
 
 const SPOUSE: &[Field] = &[
-    opt("date_of_birth", Ty::Date),
+    opt("date_of_birth", Ty::PartialDate),
     opt("ethnicity", SHORT),
     req("full_name", NAME),
     opt("nationality", SHORT),
@@ -139,7 +142,7 @@ const SPOUSE: &[Field] = &[
 ];
 
 const DECEASED: &[Field] = &[
-    opt("date_of_birth", Ty::Date),
+    opt("date_of_birth", Ty::PartialDate),
     opt("ethnicity", SHORT),
     req("full_name", NAME),
     opt("nationality", SHORT),
@@ -187,7 +190,7 @@ const MARRIAGE: &[Field] = &[
 const DEATH: &[Field] = &[
     opt("cause", Ty::Line(1000)),
     req("commune_code", Ty::CommuneCode),
-    req("date_of_death", Ty::Date),
+    req("date_of_death", Ty::PartialDate),
     req("deceased", Ty::Object(DECEASED)),
     opt("declarant", Ty::Object(DECLARANT)),
     req("kind", Ty::Kind),

@@ -17,7 +17,8 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use hotich_protocol::validate::{check_record_size, shown, summarize};
+use hotich_protocol::FieldError;
+use hotich_protocol::validate::{Problem, check_record_size, shown};
 use hotich_protocol::wire::{MAX_SEQ, UploadEntry, UploadResponse};
 use hotich_protocol::{
     ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record,
@@ -260,23 +261,34 @@ fn check_upload_inner(
 fn check_record(entry: &UploadEntry, commune: &str, today: CivilDate) -> Result<Verdict, ApiError> {
     let text = entry.record.get();
     if let Err(e) = check_record_size(text.len()) {
-        return Ok(Verdict::Invalid(e.to_string()));
+        return Ok(Verdict::Invalid(vec![e]));
     }
     let value = match parse_strict(text) {
         Ok(v) => v,
         Err(e) => {
-            return Ok(Verdict::Invalid(format!(
-                "the record is not valid JSON: {}",
-                shown(&e.to_string())
-            )));
+            return Ok(Verdict::Invalid(vec![FieldError::of(
+                "(record)",
+                Problem::InvalidJson {
+                    detail: shown(&e.to_string()).into_owned(),
+                },
+            )]));
         }
     };
     Ok(match prepare_record(value, today) {
-        Err(errors) => Verdict::Invalid(summarize(&errors)),
-        Ok(record) if record.hash != entry.hash => Verdict::Invalid(format!(
-            "the record's content hash is {}, not {} as sent",
-            record.hash, entry.hash
-        )),
+        Err(errors) => Verdict::Invalid(errors),
+        Ok(record) if record.hash != entry.hash => Verdict::Invalid(vec![FieldError::coded(
+            "(record)",
+            "hash-mismatch",
+            [
+                ("computed".to_string(), record.hash.to_hex()),
+                ("sent".to_string(), entry.hash.to_hex()),
+            ]
+            .into(),
+            format!(
+                "the record's content hash is {}, not {} as sent",
+                record.hash, entry.hash
+            ),
+        )]),
         Ok(record) if record.commune_code() != commune => {
             return Err(ApiError::Forbidden(format!(
                 "this agent writes for commune {commune}; entry seq {} is a record of commune {}. Nothing was stored",

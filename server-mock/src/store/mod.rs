@@ -15,8 +15,9 @@ pub mod sqlite;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
+use hotich_protocol::validate::summarize;
 use hotich_protocol::wire::{ChainState, EntryResult, EntryStatus, Heartbeat};
-use hotich_protocol::{ChainHash, ContentHash, GENESIS, PreparedRecord, Timestamp};
+use hotich_protocol::{ChainHash, ContentHash, FieldError, GENESIS, PreparedRecord, Timestamp};
 use serde::Serialize;
 
 /// A registered agent (one commune PC).
@@ -58,7 +59,8 @@ pub struct CheckedEntry {
 #[derive(Debug, Clone)]
 pub enum Verdict {
     Valid(PreparedRecord),
-    Invalid(String),
+    /// Refused, with each problem (codes and values for the agent to word).
+    Invalid(Vec<FieldError>),
 }
 
 /// What the store holds for the keys one batch touches.
@@ -199,8 +201,9 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
             }
         }
         let result = match e.verdict {
-            Verdict::Invalid(reason) => EntryResult {
-                reason: Some(reason),
+            Verdict::Invalid(errors) => EntryResult {
+                reason: Some(summarize(&errors)),
+                errors,
                 ..EntryResult::new(e.seq, EntryStatus::Rejected)
             },
             Verdict::Valid(record) => {

@@ -10,14 +10,16 @@
 //! Machines here are shared and noisy: each figure is the median of the runs.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use hotich_protocol::GENESIS;
 use hotich_tests::batch::{batch, zstd};
-use hotich_tests::harness::{Db, agent_bin, peak_rss, server_bin, stderr, stdout, wait_until};
+use hotich_tests::harness::{
+    Db, agent_bin, agent_cmd, peak_rss, server_bin, stderr, stdout, wait_until,
+};
 use hotich_tests::pg::{TempDatabase, postgres_url};
 use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
 
@@ -451,7 +453,7 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
             bail!("sync never got half way");
         }
         let stored_at_kill = metric(&server, "hotich_entries_total{outcome=\"stored\"}")?;
-        let out = Command::new(agent_bin())
+        let out = agent_cmd()
             .arg("--data-dir")
             .arg(&agent.data_dir)
             .arg("sync")

@@ -1,0 +1,324 @@
+//! Command-line interface: argument definitions and what each command does.
+//! `main.rs` only parses, sets up logging and the language, and maps errors
+//! to exit codes. What an official reads is worded by the message catalog
+//! (`crate::i18n`), Vietnamese unless `--lang en`.
+//!
+//! - `setup`: `init`;
+//! - `files`: `import`, `validate`, `template`, `convert`, `hash`;
+//! - `sync`: "sync now" and its display;
+//! - here: `run`, `status`, `verify`, `requeue`.
+
+mod files;
+mod setup;
+mod sync;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use hotich_protocol::RecordKind;
+use serde_json::json;
+
+use crate::config::{AgentConfig, DataDir};
+use crate::control;
+use crate::error::{AgentError, EXIT_PROBLEMS};
+use crate::journal::Access;
+use crate::status;
+use crate::tr;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hotich-agent",
+    version,
+    about = "Keeps civil-status records in a durable local journal and uploads them to the central database whenever the network allows."
+)]
+pub struct Cli {
+    /// The agent's data directory (default: the platform's data directory).
+    #[arg(long, global = true, env = "HOTICH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Language of messages: vi (Vietnamese, the default) or en.
+    #[arg(long, global = true, env = "HOTICH_LANG", value_name = "LANG")]
+    pub lang: Option<String>,
+
+    /// Log detail: error, warn, info, debug (RUST_LOG overrides).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A kind of register, as `--kind` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Birth,
+    Marriage,
+    Death,
+}
+
+impl From<KindArg> for RecordKind {
+    fn from(k: KindArg) -> RecordKind {
+        match k {
+            KindArg::Birth => RecordKind::Birth,
+            KindArg::Marriage => RecordKind::Marriage,
+            KindArg::Death => RecordKind::Death,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SheetFormat {
+    Xlsx,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LegacyArg {
+    Tcvn3,
+    Vni,
+    Cp1258,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up this PC's agent: server, token and commune.
+    Init {
+        /// The central server, e.g. https://hotich.example.vn
+        #[arg(long)]
+        server: String,
+        /// The agent's secret token from `hotich-server agent add`.
+        #[arg(long, env = "HOTICH_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The 5-digit code of this commune office.
+        #[arg(long)]
+        commune: String,
+        /// A PEM file with the district server's own CA certificate.
+        #[arg(long, value_name = "PEM")]
+        ca_cert: Option<PathBuf>,
+        /// Set up again over an existing agent (the journal is kept).
+        #[arg(long)]
+        force: bool,
+        /// Allow a plain http:// server on another computer (the token and
+        /// records then cross the network unencrypted).
+        #[arg(long)]
+        allow_insecure_http: bool,
+    },
+    /// Add records from .xlsx, .csv, .jsonl or .json files to the journal.
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The kind of register for rows with no Loại column or kind-named sheet.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        /// One JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check records without importing them: one line per problem.
+    Validate {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an empty spreadsheet with the Vietnamese column headers of a register.
+    Template {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[arg(long, value_enum, default_value = "xlsx")]
+        format: SheetFormat,
+        /// The file to write.
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+    },
+    /// Convert a file typed in a legacy Vietnamese encoding (TCVN3/ABC, VNI, Windows-1258) to UTF-8.
+    Convert {
+        #[arg(long, value_enum)]
+        from: LegacyArg,
+        #[arg(value_name = "IN")]
+        input: PathBuf,
+        #[arg(value_name = "OUT")]
+        output: PathBuf,
+    },
+    /// Run the background service that uploads the journal.
+    Run,
+    /// Sync now: upload everything waiting, with progress.
+    Sync {
+        /// Keep trying through a flaky link for at most this many seconds
+        /// (default 1800: half an hour).
+        #[arg(long, value_name = "SECS")]
+        timeout: Option<f64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is waiting, the last success and error, and the next retry.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every entry's hash and the chain; fails if anything was altered.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put records the server refused back in the queue (after fixing the cause).
+    Requeue {
+        /// Entry numbers to requeue (see `status`); all refused entries if none given.
+        #[arg(value_name = "SEQ")]
+        seqs: Vec<u64>,
+    },
+    /// Print the content hash (sha256 of the canonical form) of a JSON document.
+    Hash {
+        /// A JSON file, or - for standard input.
+        #[arg(value_name = "FILE")]
+        file: String,
+        /// Treat the document as a record: normalize and validate it first, and
+        /// print the hash it is stored under (the value `supersedes` needs).
+        #[arg(long)]
+        record: bool,
+    },
+}
+
+impl Command {
+    /// The log level a command uses unless told otherwise.
+    pub fn default_log_level(&self) -> &'static str {
+        match self {
+            Command::Run => "info",
+            // The official watches `sync`: its own lines say what happens;
+            // the engine's warnings would say it twice.
+            Command::Sync { .. } => "error",
+            _ => "warn",
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
+    let resolve = || DataDir::resolve(cli.data_dir.clone());
+    match cli.command {
+        Command::Hash { file, record } => files::hash(&file, record),
+        Command::Validate { files, kind, json } => {
+            files::validate(cli.data_dir.clone(), &files, kind.map(Into::into), json)
+        }
+        Command::Template { kind, format, out } => files::template(kind.into(), format, &out),
+        Command::Convert {
+            from,
+            input,
+            output,
+        } => files::convert(from, &input, &output),
+        Command::Init {
+            server,
+            token,
+            commune,
+            ca_cert,
+            force,
+            allow_insecure_http,
+        } => setup::init(
+            &resolve()?,
+            setup::InitArgs {
+                server,
+                token,
+                commune,
+                ca_cert,
+                force,
+                allow_insecure_http,
+            },
+        ),
+        Command::Import { files, kind, json } => {
+            files::import(&resolve()?, &files, kind.map(Into::into), json)
+        }
+        Command::Run => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let runtime = runtime()?;
+            runtime.block_on(async {
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                let signal = hotich_protocol::signals::shutdown_signal();
+                tokio::spawn(async move {
+                    signal.await;
+                    let _ = stop_tx.send(true);
+                });
+                crate::service::run_service(&data_dir, config, stop_rx).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { timeout, json } => sync::sync(&resolve()?, timeout, json),
+        Command::Status { json } => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let report = status::gather(&data_dir, &config)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                println!("{}", status::render(&report));
+            }
+            match &report.journal_problem {
+                None => Ok(ExitCode::SUCCESS),
+                Some(problem) => Err(AgentError::Failed(problem.clone())),
+            }
+        }
+        Command::Verify { json } => {
+            let data_dir = resolve()?;
+            AgentConfig::load(&data_dir)?;
+            let journal = data_dir.open_journal(Access::ReadOnly)?;
+            let report = journal.verify()?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"entries": report.entries, "intact": report.first_broken.is_none(),
+                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why}))})
+                );
+            }
+            match report.first_broken {
+                None => {
+                    if !json {
+                        println!("{}", tr!("verify-intact", entries = report.entries));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, why)) => Err(AgentError::Failed(tr!(
+                    "verify-altered",
+                    path = journal.path().display().to_string(),
+                    seq = seq,
+                    detail = why
+                ))),
+            }
+        }
+        Command::Requeue { seqs } => {
+            let data_dir = resolve()?;
+            AgentConfig::load(&data_dir)?;
+            let mut journal = data_dir.open_journal(Access::ReadWrite)?;
+            let n = journal.requeue(if seqs.is_empty() { None } else { Some(&seqs) })?;
+            drop(journal);
+            if n > 0 {
+                control::poke(&data_dir);
+            }
+            println!("{}", tr!("requeue-done", count = n));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_PROBLEMS)
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
+    // Two threads: enough for an upload in flight while the next batch is
+    // prepared, and no more on a PC the official works on.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AgentError::io("cannot start the async runtime", e))
+}

@@ -1,0 +1,229 @@
+# Messages for commune officials (English). Every key must also be in vi.ftl.
+
+## Field names, value types, sexes, events
+
+field-record = (record)
+field-row = (row)
+type-null = an empty cell
+type-boolean = true/false
+type-number = a number
+type-text = text
+type-list = a list
+type-object = an object
+sex-male = male
+sex-female = female
+event-birth = the birth
+event-death = the death
+event-husband-birth = the husband's birth
+event-wife-birth = the wife's birth
+
+## Problems in records (codes of protocol::validate::Problem)
+
+problem-required = is required
+problem-unknown-field = unknown field
+problem-unknown-field-near = unknown field (did you mean { $suggestion }?)
+problem-not-object = must be an object with fields, found { $found }
+problem-not-list = must be a list, found { $found }
+problem-item-not-object = must be an object, found { $found }
+problem-too-many-items = has { $count } items; at most { $max } are allowed
+problem-number-loses-zeros = must be written as text ("{ $value }" as a number loses leading zeros); in Excel, format the column as Text
+problem-not-text = must be text, found { $found }
+problem-not-whole-number = must be a whole number, found { $found }
+problem-year-out-of-range = year { $year } is not between { $min } and { $max }
+problem-entry-out-of-range = entry number { $entry } must be 1 or more
+problem-implausible-size = { $bytes } is not a plausible file size in bytes
+problem-unknown-kind = unknown kind "{ $value }" (expected birth, marriage or death)
+problem-control-character = contains the control character { $code }
+problem-too-long = is { $chars } characters long; at most { $max } are allowed
+problem-not-commune-code = "{ $value }" is not a commune code (5 digits, e.g. 00004)
+problem-bad-date-format = "{ $value }" is not a date (write 1998-03-15 or 15/03/1998)
+problem-bad-date-format-partial = "{ $value }" is not a date (write 15/03/1998, or 03/1998, or 1998 when the book gives only the year)
+problem-not-a-real-date = "{ $value }" is not a real date
+problem-date-in-future = { $date } is in the future (today is { $today })
+problem-date-too-early = { $date } is before { $earliest }
+problem-not-sex = "{ $value }" is not male or female
+problem-not-personal-id = "{ $value }" is not a personal id (12 digits)
+problem-not-province-code = "{ $value }" starts with { $prefix }, which is not a province code
+problem-not-a-hash = is not a SHA-256 hash ({ $detail })
+problem-media-type = "{ $value }" is not one of { $allowed }
+problem-before-event = { $date } is before { $event } ({ $other_field } { $other_date })
+problem-parent-born-after-child = { $year } is not before the child's birth ({ $child_year })
+problem-id-sex-mismatch = digit 4 says { $id_says }, but the record says { $record_says }
+problem-id-year-mismatch = digits 4-6 say born in { $id_year }, but the record says { $record_year }
+problem-more-problems = … and { $count } more problems
+problem-duplicate-key = appears twice (spelled in two Unicode forms or with spaces)
+problem-record-too-large = is { $kb } KB; a record is at most { $max_kb } KB
+problem-invalid-json = invalid JSON: { $detail }
+problem-record-not-object = must be a JSON object, found { $found }
+problem-hash-mismatch = the record's content hash is { $computed }, not { $sent } as sent
+problem-id-scientific = "{ $value }" is a number Excel wrote in scientific notation, which lost digits; format the column as Text and type the id again
+problem-no-kind = the kind of register is not given: add a Loại column, name the sheet Khai sinh, Kết hôn or Khai tử, or use --kind
+problem-cells-count = has { $cells } cells but the header has { $columns } columns
+problem-foreign-column = column "{ $column }" is not part of a { $kind } record; leave it empty
+problem-other-commune = { $commune } is not this office's commune ({ $own }); this agent uploads for { $own } only
+problem-legacy-encoding = "{ $value }" looks typed in the old { $encoding } encoding (it reads "{ $fixed }"); convert the file to Unicode with: hotich-agent convert --from { $from } FILE NEWFILE, and import the new file
+problem-conflict-new = { $key } is already in the journal as entry #{ $seq } with different content. If this record corrects it, add "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune merged into this one), do not: report it to district IT
+problem-conflict-stale = supersedes { $supersedes }, but the current version of { $key } is entry #{ $seq } ({ $existing })
+
+## Reading files
+
+file-cannot-read = cannot read: { $detail }
+file-not-regular = is not a regular file; save the records to a file and import that
+file-empty = the file is empty: it holds no records
+file-utf16 = the file is UTF-16 text; save it again as UTF-8 (in Excel: "CSV UTF-8 (Comma delimited)")
+file-not-utf8 = byte { $byte } at column { $column }: the file is not UTF-8 text; it looks like an export in a legacy Vietnamese encoding (Windows-1258, TCVN3/ABC or VNI). Save it again as UTF-8 (in Excel: Save As "CSV UTF-8 (Comma delimited)"), or convert it: hotich-agent convert --from tcvn3 FILE NEWFILE
+file-json-start = invalid JSON: a record file must start with [ (a list of records) or { "{" } (one record per line)
+file-json-array-broken = invalid JSON: { $detail } at column { $column } (nothing from this file was imported)
+file-unknown-type = unknown file type: use .xlsx, .csv, .jsonl (one JSON record per line) or .json (a JSON list)
+file-old-spreadsheet = this is an older spreadsheet format; open it in Excel and save it as "Excel Workbook (.xlsx)", then import the .xlsx
+file-xlsx-unreadable = cannot read the Excel file: { $detail }
+file-header-unreadable = cannot read the header: { $detail }
+file-csv-broken = cannot read CSV: { $detail }
+file-month-first = column "{ $column }" holds "{ $value }", a date written month first (an English-language Excel). Nothing from this file was imported: the column's other dates (such as 03/04/1998) would be read wrong too. Set Excel to the Vietnamese date format (day/month/year) or write the dates as 15/03/1998, then import again
+header-unnamed = column { $column } has no name in the header
+header-twice = column "{ $column }" appears twice in the header
+header-list-position = column "{ $column }": list positions go from 0 to { $max }
+header-unknown = unknown column "{ $column }"{ $hint }
+header-did-you-mean = { " " }(did you mean { $name }?)
+header-missing = missing required { $count ->
+    [one] column
+   *[other] columns
+} { $columns }
+
+## Time
+
+duration-seconds = { $s } s
+duration-minutes = { $m } min
+duration-hours = { $h } h { $m } min
+duration-days = { $d } days { $h } h
+when-now = just now
+when-in = in { $d }
+when-ago = { $d } ago
+
+## Import, validate, template, convert
+
+import-file-summary = { $accepted } accepted, { $present } already present, { $rejected } rejected
+import-rejects-written = { " " }(written to { $path })
+import-more-problems = … { $count } more problems, see the rejects file
+import-rejects-unwritable = { $file }: cannot write rejects file { $rejects }: { $detail }
+import-finished = Import finished: { $accepted } accepted, { $present } already present, { $rejected } rejected
+import-see-rejects = { " " }(see { $files })
+import-files-refused = , { $count } file(s) refused
+validate-summary = { $records } records checked: { $valid } valid, { $invalid } with problems
+validate-files-refused = , { $count } file(s) could not be read
+template-written = Wrote the { $kind } template to { $path }
+template-unwritable = cannot write { $path }: { $detail }
+convert-written = Converted { $input } from { $encoding } to Unicode (UTF-8): { $output }
+file-cannot-read-named = cannot read { $path }: { $detail }
+
+## Setup, verify, requeue
+
+init-done = Agent set up for commune { $commune } in { $dir }
+    Server: { $server }
+    Journal: { $journal } ({ $entries } entries)
+init-token-empty = the token is empty
+init-ca-not-a-file = CA certificate { $path } is not a file
+init-other-commune = the journal in { $dir } holds records of commune { $old }; set up commune { $new } in a new data directory (--data-dir)
+verify-intact = Journal intact: { $entries } entries, every hash and the chain check out.
+verify-altered = journal { $path } was altered: entry #{ $seq }: { $detail }
+requeue-done = { $count } refused record(s) put back in the queue; they will be sent at the next sync.
+
+## Sync
+
+sync-waiting = { $count } record(s) waiting
+sync-progress = sent { $sent }, { $pending } waiting
+sync-already-held = { $count } record(s) were already at the server (marked as sent)
+sync-resend = { $count } record(s) the server no longer has will be sent again
+sync-retrying = { $error }; trying again in { $wait }
+sync-complete = Sync complete: { $sent } record(s) sent, { $pending } waiting.
+sync-refused-some = { $count } record(s) were refused by the server; see `hotich-agent status`.
+sync-timed-out = stopped after { $after }: { $sent } record(s) sent; { $pending } record(s) are still waiting safely in the journal (the link kept failing: { $error }). { $hint }
+sync-stalled = nothing could be sent for { $after } ({ $error }); { $sent } record(s) sent; { $pending } record(s) are waiting safely in the journal. { $hint }
+sync-needs-person = { $error }. { $pending } record(s) are waiting safely in the journal.
+sync-cancelled = the sync was stopped; { $pending } record(s) are waiting safely in the journal. { $hint }
+sync-no-result = the sync ended without a result at { $time }; see `hotich-agent status`
+sync-other-running = another `hotich-agent sync` is already running for this data directory; wait for it to finish
+sync-service-silent = the service did not finish within { $after }; the records stay in the journal and the service keeps trying
+sync-bad-timeout = --timeout { $value }: give a number of seconds above 0 and at most { $max } (a week)
+continue-service = The service keeps trying by itself; `hotich-agent status` shows its progress.
+continue-no-service = Nothing retries by itself while no service runs: run `hotich-agent sync` again when the network is back, or start the service (`hotich-agent run`) so it keeps trying.
+
+## Link and server errors
+
+api-error-connect = cannot reach the server: { $detail }
+api-error-timeout = the server did not answer within { $secs } s
+api-error-transport = the connection to the server broke: { $detail }
+api-error-unavailable = the server is unavailable (HTTP { $status }): { $detail }
+api-error-unauthorized = the server does not accept this agent's token: { $detail }. Ask district IT for a new token and run `hotich-agent init --force`
+api-error-forbidden = the server refuses this agent: { $detail }
+api-error-too-large = the request is too large for the server: { $detail }
+api-error-refused = the server refused the request (HTTP { $status }): { $detail }
+api-error-bad-answer = the server's answer could not be read: { $detail }
+api-error-setup = cannot set up the HTTP client: { $detail }
+api-error-internal = internal error: { $detail }
+api-error-no-answer-in-time = the server did not answer in time
+api-error-journal-behind = the server holds { $server } entries from this agent but this journal has only { $local }: was the data directory replaced or restored from an old copy? Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell district IT
+api-error-journal-differs = the server's copy of this journal differs from the local one at or before entry #{ $at }. Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell district IT
+
+## Refused records
+
+refusal-rejected = refused by the server: { $problems }. Fix it in the source file and import it again
+refusal-conflict = conflict: the central database holds a different version of this book entry ({ $existing }). If this record corrects it, import the corrected record with "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune), report it to district IT
+refusal-too-large = the record is too large for the server
+refusal-damaged = this entry is damaged in the journal; run `hotich-agent verify` and tell district IT
+refusal-old-normal-form = this record was written by a test version of the agent before book numbers lost their leading zeros; import its source file again into a new data directory
+
+## Status
+
+status-commune = Commune
+status-server = Server
+status-server-reachable = reachable at the last attempt
+status-server-unreachable = NOT reachable at the last attempt
+status-server-not-contacted = not contacted yet
+status-service = Service
+status-service-running = running
+status-service-not-running = not running
+status-records = Records
+status-records-value = { $total } in the journal: { $sent } sent, { $waiting } waiting, { $refused } refused by the server
+status-oldest = Oldest waiting
+status-last-success = Last success
+status-never = never
+status-last-error = Last error
+status-next-retry = Next retry
+status-next-retry-value = { $when } (after { $failures } failed attempts)
+status-in-sync = In sync
+status-in-sync-value = everything in the journal is at the central database
+status-warning = WARNING
+status-alerts = the server recorded { $count } integrity alert(s) for this agent; tell district IT
+status-refused-header = Refused by the server (fix the cause, then run `hotich-agent requeue`):
+status-refused-more = … and { $count } more
+status-journal-problem = JOURNAL PROBLEM
+status-data-dir = Data directory
+
+## General errors
+
+error-not-initialized = no agent is set up in { $dir } (run `hotich-agent init --server URL --token TOKEN --commune CODE` first)
+error-already-initialized = { $dir } already holds an agent; use --force to set it up again (the journal is kept)
+error-config-read = cannot read { $path }: { $detail }
+error-config-write = cannot write { $path }: { $detail }
+error-config-invalid = { $path }: { $detail }
+error-no-data-dir = no data directory: set --data-dir or HOTICH_DATA_DIR (this platform has no default)
+error-journal-lost = journal { $path }: { $detail }
+error-journal-too-new = journal { $path } was written by a newer hotich-agent; install that version
+error-journal = journal error: { $detail }
+error-lock-held = another hotich-agent service or sync is already running for { $dir }{ $holder }
+error-lock = { $detail }
+error-io = { $context }: { $detail }
+
+## A lost or replaced journal
+
+journal-recovery = Nothing was changed. Put back journal.db from this PC's backup (with journal.db-wal if there is one), or tell district IT; do not delete journal-id.json
+journal-held = { " " }(it held { $count } entries)
+journal-missing = journal.db is missing{ $held }
+journal-empty = journal.db is empty (0 bytes){ $held }
+journal-unreadable = cannot read journal.db: { $detail }
+journal-not-this = journal.db is not this agent's journal (its id is { $id }, this data directory's is { $expected })
+journal-behind = journal.db has { $head } entries but held { $held }: it was replaced by an older copy or lost entries
+journal-id-unreadable = cannot read { $file }: { $detail }
+journal-id-damaged = { $file } is damaged: { $detail }
+journal-old-format = the journal is in an older format (schema { $version }); it is brought up to date by any command that may write, run by the data directory's owner

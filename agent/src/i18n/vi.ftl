@@ -1,0 +1,229 @@
+# Thông báo cho cán bộ hộ tịch (tiếng Việt). Mỗi khóa cũng phải có trong en.ftl.
+
+## Tên trường, kiểu giá trị, giới tính, sự kiện
+
+field-record = Hồ sơ
+field-row = Dòng
+type-null = ô trống
+type-boolean = đúng/sai
+type-number = một số
+type-text = chữ
+type-list = một danh sách
+type-object = một nhóm thông tin
+sex-male = Nam
+sex-female = Nữ
+event-birth = ngày sinh
+event-death = ngày chết
+event-husband-birth = ngày sinh của chồng
+event-wife-birth = ngày sinh của vợ
+
+## Lỗi trong hồ sơ (theo mã của protocol::validate::Problem)
+
+problem-required = còn trống, cần phải ghi
+problem-unknown-field = không có trong mẫu hồ sơ
+problem-unknown-field-near = không có trong mẫu hồ sơ (có phải là "{ $suggestion }"?)
+problem-not-object = phải là một nhóm thông tin, nhưng lại là { $found }
+problem-not-list = phải là một danh sách, nhưng lại là { $found }
+problem-item-not-object = phải là một nhóm thông tin, nhưng lại là { $found }
+problem-too-many-items = có { $count } mục; nhiều nhất { $max } mục
+problem-number-loses-zeros = phải ghi dạng chữ ("{ $value }" ghi dạng số sẽ mất các số 0 ở đầu); trong Excel hãy định dạng cột là Text
+problem-not-text = phải là chữ, nhưng lại là { $found }
+problem-not-whole-number = phải là một số nguyên, nhưng lại là { $found }
+problem-year-out-of-range = năm { $year } không nằm trong khoảng { $min } đến { $max }
+problem-entry-out-of-range = số { $entry } phải từ 1 trở lên
+problem-implausible-size = { $bytes } không phải kích thước tệp hợp lý
+problem-unknown-kind = loại sổ "{ $value }" không rõ (phải là Khai sinh, Kết hôn hoặc Khai tử)
+problem-control-character = có ký tự điều khiển { $code }
+problem-too-long = dài { $chars } ký tự; nhiều nhất { $max } ký tự
+problem-not-commune-code = "{ $value }" không phải mã xã (5 chữ số, ví dụ 00004)
+problem-bad-date-format = "{ $value }" không phải là ngày (hãy ghi như 15/03/1998)
+problem-bad-date-format-partial = "{ $value }" không phải là ngày (hãy ghi như 15/03/1998, hoặc 03/1998, hoặc 1998 khi sổ chỉ ghi năm)
+problem-not-a-real-date = ngày "{ $value }" không có thật
+problem-date-in-future = { $date } là ngày trong tương lai (hôm nay là { $today })
+problem-date-too-early = { $date } trước ngày { $earliest }
+problem-not-sex = "{ $value }" không phải Nam hoặc Nữ
+problem-not-personal-id = "{ $value }" không phải số định danh cá nhân (12 chữ số)
+problem-not-province-code = "{ $value }" bắt đầu bằng { $prefix }, không phải mã tỉnh
+problem-not-a-hash = không phải mã SHA-256 ({ $detail })
+problem-media-type = "{ $value }" không phải một trong các loại { $allowed }
+problem-before-event = { $date } trước { $event } ({ $other_field }: { $other_date })
+problem-parent-born-after-child = năm sinh { $year } không trước năm sinh của con ({ $child_year })
+problem-id-sex-mismatch = chữ số thứ 4 cho biết giới tính { $id_says }, nhưng hồ sơ ghi { $record_says }
+problem-id-year-mismatch = chữ số thứ 4–6 cho biết sinh năm { $id_year }, nhưng hồ sơ ghi { $record_year }
+problem-more-problems = … và { $count } lỗi khác
+problem-duplicate-key = xuất hiện hai lần
+problem-record-too-large = dài { $kb } KB; mỗi hồ sơ nhiều nhất { $max_kb } KB
+problem-invalid-json = không phải JSON hợp lệ: { $detail }
+problem-record-not-object = phải là một hồ sơ JSON, nhưng lại là { $found }
+problem-hash-mismatch = mã nội dung tính được là { $computed }, khác với { $sent } đã gửi
+problem-id-scientific = "{ $value }" là số Excel đã ghi dạng khoa học và bị mất chữ số; hãy định dạng cột này là Text (Văn bản) rồi gõ lại số định danh
+problem-no-kind = không rõ là sổ gì: hãy thêm cột Loại, đặt tên trang tính là Khai sinh, Kết hôn hoặc Khai tử, hoặc dùng --kind
+problem-cells-count = có { $cells } ô nhưng dòng tiêu đề có { $columns } cột
+problem-foreign-column = cột "{ $column }" không thuộc hồ sơ { $kind }; hãy để trống
+problem-other-commune = mã xã { $commune } không phải của xã này ({ $own }); máy này chỉ gửi hồ sơ của xã { $own }
+problem-legacy-encoding = "{ $value }" có vẻ được gõ bằng bảng mã { $encoding } cũ (đúng ra là "{ $fixed }"); hãy chuyển tệp sang Unicode: hotich-agent convert --from { $from } TỆP TỆP_MỚI, rồi nhập tệp mới
+problem-conflict-new = mục { $key } đã có trong sổ (bản ghi #{ $seq }) với nội dung khác. Nếu đây là bản cải chính, thêm "supersedes": "{ $existing }"; nếu là một mục khác (ví dụ sổ của xã cũ đã sáp nhập), đừng thêm: hãy báo cán bộ CNTT
+problem-conflict-stale = bản ghi này cải chính { $supersedes }, nhưng bản hiện tại của mục { $key } là bản ghi #{ $seq } ({ $existing })
+
+## Đọc tệp
+
+file-cannot-read = không đọc được tệp: { $detail }
+file-not-regular = không phải là tệp thông thường; hãy lưu hồ sơ vào một tệp rồi nhập tệp đó
+file-empty = tệp trống, không có hồ sơ nào
+file-utf16 = tệp đang ở dạng UTF-16; hãy lưu lại dưới dạng UTF-8 (trong Excel: Lưu thành "CSV UTF-8 (Comma delimited)")
+file-not-utf8 = byte { $byte } ở cột { $column }: tệp không phải chữ UTF-8, có vẻ được xuất bằng bảng mã tiếng Việt cũ (Windows-1258, TCVN3/ABC hoặc VNI). Hãy lưu lại dưới dạng UTF-8 (trong Excel: Lưu thành "CSV UTF-8 (Comma delimited)"), hoặc chuyển đổi: hotich-agent convert --from tcvn3 TỆP TỆP_MỚI
+file-json-start = JSON không hợp lệ: tệp hồ sơ phải bắt đầu bằng [ (một danh sách) hoặc { "{" } (mỗi dòng một hồ sơ)
+file-json-array-broken = JSON không hợp lệ: { $detail } ở cột { $column } (chưa nhập gì từ tệp này)
+file-unknown-type = loại tệp không rõ: hãy dùng .xlsx, .csv, .jsonl (mỗi dòng một hồ sơ JSON) hoặc .json (một danh sách JSON)
+file-old-spreadsheet = đây là dạng bảng tính cũ; hãy mở bằng Excel và lưu thành "Excel Workbook (.xlsx)" rồi nhập tệp .xlsx
+file-xlsx-unreadable = không đọc được tệp Excel: { $detail }
+file-header-unreadable = không đọc được dòng tiêu đề: { $detail }
+file-csv-broken = không đọc được CSV: { $detail }
+file-month-first = cột "{ $column }" có ngày "{ $value }" ghi theo kiểu tháng trước ngày (Excel đặt ngôn ngữ tiếng Anh). Không nhập gì từ tệp này, vì các ngày khác trong cột (như 03/04/1998) cũng sẽ bị đọc sai. Hãy đặt Excel về định dạng ngày của Việt Nam (ngày/tháng/năm) hoặc ghi lại ngày như 15/03/1998, rồi nhập lại
+header-unnamed = cột thứ { $column } chưa có tên ở dòng tiêu đề
+header-twice = cột "{ $column }" xuất hiện hai lần ở dòng tiêu đề
+header-list-position = cột "{ $column }": vị trí trong danh sách chỉ từ 0 đến { $max }
+header-unknown = cột "{ $column }" không có trong mẫu{ $hint }
+header-did-you-mean = { " " }(có phải là "{ $name }"?)
+header-missing = thiếu { $count ->
+    [one] cột
+   *[other] các cột
+} bắt buộc: { $columns }
+
+## Thời gian
+
+duration-seconds = { $s } giây
+duration-minutes = { $m } phút
+duration-hours = { $h } giờ { $m } phút
+duration-days = { $d } ngày { $h } giờ
+when-now = vừa xong
+when-in = sau { $d } nữa
+when-ago = { $d } trước
+
+## Nhập, kiểm tra, mẫu, chuyển mã
+
+import-file-summary = { $accepted } hồ sơ đã nhận, { $present } đã có từ trước, { $rejected } bị từ chối
+import-rejects-written = { " " }(đã ghi vào { $path })
+import-more-problems = … còn { $count } lỗi khác, xem tệp hồ sơ bị từ chối
+import-rejects-unwritable = { $file }: không ghi được tệp hồ sơ bị từ chối { $rejects }: { $detail }
+import-finished = Nhập xong: { $accepted } hồ sơ đã nhận, { $present } đã có từ trước, { $rejected } bị từ chối
+import-see-rejects = { " " }(xem { $files })
+import-files-refused = , { $count } tệp không đọc được
+validate-summary = Đã kiểm tra { $records } hồ sơ: { $valid } hợp lệ, { $invalid } có lỗi
+validate-files-refused = , { $count } tệp không đọc được
+template-written = Đã ghi mẫu sổ { $kind } vào { $path }
+template-unwritable = không ghi được { $path }: { $detail }
+convert-written = Đã chuyển { $input } từ bảng mã { $encoding } sang Unicode (UTF-8): { $output }
+file-cannot-read-named = không đọc được { $path }: { $detail }
+
+## Cài đặt, kiểm tra nhật ký, gửi lại
+
+init-done = Đã cài đặt máy cho xã { $commune } trong { $dir }
+    Máy chủ: { $server }
+    Nhật ký: { $journal } ({ $entries } bản ghi)
+init-token-empty = mã khóa (token) còn trống
+init-ca-not-a-file = chứng chỉ CA { $path } không phải là một tệp
+init-other-commune = nhật ký trong { $dir } đang giữ hồ sơ của xã { $old }; hãy cài đặt xã { $new } trong một thư mục dữ liệu mới (--data-dir)
+verify-intact = Nhật ký nguyên vẹn: { $entries } bản ghi, mọi mã kiểm tra và chuỗi liên kết đều khớp.
+verify-altered = nhật ký { $path } đã bị sửa đổi: bản ghi #{ $seq }: { $detail }
+requeue-done = Đã đưa { $count } hồ sơ bị từ chối trở lại hàng đợi; lần đồng bộ tới sẽ gửi lại.
+
+## Đồng bộ
+
+sync-waiting = { $count } hồ sơ đang chờ gửi
+sync-progress = đã gửi { $sent }, còn { $pending } chờ
+sync-already-held = { $count } hồ sơ máy chủ đã có từ trước (đánh dấu là đã gửi)
+sync-resend = { $count } hồ sơ máy chủ không còn giữ sẽ được gửi lại
+sync-retrying = { $error }; thử lại sau { $wait }
+sync-complete = Đồng bộ xong: đã gửi { $sent } hồ sơ, còn { $pending } chờ.
+sync-refused-some = { $count } hồ sơ bị máy chủ từ chối; xem hotich-agent status.
+sync-timed-out = dừng sau { $after }: đã gửi { $sent } hồ sơ; { $pending } hồ sơ vẫn được giữ an toàn trong nhật ký (đường truyền liên tục lỗi: { $error }). { $hint }
+sync-stalled = không gửi được gì trong { $after } ({ $error }); đã gửi { $sent } hồ sơ; { $pending } hồ sơ vẫn được giữ an toàn trong nhật ký. { $hint }
+sync-needs-person = { $error }. { $pending } hồ sơ vẫn được giữ an toàn trong nhật ký.
+sync-cancelled = đã dừng đồng bộ; { $pending } hồ sơ vẫn được giữ an toàn trong nhật ký. { $hint }
+sync-no-result = đồng bộ kết thúc mà không có kết quả lúc { $time }; xem hotich-agent status
+sync-other-running = một lệnh hotich-agent sync khác đang chạy cho thư mục dữ liệu này; hãy đợi nó xong
+sync-service-silent = dịch vụ không trả lời trong { $after }; hồ sơ vẫn nằm trong nhật ký và dịch vụ vẫn tiếp tục thử
+sync-bad-timeout = --timeout { $value }: hãy ghi số giây lớn hơn 0 và không quá { $max } (một tuần)
+continue-service = Dịch vụ sẽ tự tiếp tục thử; xem tiến độ bằng hotich-agent status.
+continue-no-service = Không có gì tự thử lại khi dịch vụ không chạy: hãy chạy lại hotich-agent sync khi có mạng, hoặc bật dịch vụ (hotich-agent run) để máy tự tiếp tục thử.
+
+## Lỗi đường truyền và máy chủ
+
+api-error-connect = không kết nối được máy chủ: { $detail }
+api-error-timeout = máy chủ không trả lời trong { $secs } giây
+api-error-transport = kết nối tới máy chủ bị đứt: { $detail }
+api-error-unavailable = máy chủ đang bận hoặc tạm ngừng (HTTP { $status }): { $detail }
+api-error-unauthorized = máy chủ không chấp nhận mã khóa của máy này: { $detail }. Hãy xin cán bộ CNTT mã khóa mới và chạy hotich-agent init --force
+api-error-forbidden = máy chủ từ chối máy này: { $detail }
+api-error-too-large = yêu cầu quá lớn với máy chủ: { $detail }
+api-error-refused = máy chủ từ chối yêu cầu (HTTP { $status }): { $detail }
+api-error-bad-answer = không đọc được câu trả lời của máy chủ: { $detail }
+api-error-setup = không thiết lập được kết nối: { $detail }
+api-error-internal = lỗi bên trong chương trình: { $detail }
+api-error-no-answer-in-time = máy chủ không trả lời kịp
+api-error-journal-behind = máy chủ đã giữ { $server } bản ghi của máy này nhưng nhật ký ở đây chỉ có { $local }: thư mục dữ liệu đã bị thay hoặc khôi phục từ bản cũ? Đã dừng gửi để không gửi trùng số thứ tự. Hãy khôi phục thư mục dữ liệu từ bản sao lưu, hoặc báo cán bộ CNTT
+api-error-journal-differs = bản nhật ký trên máy chủ khác với nhật ký ở đây tại hoặc trước bản ghi #{ $at }. Đã dừng gửi để không gửi trùng số thứ tự. Hãy khôi phục thư mục dữ liệu từ bản sao lưu, hoặc báo cán bộ CNTT
+
+## Hồ sơ bị từ chối
+
+refusal-rejected = máy chủ từ chối: { $problems }. Hãy sửa trong tệp gốc rồi nhập lại
+refusal-conflict = cơ sở dữ liệu trung tâm đã có một bản khác của mục sổ này ({ $existing }). Nếu hồ sơ này là bản cải chính, hãy nhập lại với "supersedes": "{ $existing }"; nếu là một mục khác (ví dụ sổ của xã cũ), hãy báo cán bộ CNTT
+refusal-too-large = hồ sơ quá lớn đối với máy chủ
+refusal-damaged = bản ghi này bị hỏng trong nhật ký; hãy chạy hotich-agent verify và báo cán bộ CNTT
+refusal-old-normal-form = hồ sơ này được ghi bởi bản thử nghiệm trước khi số quyển bỏ số 0 ở đầu; hãy nhập lại tệp gốc vào một thư mục dữ liệu mới
+
+## Tình trạng (status)
+
+status-commune = Xã
+status-server = Máy chủ
+status-server-reachable = kết nối được ở lần thử gần nhất
+status-server-unreachable = KHÔNG kết nối được ở lần thử gần nhất
+status-server-not-contacted = chưa liên hệ lần nào
+status-service = Dịch vụ
+status-service-running = đang chạy
+status-service-not-running = không chạy
+status-records = Hồ sơ
+status-records-value = { $total } trong nhật ký: { $sent } đã gửi, { $waiting } đang chờ, { $refused } bị từ chối
+status-oldest = Chờ lâu nhất
+status-last-success = Gửi được lần cuối
+status-never = chưa lần nào
+status-last-error = Lỗi gần nhất
+status-next-retry = Thử lại lúc
+status-next-retry-value = { $when } (sau { $failures } lần thất bại liên tiếp)
+status-in-sync = Đã đồng bộ
+status-in-sync-value = mọi hồ sơ trong nhật ký đều đã có ở cơ sở dữ liệu trung tâm
+status-warning = CẢNH BÁO
+status-alerts = máy chủ ghi nhận { $count } cảnh báo toàn vẹn cho máy này; hãy báo cán bộ CNTT
+status-refused-header = Bị từ chối (sửa nguyên nhân rồi chạy hotich-agent requeue):
+status-refused-more = … và { $count } hồ sơ khác
+status-journal-problem = LỖI NHẬT KÝ
+status-data-dir = Thư mục dữ liệu
+
+## Lỗi chung
+
+error-not-initialized = chưa cài đặt máy trong { $dir } (hãy chạy hotich-agent init --server URL --token MÃ_KHÓA --commune MÃ_XÃ trước)
+error-already-initialized = { $dir } đã được cài đặt; dùng --force để cài lại (nhật ký được giữ nguyên)
+error-config-read = không đọc được { $path }: { $detail }
+error-config-write = không ghi được { $path }: { $detail }
+error-config-invalid = { $path }: { $detail }
+error-no-data-dir = không có thư mục dữ liệu: hãy đặt --data-dir hoặc HOTICH_DATA_DIR
+error-journal-lost = nhật ký { $path }: { $detail }
+error-journal-too-new = nhật ký { $path } được ghi bởi phiên bản hotich-agent mới hơn; hãy cài phiên bản mới
+error-journal = lỗi nhật ký: { $detail }
+error-lock-held = một dịch vụ hoặc lệnh đồng bộ hotich-agent khác đang chạy cho { $dir }{ $holder }
+error-lock = { $detail }
+error-io = { $context }: { $detail }
+
+## Nhật ký bị mất hoặc bị thay
+
+journal-recovery = Chưa thay đổi gì. Hãy chép lại journal.db từ bản sao lưu của máy này (cùng journal.db-wal nếu có), hoặc báo cán bộ CNTT; đừng xóa journal-id.json
+journal-held = { " " }(nhật ký từng có { $count } bản ghi)
+journal-missing = không thấy journal.db{ $held }
+journal-empty = journal.db trống (0 byte){ $held }
+journal-unreadable = không đọc được journal.db: { $detail }
+journal-not-this = journal.db không phải nhật ký của máy này (mã { $id }, trong khi thư mục dữ liệu ghi { $expected })
+journal-behind = journal.db có { $head } bản ghi nhưng từng có { $held }: đã bị thay bằng bản cũ hơn hoặc mất bản ghi
+journal-id-unreadable = không đọc được { $file }: { $detail }
+journal-id-damaged = { $file } bị hỏng: { $detail }
+journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version }); bất kỳ lệnh nào có ghi (do chủ thư mục dữ liệu chạy) sẽ cập nhật nó
