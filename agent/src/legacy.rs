@@ -93,9 +93,14 @@ impl Legacy {
     }
 }
 
+/// The name an official knows it by (UniKey's menu), not the command-line key.
 impl fmt::Display for Legacy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(match self {
+            Legacy::Tcvn3 => "TCVN3 (ABC)",
+            Legacy::Vni => "VNI-Windows",
+            Legacy::Cp1258 => "Windows-1258",
+        })
     }
 }
 

@@ -174,7 +174,7 @@ fn an_excel_csv_keeps_its_physical_line_numbers_and_its_rejects_import_again_onc
         .count();
     assert_eq!(rows, 3, "{body}");
     // The official fixes the three rows in Excel and imports the file again.
-    let fixed = fix_empty_sex(&body.replace("31/02/1999", "28/02/1999"));
+    let fixed = fix_empty_sex(&body.replace("31/02/1999", "01/02/1999"));
     let fixed = fixed.replace("001072252281", "001172252281");
     let mut with_bom = vec![0xEF, 0xBB, 0xBF];
     with_bom.extend_from_slice(fixed.as_bytes());
@@ -184,7 +184,7 @@ fn an_excel_csv_keeps_its_physical_line_numbers_and_its_rejects_import_again_onc
     assert!(stdout(&out).contains("3 hồ sơ đã nhận"), "{}", stdout(&out));
 }
 
-/// The record on line 13 has its Giới tính (sex) cell empty: put Nam in it.
+/// The record on line 13 (Phạm Hải Yến) has its Giới tính (sex) cell empty.
 fn fix_empty_sex(csv: &str) -> String {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -204,7 +204,7 @@ fn fix_empty_sex(csv: &str) -> String {
     for row in reader.records() {
         let mut row: Vec<String> = row.unwrap().iter().map(str::to_string).collect();
         if row[sex].is_empty() {
-            row[sex] = "Nam".into();
+            row[sex] = "Nữ".into();
         }
         out.write_record(&row).unwrap();
     }

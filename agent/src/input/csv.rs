@@ -28,8 +28,12 @@ struct LineIndex {
 
 impl LineIndex {
     /// The 1-based line of the byte at `offset` (a record start).
+    ///
+    /// With CRLF the reader ends a record at '\r' and reports the next one as
+    /// starting at the '\n' it has yet to skip, so a break at `offset` itself
+    /// still belongs to the line before.
     fn line_of(&mut self, offset: u64) -> u64 {
-        while self.newlines.front().is_some_and(|n| *n < offset) {
+        while self.newlines.front().is_some_and(|n| *n <= offset) {
             self.newlines.pop_front();
             self.before += 1;
         }

@@ -190,6 +190,22 @@ impl Mapper {
         let kind_column = header
             .iter()
             .position(|h| columns::resolve(h, RecordKind::Birth) == Some(Target::Kind));
+        // Columns only one register has ("Ngày chết") say which register
+        // the sheet is: any other kind would refuse every row for them.
+        let default_kind = default_kind.or_else(|| {
+            let fitting: Vec<RecordKind> = RecordKind::ALL
+                .into_iter()
+                .filter(|k| {
+                    !slots[kind_index(*k)]
+                        .iter()
+                        .any(|s| matches!(s, Slot::Foreign))
+                })
+                .collect();
+            match fitting.as_slice() {
+                [only] => Some(*only),
+                _ => None,
+            }
+        });
         Ok(Mapper {
             header,
             slots,
