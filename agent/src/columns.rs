@@ -271,6 +271,44 @@ pub fn all_headers() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
+    /// agent/IMPORT.md is the officials' and IT's reference: every column and
+    /// every other spelling accepted must be in it, with its field.
+    #[test]
+    fn the_import_guide_lists_every_column() {
+        let guide = include_str!("../IMPORT.md");
+        let rows: Vec<&str> = guide.lines().filter(|l| l.starts_with("| ")).collect();
+        for column in COLUMNS {
+            let path = match column.target {
+                Target::Field(path) => path,
+                Target::Kind => "kind",
+                Target::Problems => "(ignored)",
+                Target::Dotted => continue,
+            };
+            let row = rows
+                .iter()
+                .find(|r| {
+                    let mut cells = r.split('|').map(str::trim).skip(1);
+                    let (Some(names), Some(field)) = (cells.next(), cells.next()) else {
+                        return false;
+                    };
+                    let header = names.split(" (").next().unwrap_or(names);
+                    header == column.header && field.split(' ').next() == Some(path)
+                })
+                .unwrap_or_else(|| panic!("IMPORT.md has no row {} | {path}", column.header));
+            for also in column
+                .also
+                .iter()
+                .filter(|a| **a != "kind" && **a != "errors")
+            {
+                assert!(
+                    row.contains(also),
+                    "IMPORT.md: {} lacks {also}",
+                    column.header
+                );
+            }
+        }
+    }
+
     #[test]
     fn headers_match_as_officials_type_them() {
         use RecordKind::*;

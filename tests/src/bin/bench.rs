@@ -2,6 +2,7 @@
 //!
 //!     cargo run --release -p hotich-tests --bin bench -- all
 //!     cargo run --release -p hotich-tests --bin bench -- import --records 100000 --runs 3
+//!     cargo run --release -p hotich-tests --bin bench -- xlsx
 //!     cargo run --release -p hotich-tests --bin bench -- server
 //!     cargo run --release -p hotich-tests --bin bench -- sync
 //!     cargo run --release -p hotich-tests --bin bench -- hostile
@@ -58,10 +59,10 @@ fn parse_args() -> Result<Args> {
             "--batches" => args.batches = value("--batches")?.max(1) as usize,
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
-            "import" | "server" | "sync" | "hostile" | "all" | "gen" => args.what = a,
+            "import" | "xlsx" | "server" | "sync" | "hostile" | "all" | "gen" => args.what = a,
             "-h" | "--help" => {
                 println!(
-                    "bench [import|server|sync|hostile|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|xlsx|server|sync|hostile|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (writes valid test records as JSON Lines)"
@@ -100,6 +101,9 @@ fn main() -> Result<()> {
     let work = tempfile::tempdir()?;
     if matches!(args.what.as_str(), "import" | "all") {
         bench_import(&args, work.path())?;
+    }
+    if matches!(args.what.as_str(), "xlsx" | "all") {
+        bench_xlsx_import(&args, work.path())?;
     }
     if matches!(args.what.as_str(), "server" | "all") {
         bench_server(&args)?;
@@ -226,6 +230,153 @@ fn bench_import(args: &Args, dir: &Path) -> Result<()> {
         "| **median** | | **{:.0}** | **{:.0}** |",
         median(rates),
         median(sizes)
+    );
+    Ok(())
+}
+
+/// An official's workbook: a sheet per register with the Vietnamese column
+/// headers, registration dates as Excel date cells, other dates typed as
+/// dd/mm/yyyy text, years and entries as numbers.
+fn officials_workbook(dir: &Path, n: u64) -> Result<std::path::PathBuf> {
+    use hotich_agent::columns::{header_of, kind_name};
+    use hotich_protocol::RecordKind;
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    use serde_json::Value;
+
+    fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&path, v, out);
+                }
+            }
+            other => out.push((prefix.to_string(), other.clone())),
+        }
+    }
+    let file = dir.join(format!("so-ho-tich-{n}.xlsx"));
+    if file.exists() {
+        return Ok(file);
+    }
+    let generator = RecordGen::new(2026, "00004");
+    let mut book = Workbook::new();
+    let date_format = Format::new().set_num_format("dd/mm/yyyy");
+    for kind in RecordKind::ALL {
+        // Constant-memory sheets are written row by row, header first.
+        let rows = (0..n)
+            .map(|i| generator.record(i))
+            .filter(|r| r["kind"] == kind.as_str());
+        let mut columns: Vec<String> = Vec::new();
+        for record in rows.clone().take(200) {
+            let mut cells = Vec::new();
+            flatten("", &record, &mut cells);
+            for (path, _) in cells {
+                if path != "kind" && !columns.contains(&path) {
+                    columns.push(path);
+                }
+            }
+        }
+        let sheet = book.add_worksheet_with_constant_memory()?;
+        sheet.set_name(kind_name(kind))?;
+        for (c, path) in columns.iter().enumerate() {
+            sheet.write_string(0, c as u16, header_of(path, Some(kind)).unwrap_or(path))?;
+        }
+        for (r, record) in rows.enumerate() {
+            let row = r as u32 + 1;
+            let mut cells = Vec::new();
+            flatten("", &record, &mut cells);
+            for (path, value) in cells {
+                let Some(c) = columns.iter().position(|p| *p == path) else {
+                    continue;
+                };
+                let c = c as u16;
+                match value {
+                    Value::Number(x) => {
+                        sheet.write_number(row, c, x.as_f64().unwrap_or_default())?;
+                    }
+                    Value::String(text) if path == "registered_on" => {
+                        let date = ExcelDateTime::parse_from_str(&text)?;
+                        sheet.write_datetime_with_format(row, c, &date, &date_format)?;
+                    }
+                    Value::String(text)
+                        if path.ends_with("date_of_birth") || path == "date_of_death" =>
+                    {
+                        let mut parts = text.split('-');
+                        let (y, m, d) = (parts.next(), parts.next(), parts.next());
+                        let shown = match (y, m, d) {
+                            (Some(y), Some(m), Some(d)) => format!("{d}/{m}/{y}"),
+                            _ => text.clone(),
+                        };
+                        sheet.write_string(row, c, shown)?;
+                    }
+                    Value::String(text) => {
+                        sheet.write_string(row, c, text)?;
+                    }
+                    other => bail!("unexpected value {other} at {path}"),
+                }
+            }
+        }
+    }
+    book.save(&file)?;
+    Ok(file)
+}
+
+/// Durable import of an official's .xlsx: the rows go through the
+/// Vietnamese header table and cell conversions, then the same journal.
+fn bench_xlsx_import(args: &Args, dir: &Path) -> Result<()> {
+    let n = args.records;
+    let made = Instant::now();
+    let file = officials_workbook(dir, n)?;
+    println!(
+        "\n## Durable import of an .xlsx: {n} rows on 3 sheets ({:.1} MB; written in {:.1} s), fsync on commit",
+        std::fs::metadata(&file)?.len() as f64 / 1e6,
+        made.elapsed().as_secs_f64()
+    );
+    println!("| run | seconds | rows/s | peak RSS MB |");
+    println!("|----:|--------:|-------:|------------:|");
+    let (mut rates, mut peaks) = (Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        let agent = TestAgent::init_with("http://127.0.0.1:9", "hts_bench", "00004", "");
+        let t = Instant::now();
+        let child = agent
+            .command()
+            .arg("import")
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pid = child.id();
+        let peak = std::thread::spawn(move || {
+            let mut peak = 0;
+            while let Some(bytes) = peak_rss(pid) {
+                peak = peak.max(bytes);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        let out = child.wait_with_output()?;
+        let secs = t.elapsed().as_secs_f64();
+        let peak_mb = peak.join().unwrap_or(0) as f64 / (1024.0 * 1024.0);
+        if !out.status.success() {
+            bail!("import failed: {}{}", stdout(&out), stderr(&out));
+        }
+        let stored = agent.journal_hashes().len() as u64;
+        if stored != n {
+            bail!("{stored} of {n} rows stored: {}", stdout(&out));
+        }
+        let rate = n as f64 / secs;
+        println!("| {run} | {secs:.2} | {rate:.0} | {peak_mb:.0} |");
+        rates.push(rate);
+        peaks.push(peak_mb);
+    }
+    println!(
+        "| **median** | | **{:.0}** | **{:.0}** |",
+        median(rates),
+        median(peaks)
     );
     Ok(())
 }
