@@ -77,6 +77,22 @@ pub struct ErrorInfo {
     pub text: String,
 }
 
+/// What an OS connect error means for the person reading it: the server
+/// answered "no" (not running, wrong port), its name is unknown (no
+/// network, a typo), or there is no route (cable, Wi-Fi).
+fn connect_failure(detail: &str) -> &'static str {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("refused") {
+        "refused"
+    } else if d.contains("dns") || d.contains("resolve") || d.contains("name or service") {
+        "dns"
+    } else if d.contains("unreachable") || d.contains("no route") {
+        "unreachable"
+    } else {
+        "other"
+    }
+}
+
 impl ApiError {
     /// A stable name for the kind of failure (the catalog has `api-error-<kind>`).
     pub fn kind(&self) -> &'static str {
@@ -103,8 +119,11 @@ impl ApiError {
             args.insert(k.to_string(), v);
         };
         match self {
-            ApiError::Connect(d)
-            | ApiError::Transport(d)
+            ApiError::Connect(d) => {
+                put("detail", d.clone());
+                put("why", connect_failure(d).to_string());
+            }
+            ApiError::Transport(d)
             | ApiError::Unauthorized(d)
             | ApiError::Forbidden(d)
             | ApiError::TooLarge(d)

@@ -76,7 +76,9 @@ impl Legacy {
             .map(|c| c.to_ascii_lowercase())
             .collect();
         match key.as_str() {
-            "tcvn3" | "tcvn" | "abc" | "vn3" | "vntime" | "tcvn5712" => Some(Legacy::Tcvn3),
+            "tcvn3" | "tcvn" | "abc" | "tcvn3abc" | "vn3" | "vntime" | "tcvn5712" => {
+                Some(Legacy::Tcvn3)
+            }
             "vni" | "vniwin" | "vniwindows" | "vnitimes" => Some(Legacy::Vni),
             "cp1258" | "windows1258" | "win1258" | "1258" => Some(Legacy::Cp1258),
             _ => None,
@@ -1023,7 +1025,8 @@ mod tests {
     fn parse_and_name() {
         for enc in Legacy::ALL {
             assert_eq!(Legacy::parse(enc.name()), Some(enc));
-            assert_eq!(enc.to_string(), enc.name());
+            // What messages show is accepted back too.
+            assert_eq!(Legacy::parse(&enc.to_string()), Some(enc));
         }
         assert_eq!(Legacy::parse("ABC"), Some(Legacy::Tcvn3));
         assert_eq!(Legacy::parse(".VnTime"), Some(Legacy::Tcvn3));

@@ -158,11 +158,37 @@ fn when(t: Timestamp, now: Timestamp) -> String {
     format!("{} ({rel})", i18n::time_text(t))
 }
 
-/// A labelled line: the label padded so values line up.
-fn line(label: &str, value: String) -> String {
-    let width = 17usize;
-    let pad = width.saturating_sub(label.chars().count());
-    format!("{label}:{}{value}", " ".repeat(pad))
+/// One line of the report: a labelled value, or text of its own.
+enum Line {
+    Labelled(String, String),
+    Text(String),
+}
+
+fn line(label: &str, value: String) -> Line {
+    Line::Labelled(label.to_string(), value)
+}
+
+/// Labels padded to the longest one, so values line up in any language.
+fn lay_out(lines: Vec<Line>) -> String {
+    let width = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Labelled(label, _) => Some(label.chars().count()),
+            Line::Text(_) => None,
+        })
+        .max()
+        .unwrap_or(0);
+    lines
+        .into_iter()
+        .map(|l| match l {
+            Line::Labelled(label, value) => {
+                let pad = width - label.chars().count();
+                format!("{label}:{} {value}", " ".repeat(pad))
+            }
+            Line::Text(text) => text,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn render(r: &StatusReport) -> String {
@@ -173,7 +199,7 @@ pub fn render(r: &StatusReport) -> String {
         out.push(line(&tr!("status-server"), r.server.clone()));
         out.push(line(&tr!("status-journal-problem"), problem.clone()));
         out.push(line(&tr!("status-data-dir"), r.data_dir.clone()));
-        return out.join("\n");
+        return lay_out(out);
     }
     let reach = match r.server_reachable {
         Some(true) => tr!("status-server-reachable"),
@@ -221,14 +247,17 @@ pub fn render(r: &StatusReport) -> String {
         ));
     }
     if let Some(t) = r.next_retry_at {
-        out.push(line(
-            &tr!("status-next-retry"),
+        // Only the service retries: without it the stored time means nothing.
+        let value = if r.service_running {
             tr!(
                 "status-next-retry-value",
                 when = when(t, now),
                 failures = r.consecutive_failures
-            ),
-        ));
+            )
+        } else {
+            tr!("status-next-retry-no-service")
+        };
+        out.push(line(&tr!("status-next-retry"), value));
     } else if r.pending == 0 && r.parked == 0 && r.journal_entries > 0 {
         out.push(line(&tr!("status-in-sync"), tr!("status-in-sync-value")));
     }
@@ -248,26 +277,26 @@ pub fn render(r: &StatusReport) -> String {
         ));
     }
     if !r.parked_entries.is_empty() {
-        out.push(String::new());
-        out.push(tr!("status-refused-header"));
+        out.push(Line::Text(String::new()));
+        out.push(Line::Text(tr!("status-refused-header")));
         for p in &r.parked_entries {
-            out.push(format!(
+            out.push(Line::Text(format!(
                 "  #{} {}: {}",
                 p.seq,
                 p.source.as_deref().unwrap_or("-"),
                 p.message
-            ));
+            )));
         }
         if r.parked > r.parked_entries.len() as u64 {
-            out.push(format!(
+            out.push(Line::Text(format!(
                 "  {}",
                 tr!(
                     "status-refused-more",
                     count = r.parked - r.parked_entries.len() as u64
                 )
-            ));
+            )));
         }
     }
     out.push(line(&tr!("status-data-dir"), r.data_dir.clone()));
-    out.join("\n")
+    lay_out(out)
 }

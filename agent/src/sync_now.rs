@@ -69,6 +69,9 @@ pub async fn drive(
     let deadline = start + limits.timeout;
     let mut last_progress = start;
     let mut sent = 0u64;
+    // What made the last round fail: a round cut short by the deadline
+    // (often inside its quick retries) ends with it, not a vague "no answer".
+    let mut last_error: Option<crate::client::ApiError> = None;
     engine.force_now()?;
     loop {
         // The time given is a promise to the official: a round cut short
@@ -81,12 +84,18 @@ pub async fn drive(
                 sent,
                 pending: counts.pending,
                 parked: counts.parked,
-                error: Some("the server did not answer in time".into()),
-                info: Some(crate::client::ErrorInfo {
-                    kind: "no-answer-in-time".into(),
-                    args: Default::default(),
-                    text: "the server did not answer in time".into(),
-                }),
+                error: Some(last_error.as_ref().map_or_else(
+                    || "the server did not answer in time".to_string(),
+                    ToString::to_string,
+                )),
+                info: Some(last_error.as_ref().map_or_else(
+                    || crate::client::ErrorInfo {
+                        kind: "no-answer-in-time".into(),
+                        args: Default::default(),
+                        text: "the server did not answer in time".into(),
+                    },
+                    crate::client::ApiError::info,
+                )),
             });
             return Ok(Ending::TimedOut);
         };
@@ -144,6 +153,7 @@ pub async fn drive(
             retry_in_ms: wait.as_millis() as u64,
             info: Some(error.info()),
         });
+        last_error = Some(error);
         tokio::time::sleep(wait).await;
         if cancelled() {
             return Ok(Ending::Cancelled);

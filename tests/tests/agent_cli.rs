@@ -163,7 +163,7 @@ fn bad_inputs_each_get_a_clear_message() {
         (
             "missing.csv",
             b"kind,commune_code,child.full_name\nbirth,00004,An\n".to_vec(),
-            "missing.csv:1: missing required columns register.book, register.entry, register.year, registered_on",
+            "missing.csv:1: missing required columns register.year, register.book, register.entry, registered_on",
         ),
         (
             "empty.jsonl",

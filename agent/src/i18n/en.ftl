@@ -150,7 +150,12 @@ continue-no-service = Nothing retries by itself while no service runs: run `hoti
 
 ## Link and server errors
 
-api-error-connect = cannot reach the server: { $detail }
+api-error-connect = { $why ->
+    [refused] the server refused the connection (it is not running, or the address or port is wrong)
+    [dns] the server's name was not found (no network yet, or the address is mistyped)
+    [unreachable] no route to the server (check the network cable or Wi-Fi)
+   *[other] cannot reach the server: { $detail }
+}
 api-error-timeout = the server did not answer within { $secs } s
 api-error-transport = the connection to the server broke: { $detail }
 api-error-unavailable = the server is unavailable (HTTP { $status }): { $detail }
@@ -190,6 +195,7 @@ status-last-success = Last success
 status-never = never
 status-last-error = Last error
 status-next-retry = Next retry
+status-next-retry-no-service = nothing retries while the service is not running: start it (hotich-agent run) or run hotich-agent sync when the network is back
 status-next-retry-value = { $when } (after { $failures } failed attempts)
 status-in-sync = In sync
 status-in-sync-value = everything in the journal is at the central database

@@ -150,7 +150,12 @@ continue-no-service = Không có gì tự thử lại khi dịch vụ không ch�
 
 ## Lỗi đường truyền và máy chủ
 
-api-error-connect = không kết nối được máy chủ: { $detail }
+api-error-connect = { $why ->
+    [refused] máy chủ không nhận kết nối (máy chủ chưa chạy, hoặc sai địa chỉ hay cổng)
+    [dns] không tìm thấy tên máy chủ (mạng chưa có, hoặc địa chỉ máy chủ gõ sai)
+    [unreachable] không có đường tới máy chủ (kiểm tra dây mạng hoặc Wi-Fi)
+   *[other] không kết nối được máy chủ: { $detail }
+}
 api-error-timeout = máy chủ không trả lời trong { $secs } giây
 api-error-transport = kết nối tới máy chủ bị đứt: { $detail }
 api-error-unavailable = máy chủ đang bận hoặc tạm ngừng (HTTP { $status }): { $detail }
@@ -190,6 +195,7 @@ status-last-success = Gửi được lần cuối
 status-never = chưa lần nào
 status-last-error = Lỗi gần nhất
 status-next-retry = Thử lại lúc
+status-next-retry-no-service = không có gì tự thử lại vì dịch vụ không chạy: bật dịch vụ (hotich-agent run) hoặc chạy hotich-agent sync khi có mạng
 status-next-retry-value = { $when } (sau { $failures } lần thất bại liên tiếp)
 status-in-sync = Đã đồng bộ
 status-in-sync-value = mọi hồ sơ trong nhật ký đều đã có ở cơ sở dữ liệu trung tâm
