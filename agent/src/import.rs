@@ -191,41 +191,41 @@ enum FromReader {
 /// Text typed in a legacy Vietnamese encoding and read as Windows-1252
 /// (`NguyÔn V¨n An`): the first such value, as a problem.
 fn legacy_text(value: &Value) -> Option<FieldError> {
-    fn walk(v: &Value, path: &str) -> Option<FieldError> {
+    // The path is built only for the value found: this runs on every record.
+    fn walk<'v>(v: &'v Value, path: &mut Vec<&'v str>) -> Option<(String, legacy::Legacy)> {
         match v {
-            Value::String(s) => {
-                let encoding = legacy::looks_like_legacy(s)?;
-                let fixed = legacy::repair(s, encoding).unwrap_or_default();
-                let shown = hotich_protocol::validate::shown(s).into_owned();
-                Some(FieldError::coded(
-                    path,
-                    "legacy-encoding",
-                    BTreeMap::from([
-                        ("value".to_string(), shown.clone()),
-                        ("encoding".to_string(), encoding.to_string()),
-                        ("from".to_string(), encoding.name().to_string()),
-                        ("fixed".to_string(), fixed.clone()),
-                    ]),
-                    format!(
-                        "\"{shown}\" looks typed in the old {encoding} encoding (it reads \"{fixed}\"); \
-                         convert the file with: hotich-agent convert --from {} FILE NEWFILE",
-                        encoding.name()
-                    ),
-                ))
-            }
+            Value::String(s) => legacy::looks_like_legacy(s).map(|e| (s.clone(), e)),
             Value::Object(map) => map.iter().find_map(|(k, v)| {
-                let child = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                walk(v, &child)
+                path.push(k);
+                let found = walk(v, path);
+                if found.is_none() {
+                    path.pop();
+                }
+                found
             }),
             Value::Array(items) => items.iter().find_map(|v| walk(v, path)),
             _ => None,
         }
     }
-    walk(value, "")
+    let mut path = Vec::new();
+    let (text, encoding) = walk(value, &mut path)?;
+    let fixed = legacy::repair(&text, encoding).unwrap_or_default();
+    let shown = hotich_protocol::validate::shown(&text).into_owned();
+    Some(FieldError::coded(
+        path.join("."),
+        "legacy-encoding",
+        BTreeMap::from([
+            ("value".to_string(), shown.clone()),
+            ("encoding".to_string(), encoding.to_string()),
+            ("from".to_string(), encoding.name().to_string()),
+            ("fixed".to_string(), fixed.clone()),
+        ]),
+        format!(
+            "\"{shown}\" looks typed in the old {encoding} encoding (it reads \"{fixed}\"); \
+             convert the file with: hotich-agent convert --from {} FILE NEWFILE",
+            encoding.name()
+        ),
+    ))
 }
 
 /// Validates one read record for this office: normal form, the model's
@@ -527,12 +527,12 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
                 }
             };
             summary.records += 1;
-            let kind = kind_of_raw(&item.raw);
             if let Err(errors) = item
                 .value
                 .and_then(|v| prepare(v, options.commune.as_deref(), today))
             {
                 summary.invalid += 1;
+                let kind = kind_of_raw(&item.raw);
                 for e in errors {
                     match output {
                         Output::Human => {

@@ -164,6 +164,15 @@ pub fn looks_like_legacy(text: &str) -> Option<Legacy> {
     if !text.chars().all(|c| cp1252_byte(c).is_some()) {
         return None;
     }
+    // Only a word that is not modern Vietnamese counts for an encoding, so
+    // text made of such words ("Bùi Hà") is settled without decoding.
+    if text
+        .split(is_separator)
+        .filter(|w| !w.is_ascii())
+        .all(is_vietnamese_word)
+    {
+        return None;
+    }
     // Per encoding: words for, their weight, words against.
     let mut evidence = [(0u32, 0u32, 0u32); 3];
     let mut bytes = Vec::new();

@@ -1,3 +1,9 @@
+// Import hands rows between threads (read, check, commit): glibc's malloc
+// serializes the frees on the reading thread's arena; mimalloc does not
+// (an .xlsx import of 100,000 rows: 8.6 s -> 6.2 s, medians of 3).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

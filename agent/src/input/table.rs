@@ -11,7 +11,7 @@ use hotich_protocol::validate::{Problem, closest, known_field_paths, shown};
 use hotich_protocol::{CivilDate, FieldError, RecordKind};
 use serde_json::{Map, Value};
 
-use super::values::{FieldType, convert, is_month_first};
+use super::values::{FieldType, convert};
 use super::{FileError, RowRef};
 use crate::columns::{self, Target};
 use crate::tr;
@@ -317,14 +317,6 @@ impl Mapper {
             map.insert("commune_code".into(), Value::String(c.clone()));
         }
         Ok((kind, root))
-    }
-
-    /// The first text date in `cells` that can only be read month first.
-    pub fn month_first<'a>(&self, cells: &'a [Cell], dates: &[usize]) -> Option<(usize, &'a str)> {
-        dates.iter().find_map(|i| match cells.get(*i) {
-            Some(Cell::Text(t)) if is_month_first(t) => Some((*i, t.as_str())),
-            _ => None,
-        })
     }
 }
 

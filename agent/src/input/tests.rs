@@ -157,3 +157,80 @@ fn csv_rows_become_nested_records() {
             .contains("3 cells")
     );
 }
+
+/// A register sheet as an official lays it out: a title row left blank
+/// above the header, dates as text and as date cells, a note that happens
+/// to look like a US date.
+fn workbook(dir: &Path, month_first_at: Option<u32>) -> PathBuf {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Khai sinh").unwrap();
+    let header = [
+        "Năm",
+        "Quyển số",
+        "Số",
+        "Ngày đăng ký",
+        "Họ và tên",
+        "Giới tính",
+        "Ngày sinh",
+        "Ghi chú",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(1, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for entry in 1..=150u32 {
+        let row = entry + 1;
+        sheet.write_number(row, 0, 1998.0).unwrap();
+        sheet.write_string(row, 1, "01").unwrap();
+        sheet.write_number(row, 2, f64::from(entry)).unwrap();
+        let registered = ExcelDateTime::from_ymd(1998, 3, 20).unwrap();
+        sheet
+            .write_datetime_with_format(row, 3, &registered, &date)
+            .unwrap();
+        sheet.write_string(row, 4, "Nguyễn Văn An").unwrap();
+        sheet.write_string(row, 5, "Nam").unwrap();
+        let born = if month_first_at == Some(row + 1) {
+            "03/15/1998"
+        } else {
+            "15/03/1998"
+        };
+        sheet.write_string(row, 6, born).unwrap();
+        sheet.write_string(row, 7, "giấy hẹn 03/25/1998").unwrap();
+    }
+    let path = dir.join("so.xlsx");
+    book.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn xlsx_rows_are_named_as_excel_shows_them_and_come_through_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = items(&workbook(dir.path(), None));
+    assert_eq!(got.len(), 150);
+    assert_eq!(got[0].at.sheet.as_deref(), Some("Khai sinh"));
+    assert_eq!(got[0].at.line, 3, "header on row 2, first record on row 3");
+    assert_eq!(got[149].at.line, 152);
+    let first = got[0].value.as_ref().unwrap();
+    assert_eq!(first["kind"], "birth");
+    assert_eq!(first["registered_on"], "1998-03-20");
+    assert_eq!(first["child"]["date_of_birth"], "1998-03-15");
+    assert_eq!(first["register"]["entry"], 1);
+}
+
+#[test]
+fn xlsx_with_a_month_first_date_is_refused_whole_before_any_row() {
+    let dir = tempfile::tempdir().unwrap();
+    english();
+    let Err(e) = open(&workbook(dir.path(), Some(140)), &Options::default()) else {
+        panic!("a month-first date in Ngày sinh must refuse the sheet");
+    };
+    let at = e.at.as_ref().unwrap();
+    assert_eq!((at.sheet.as_deref(), at.line), (Some("Khai sinh"), 140));
+    assert!(
+        e.message.contains("Ngày sinh") && e.message.contains("03/15/1998"),
+        "{}",
+        e.message
+    );
+}

@@ -17,6 +17,7 @@ use calamine::{DataRef, Reader, Xlsx, XlsxError};
 use hotich_protocol::{CivilDate, RecordKind};
 
 use super::table::{Cell, Mapper, month_first_error};
+use super::values::is_month_first;
 use super::{FileError, Item, Raw, RowRef};
 use crate::columns;
 use crate::tr;
@@ -58,6 +59,9 @@ fn cell(value: &DataRef<'_>) -> Cell {
     }
 }
 
+/// Cells further right than this are stray formatting, not data.
+const MAX_COLUMN: usize = 4096;
+
 /// Walks a sheet's cells row by row: `f(row, cells)` for each row that has
 /// any cell, in order (rows are 0-based, as calamine numbers them).
 fn walk_rows(
@@ -80,7 +84,7 @@ fn walk_rows(
         }
         let col = col as usize;
         // A column past any real header is noise (a stray format far right).
-        if col > 4096 {
+        if col > MAX_COLUMN {
             continue;
         }
         if cells.len() <= col {
@@ -92,6 +96,114 @@ fn walk_rows(
         f(r, cells);
     }
     Ok(())
+}
+
+/// Rows handed from the reading thread at a time.
+const HANDOVER_ROWS: usize = 64;
+
+/// The first look at a sheet, before anything is imported: its header
+/// mapped, its rows counted, and the text of its date columns checked for
+/// dates written month first. Only the header and the date cells are turned
+/// into values; the rest is only seen to be there.
+fn survey(
+    book: &mut Workbook,
+    path: &Path,
+    name: String,
+    kind: Option<RecordKind>,
+    commune: Option<String>,
+) -> Result<Option<Sheet>, FileError> {
+    let unreadable = |e: XlsxError| {
+        FileError::new(
+            path,
+            None,
+            tr!("file-xlsx-unreadable", detail = e.to_string()),
+        )
+    };
+    let mut reader = book.worksheet_cells_reader(&name).map_err(unreadable)?;
+    let mut mapper: Option<(u32, Mapper)> = None;
+    let mut header: Vec<Cell> = Vec::new();
+    let mut is_date: Vec<bool> = Vec::new();
+    let mut current: Option<u32> = None;
+    let mut row_has_value = false;
+    let mut rows = 0u64;
+    // Ends the row in progress: the first non-blank row is the header.
+    let mut finish_row = |row: u32,
+                          header: &mut Vec<Cell>,
+                          mapper: &mut Option<(u32, Mapper)>,
+                          is_date: &mut Vec<bool>,
+                          row_has_value: bool|
+     -> Result<(), FileError> {
+        if mapper.is_some() {
+            rows += u64::from(row_has_value);
+            return Ok(());
+        }
+        if is_blank(header) {
+            header.clear();
+            return Ok(());
+        }
+        let names: Vec<String> = header
+            .iter()
+            .map(|c| c.display().trim().to_string())
+            .collect();
+        // Trailing empty header cells are formatting, not columns.
+        let len = names
+            .iter()
+            .rposition(|n| !n.is_empty())
+            .map_or(0, |i| i + 1);
+        let at = RowRef::cell(&name, u64::from(row) + 1);
+        let m = Mapper::new(path, at, names[..len].to_vec(), kind, commune.clone())?;
+        *is_date = vec![false; len];
+        for i in m.date_columns() {
+            is_date[i] = true;
+        }
+        *mapper = Some((row, m));
+        Ok(())
+    };
+    while let Some(c) = reader.next_cell().map_err(unreadable)? {
+        let (row, col) = c.get_position();
+        if current != Some(row) {
+            if let Some(r) = current {
+                finish_row(r, &mut header, &mut mapper, &mut is_date, row_has_value)?;
+            }
+            current = Some(row);
+            row_has_value = false;
+        }
+        let col = col as usize;
+        if col > MAX_COLUMN {
+            continue;
+        }
+        let Some((_, m)) = &mapper else {
+            if header.len() <= col {
+                header.resize(col + 1, Cell::Empty);
+            }
+            header[col] = cell(c.get_value());
+            continue;
+        };
+        let text = match c.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(s) => s.as_str(),
+            DataRef::SharedString(s) => s,
+            _ => {
+                row_has_value = true;
+                continue;
+            }
+        };
+        row_has_value |= !text.trim().is_empty();
+        if is_date.get(col) == Some(&true) && is_month_first(text) {
+            let at = RowRef::cell(&name, u64::from(row) + 1);
+            return Err(month_first_error(path, at, &m.header[col], text.trim()));
+        }
+    }
+    if let Some(r) = current {
+        finish_row(r, &mut header, &mut mapper, &mut is_date, row_has_value)?;
+    }
+    drop(reader);
+    Ok(mapper.map(|(header_row, mapper)| Sheet {
+        name,
+        header_row,
+        mapper,
+        rows,
+    }))
 }
 
 fn is_blank(cells: &[Cell]) -> bool {
@@ -134,67 +246,9 @@ pub(super) fn open(
     // First pass: headers, row counts, dates written month first.
     let mut sheets = Vec::new();
     for (name, kind) in chosen {
-        let mut header: Option<(u32, Vec<String>)> = None;
-        let mut mapper: Option<Mapper> = None;
-        let mut dates: Vec<usize> = Vec::new();
-        let mut rows = 0u64;
-        let mut failure: Option<FileError> = None;
-        walk_rows(&mut book, &name, |row, cells| {
-            let at = RowRef::cell(&name, u64::from(row) + 1);
-            match &mapper {
-                None => {
-                    if is_blank(&cells) {
-                        return true;
-                    }
-                    let names: Vec<String> = cells
-                        .iter()
-                        .map(|c| c.display().trim().to_string())
-                        .collect();
-                    // Trailing empty header cells are formatting, not columns.
-                    let len = names
-                        .iter()
-                        .rposition(|n| !n.is_empty())
-                        .map_or(0, |i| i + 1);
-                    let names = names[..len].to_vec();
-                    match Mapper::new(path, at, names.clone(), kind, commune.clone()) {
-                        Ok(m) => {
-                            dates = m.date_columns();
-                            header = Some((row, names));
-                            mapper = Some(m);
-                            true
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            false
-                        }
-                    }
-                }
-                Some(m) => {
-                    if is_blank(&cells) {
-                        return true;
-                    }
-                    rows += 1;
-                    if let Some((i, text)) = m.month_first(&cells, &dates) {
-                        failure = Some(month_first_error(path, at, &m.header[i], text.trim()));
-                        return false;
-                    }
-                    true
-                }
-            }
-        })
-        .map_err(unreadable)?;
-        if let Some(e) = failure {
-            return Err(e);
+        if let Some(sheet) = survey(&mut book, path, name, kind, commune.clone())? {
+            sheets.push(sheet);
         }
-        let (Some((header_row, _)), Some(mapper)) = (header, mapper) else {
-            continue;
-        };
-        sheets.push(Sheet {
-            name,
-            header_row,
-            mapper,
-            rows,
-        });
     }
     if sheets.is_empty() {
         return Err(FileError::new(path, None, tr!("file-empty")));
@@ -204,10 +258,13 @@ pub(super) fn open(
         .map(|s| (s.name.clone(), s.mapper.header.clone()))
         .collect();
     let total: u64 = sheets.iter().map(|s| s.rows).sum();
-    // Second pass, on its own thread: rows are handed over as they are read.
-    let (tx, rx) = mpsc::sync_channel::<Result<Item, FileError>>(256);
+    // Second pass, on its own thread: rows are handed over as they are read,
+    // a few dozen at a time (one hand-over per row costs more than the row).
+    let (tx, rx) = mpsc::sync_channel::<Vec<Result<Item, FileError>>>(8);
     let owned: PathBuf = path.to_path_buf();
-    std::thread::spawn(move || {
+    let reading = std::thread::Builder::new().name("xlsx-rows".into());
+    let spawned = reading.spawn(move || {
+        let mut batch = Vec::with_capacity(HANDOVER_ROWS);
         for sheet in sheets {
             let name = sheet.name.clone();
             let result = walk_rows(&mut book, &name, |row, cells| {
@@ -215,26 +272,40 @@ pub(super) fn open(
                     return true;
                 }
                 let value = sheet.mapper.record(&cells).map(|(_, v)| v);
-                tx.send(Ok(Item {
+                batch.push(Ok(Item {
                     at: RowRef::cell(&name, u64::from(row) + 1),
                     value,
                     raw: Raw::Row(cells),
-                }))
-                .is_ok()
+                }));
+                batch.len() < HANDOVER_ROWS
+                    || tx
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(HANDOVER_ROWS),
+                        ))
+                        .is_ok()
             });
             if let Err(e) = result {
-                let _ = tx.send(Err(FileError::new(
+                batch.push(Err(FileError::new(
                     &owned,
                     None,
                     tr!("file-xlsx-unreadable", detail = e.to_string()),
                 )));
-                return;
+                break;
             }
         }
+        let _ = tx.send(batch);
     });
+    if let Err(e) = spawned {
+        return Err(FileError::new(
+            path,
+            None,
+            tr!("file-cannot-read", detail = e.to_string()),
+        ));
+    }
     Ok(XlsxInput {
         sheets: listed,
         rows: total,
-        items: Box::new(rx.into_iter()),
+        items: Box::new(rx.into_iter().flatten()),
     })
 }

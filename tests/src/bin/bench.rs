@@ -65,7 +65,7 @@ fn parse_args() -> Result<Args> {
                     "bench [import|xlsx|server|sync|hostile|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
-                    "bench gen --records N --out FILE [--commune CODE]   (writes valid test records as JSON Lines)"
+                    "bench gen --records N --out FILE [--commune CODE]   (valid test records: JSON Lines, or an official's workbook if FILE ends in .xlsx)"
                 );
                 std::process::exit(0);
             }
@@ -89,7 +89,12 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     if args.what == "gen" {
         let out = args.out.context("gen needs --out FILE")?;
-        RecordGen::new(2026, &args.commune).write_jsonl(&out, 0, args.records)?;
+        if out.extension().is_some_and(|e| e == "xlsx") {
+            let dir = tempfile::tempdir()?;
+            std::fs::copy(officials_workbook(dir.path(), args.records)?, &out)?;
+        } else {
+            RecordGen::new(2026, &args.commune).write_jsonl(&out, 0, args.records)?;
+        }
         println!("wrote {} records to {}", args.records, out.display());
         return Ok(());
     }
