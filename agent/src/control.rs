@@ -58,6 +58,7 @@ pub enum ControlRequest {
 struct ControlState {
     secret: String,
     requests: mpsc::Sender<ControlRequest>,
+    data_dir: DataDir,
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -121,6 +122,65 @@ async fn handle_poke(State(state): State<ControlState>, headers: HeaderMap) -> S
     StatusCode::NO_CONTENT
 }
 
+/// `GET /metrics`: this PC's queue in the Prometheus text format, for a
+/// local monitoring agent. Counts only (no record, no token), so it needs
+/// no secret; it listens on loopback only.
+async fn metrics(State(state): State<ControlState>) -> Response {
+    let data_dir = state.data_dir.clone();
+    let text = tokio::task::spawn_blocking(move || render_metrics(&data_dir)).await;
+    match text {
+        Ok(Ok(text)) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4",
+            )],
+            text,
+        )
+            .into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn render_metrics(data_dir: &DataDir) -> Result<String, crate::AgentError> {
+    let journal = data_dir.open_journal(crate::journal::Access::ReadOnly)?;
+    let counts = journal.counts()?;
+    let state = journal.sync_state()?;
+    let now = hotich_protocol::Timestamp::now();
+    let oldest = journal
+        .oldest_pending_at()?
+        .map_or(0, |t| (now.millis() - t.millis()).max(0) / 1000);
+    let last_success = state.last_success_at.map_or(0, |t| t.millis() / 1000);
+    Ok(format!(
+        "# HELP hotich_agent_records Journal entries by upload state.\n\
+         # TYPE hotich_agent_records gauge\n\
+         hotich_agent_records{{state=\"waiting\"}} {}\n\
+         hotich_agent_records{{state=\"sent\"}} {}\n\
+         hotich_agent_records{{state=\"refused\"}} {}\n\
+         # HELP hotich_agent_oldest_waiting_seconds Age of the oldest record waiting to be sent.\n\
+         # TYPE hotich_agent_oldest_waiting_seconds gauge\n\
+         hotich_agent_oldest_waiting_seconds {oldest}\n\
+         # HELP hotich_agent_last_success_timestamp_seconds When the server last took an upload (0: never).\n\
+         # TYPE hotich_agent_last_success_timestamp_seconds gauge\n\
+         hotich_agent_last_success_timestamp_seconds {last_success}\n\
+         # HELP hotich_agent_consecutive_failures Failed rounds since the last success.\n\
+         # TYPE hotich_agent_consecutive_failures gauge\n\
+         hotich_agent_consecutive_failures {}\n\
+         # HELP hotich_agent_journal_bytes Size of the journal on disk.\n\
+         # TYPE hotich_agent_journal_bytes gauge\n\
+         hotich_agent_journal_bytes {}\n\
+         # HELP hotich_agent_free_disk_bytes Free space on the data directory's disk.\n\
+         # TYPE hotich_agent_free_disk_bytes gauge\n\
+         hotich_agent_free_disk_bytes {}\n",
+        counts.pending,
+        counts.acked,
+        counts.parked,
+        state.failures,
+        journal.size_on_disk(),
+        crate::config::free_disk_bytes(journal.path()).unwrap_or(0),
+    ))
+}
+
 /// The control endpoint while the service runs; removes `control.json` when dropped.
 #[derive(Debug)]
 pub struct ControlEndpoint {
@@ -154,7 +214,12 @@ pub async fn start(
     let app = Router::new()
         .route("/v1/sync", post(sync_now))
         .route("/v1/poke", post(handle_poke))
-        .with_state(ControlState { secret, requests });
+        .route("/metrics", axum::routing::get(metrics))
+        .with_state(ControlState {
+            secret,
+            requests,
+            data_dir: data_dir.clone(),
+        });
     tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

@@ -14,6 +14,7 @@ pub mod input;
 pub mod journal;
 pub mod legacy;
 pub mod lock;
+pub mod logbook;
 pub mod rejects;
 pub mod retry;
 pub mod service;

@@ -10,6 +10,8 @@ use clap::Parser;
 use hotich_agent::cli::{self, Cli};
 use hotich_agent::i18n::{Lang, set_lang};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,11 +28,16 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(|| cli.command.default_log_level().to_string());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let console = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
+        .with_filter(filter);
+    // Warnings also go to heartbeats, whatever the console shows.
+    let logbook = hotich_agent::logbook::Logbook.with_filter(LevelFilter::WARN);
+    tracing_subscriber::registry()
+        .with(console)
+        .with(logbook)
         .init();
     match cli::run(cli) {
         Ok(code) => code,

@@ -777,6 +777,11 @@ impl SyncEngine {
             last_error: state.last_error,
             last_error_at: state.last_error_at,
             next_retry_at: (state.failures > 0).then_some(state.next_attempt_at),
+            last_error_kind: state.last_error_info.map(|i| i.kind),
+            warnings: crate::logbook::recent(),
+            free_disk_bytes: crate::config::free_disk_bytes(self.journal.path()),
+            journal_bytes: Some(self.journal.size_on_disk()),
+            device: self.journal.journal_id().ok(),
         })
     }
 

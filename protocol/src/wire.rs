@@ -168,6 +168,37 @@ pub struct Heartbeat {
     pub last_error_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_at: Option<Timestamp>,
+    /// The class of the last error (`connect`, `unauthorized`, ...: the
+    /// agent's `ApiError::kind`), so the dashboard can group failures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_kind: Option<String>,
+    /// The last warnings and errors of the agent's log, newest last, so IT
+    /// staff can read them without going to the commune.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<LogLine>,
+    /// Free space on the data directory's disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_disk_bytes: Option<u64>,
+    /// Size of the journal (database and its WAL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_bytes: Option<u64>,
+    /// The journal's random id: two PCs sharing one token send two ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// At most this many log lines travel in a heartbeat.
+pub const HEARTBEAT_WARNINGS: usize = 20;
+/// A log line in a heartbeat is cut to this many characters.
+pub const HEARTBEAT_WARNING_CHARS: usize = 300;
+
+/// One line of an agent's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub at: Timestamp,
+    /// `WARN` or `ERROR`.
+    pub level: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

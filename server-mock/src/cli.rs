@@ -82,6 +82,17 @@ pub enum Command {
         /// Probability that a committed upload is answered with a status the agent does not know.
         #[arg(long, default_value_t = 0.0)]
         chaos_unknown_status: f64,
+        /// The dashboard calls a commune silent after this many hours without contact.
+        #[arg(long, default_value_t = 24.0)]
+        silent_after_hours: f64,
+        /// The dashboard calls a commune behind when a record has waited this many minutes.
+        #[arg(long, default_value_t = 60.0)]
+        behind_after_minutes: f64,
+    },
+    /// Dashboard logins for IT staff: add, list, revoke.
+    Viewer {
+        #[command(subcommand)]
+        command: ViewerCommand,
     },
     /// Register, list and revoke commune agents.
     Agent {
@@ -111,10 +122,13 @@ pub enum AgentCommand {
         commune: String,
         #[arg(long)]
         name: Option<String>,
+        /// One of the 34 provinces, by code (66) or name (Đắk Lắk, Dak Lak).
         #[arg(long)]
         province: Option<String>,
-        #[arg(long)]
-        district: Option<String>,
+        /// A group of communes within the province that IT staff look after
+        /// (a former district, say). Needs --province.
+        #[arg(long, requires = "province")]
+        area: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -132,6 +146,63 @@ pub enum AgentCommand {
         /// The agent's id (see `agent list`).
         id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ViewerCommand {
+    /// Create a dashboard login and print its password (once; only a hash is stored).
+    Add {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// The login name.
+        #[arg(long)]
+        name: String,
+        /// Sees this province only (code or name); without it, the whole country.
+        #[arg(long)]
+        province: Option<String>,
+        /// Sees this area of the province only.
+        #[arg(long, requires = "province")]
+        area: Option<String>,
+        /// May also register and revoke agents in its scope from the dashboard.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List dashboard logins.
+    List {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a login; its sessions end at once.
+    Revoke {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// The viewer's id (see `viewer list`).
+        id: i64,
+    },
+}
+
+/// A province as typed, checked against the 34 (accents and case ignored).
+fn province_code(text: Option<String>) -> Result<Option<String>, ServerError> {
+    text.map(|p| {
+        crate::provinces::find(&p)
+            .map(|p| p.code.to_string())
+            .map_err(|e| ServerError::Usage(format!("--province: {e}")))
+    })
+    .transpose()
+}
+
+fn scope_text(province: Option<&str>, area: Option<&str>) -> String {
+    let province = province
+        .map(|c| crate::provinces::by_code(c).map_or_else(|| c.to_string(), ToString::to_string));
+    match (province, area) {
+        (None, _) => "the whole country".into(),
+        (Some(p), None) => format!("province {p}"),
+        (Some(p), Some(a)) => format!("area {a} of province {p}"),
+    }
 }
 
 fn database(text: &str) -> Result<Database, ServerError> {
@@ -160,8 +231,29 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             chaos_retry_after,
             chaos_truncate_answer,
             chaos_unknown_status,
+            silent_after_hours,
+            behind_after_minutes,
         } => {
             let mut config = ServerConfig::new(database(&db)?);
+            let positive = |name: &str, v: f64, max: f64| {
+                if v.is_finite() && v > 0.0 && v <= max {
+                    Ok(v)
+                } else {
+                    Err(ServerError::Usage(format!(
+                        "--{name} must be above 0 and at most {max}"
+                    )))
+                }
+            };
+            config.thresholds.silent_after = std::time::Duration::from_secs_f64(
+                positive("silent-after-hours", silent_after_hours, 24.0 * 365.0)? * 3600.0,
+            );
+            config.thresholds.behind_after = std::time::Duration::from_secs_f64(
+                positive(
+                    "behind-after-minutes",
+                    behind_after_minutes,
+                    60.0 * 24.0 * 365.0,
+                )? * 60.0,
+            );
             config.limits.max_body_bytes = max_body_mb.clamp(1, 1024) * 1024 * 1024;
             config.limits.upload_slots = upload_slots.max(1);
             config.conn.max_connections = max_connections.max(1);
@@ -217,11 +309,13 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                 commune,
                 name,
                 province,
-                district,
+                area,
                 json,
             } => {
+                let province = province_code(province)?;
+                let area = area.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
                 let added =
-                    commands::add_agent(&database(&db)?, commune.trim(), name, province, district)
+                    commands::add_agent(&database(&db)?, commune.trim(), name, province, area)
                         .await?;
                 if json {
                     let mut v = commands::agent_json(&added.agent);
@@ -255,15 +349,21 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                     );
                 } else {
                     println!(
-                        "{:>4}  {:<7} {:<24} {:>10}  {:<24} status",
-                        "id", "commune", "name", "entries", "last seen (UTC)"
+                        "{:>4}  {:<7} {:<24} {:<28} {:>10}  {:<24} status",
+                        "id", "commune", "name", "province / area", "entries", "last seen (UTC)"
                     );
                     for a in agents {
+                        let place = match (&a.province, &a.area) {
+                            (Some(p), Some(area)) => format!("{p} / {area}"),
+                            (Some(p), None) => p.clone(),
+                            _ => String::new(),
+                        };
                         println!(
-                            "{:>4}  {:<7} {:<24} {:>10}  {:<24} {}",
+                            "{:>4}  {:<7} {:<24} {:<28} {:>10}  {:<24} {}",
                             a.id,
                             a.commune,
                             a.name.unwrap_or_default(),
+                            place,
                             a.contiguous_seq,
                             a.last_seen_at
                                 .map(|t| t.to_rfc3339())
@@ -287,6 +387,7 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                 }
             }
         },
+        Command::Viewer { command } => viewer(command).await,
         Command::Export {
             database: db,
             commune,
@@ -310,6 +411,78 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             };
             tracing::info!(written, "export finished");
             Ok(())
+        }
+    }
+}
+
+async fn viewer(command: ViewerCommand) -> Result<(), ServerError> {
+    match command {
+        ViewerCommand::Add {
+            database: db,
+            name,
+            province,
+            area,
+            admin,
+            json,
+        } => {
+            let province = province_code(province)?;
+            let area = area.map(|a| a.trim().to_string()).filter(|a| !a.is_empty());
+            let (viewer, password) =
+                commands::add_viewer(&database(&db)?, name.trim(), province, area, admin).await?;
+            if json {
+                let mut v = serde_json::to_value(&viewer).unwrap_or_default();
+                v["password"] = serde_json::Value::String(password);
+                println!("{v}");
+            } else {
+                println!(
+                    "Viewer {} \"{}\" created; sees {}{}.",
+                    viewer.id,
+                    viewer.name,
+                    scope_text(viewer.province.as_deref(), viewer.area.as_deref()),
+                    if viewer.admin {
+                        ", and may register and revoke its agents"
+                    } else {
+                        ""
+                    }
+                );
+                println!("Its password is shown only this once:");
+                println!("{password}");
+            }
+            Ok(())
+        }
+        ViewerCommand::List { database: db, json } => {
+            let viewers = commands::list_viewers(&database(&db)?).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&viewers).unwrap_or_default()
+                );
+            } else {
+                println!("{:>4}  {:<20} {:<40} status", "id", "name", "sees");
+                for v in viewers {
+                    println!(
+                        "{:>4}  {:<20} {:<40} {}{}",
+                        v.id,
+                        v.name,
+                        scope_text(v.province.as_deref(), v.area.as_deref()),
+                        if v.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        },
+                        if v.admin { ", admin" } else { "" }
+                    );
+                }
+            }
+            Ok(())
+        }
+        ViewerCommand::Revoke { database: db, id } => {
+            if commands::revoke_viewer(&database(&db)?, id).await? {
+                println!("Viewer {id} revoked: its password and sessions no longer work.");
+                Ok(())
+            } else {
+                Err(ServerError::Usage(format!("no viewer with id {id}")))
+            }
         }
     }
 }

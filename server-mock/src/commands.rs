@@ -4,9 +4,10 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::auth::{new_token, token_hash};
+use crate::auth::{hash_password, new_password, new_token, token_hash};
 use crate::config::Database;
-use crate::store::{AgentInfo, NewAgent, Storage};
+use crate::store::monitor::{MonitorStore, NewViewer, Viewer};
+use crate::store::{AgentInfo, NewAgent, Storage, StoreError};
 use crate::{AnyStore, ServerError, open_store};
 
 macro_rules! with_store {
@@ -28,7 +29,7 @@ pub async fn add_agent(
     commune: &str,
     name: Option<String>,
     province: Option<String>,
-    district: Option<String>,
+    area: Option<String>,
 ) -> Result<AddedAgent, ServerError> {
     if !hotich_protocol::is_commune_code(commune) {
         return Err(ServerError::Usage(format!(
@@ -41,7 +42,7 @@ pub async fn add_agent(
         commune: commune.to_string(),
         name,
         province,
-        district,
+        area,
         token_hash: token_hash(&token),
     };
     let agent = with_store!(&store, s => s.add_agent(new).await)
@@ -93,4 +94,49 @@ pub async fn export(
 
 pub fn agent_json(a: &AgentInfo) -> serde_json::Value {
     json!(a)
+}
+
+/// Creates a viewer with a fresh password; returns it with the password.
+pub async fn add_viewer(
+    database: &Database,
+    name: &str,
+    province: Option<String>,
+    area: Option<String>,
+    admin: bool,
+) -> Result<(Viewer, String), ServerError> {
+    let valid = !name.is_empty()
+        && name.chars().count() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-@".contains(c));
+    if !valid {
+        return Err(ServerError::Usage(format!(
+            "viewer name \"{name}\": 1 to 64 letters, digits or . _ - @"
+        )));
+    }
+    let store = open_store(database, 1).await?;
+    let password = new_password()?;
+    let password_hash = hash_password(&password)?;
+    let new = NewViewer {
+        name: name.to_string(),
+        password_hash,
+        province,
+        area,
+        admin,
+    };
+    let viewer = with_store!(&store, s => s.add_viewer(new).await).map_err(|e| match e {
+        StoreError::Conflict(m) => ServerError::Usage(m),
+        e => ServerError::store(database, e),
+    })?;
+    Ok((viewer, password))
+}
+
+pub async fn list_viewers(database: &Database) -> Result<Vec<Viewer>, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => s.list_viewers().await).map_err(|e| ServerError::store(database, e))
+}
+
+pub async fn revoke_viewer(database: &Database, id: i64) -> Result<bool, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => s.revoke_viewer(id).await).map_err(|e| ServerError::store(database, e))
 }

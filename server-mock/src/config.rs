@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::api::Limits;
 use crate::chaos::ChaosConfig;
 use crate::conn::ConnLimits;
+use crate::monitor::Thresholds;
 
 /// Where records are stored: a file path means SQLite, `postgres://...` PostgreSQL.
 #[derive(Clone, PartialEq, Eq)]
@@ -81,6 +82,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Client connections, header timeout, shutdown grace.
     pub conn: ConnLimits,
+    /// When the dashboard calls a commune behind or silent.
+    pub thresholds: Thresholds,
 }
 
 impl ServerConfig {
@@ -92,6 +95,7 @@ impl ServerConfig {
             tls: None,
             max_connections: 16,
             conn: ConnLimits::default(),
+            thresholds: Thresholds::default(),
         }
     }
 }

@@ -13,8 +13,11 @@ pub mod commands;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod monitor;
+pub mod provinces;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -93,7 +96,13 @@ pub async fn serve<S: Storage>(
         tracing::warn!(chaos = ?config.chaos, "fault injection is ON");
     }
     let chaos = Arc::new(Chaos::new(config.chaos.clone()));
-    let app = api::router(store, config.limits, chaos);
+    let app = api::router(
+        store,
+        config.limits,
+        chaos,
+        config.thresholds,
+        config.tls.is_some(),
+    );
     match &config.tls {
         None => conn::serve(PlainListener(listener), app, config.conn, shutdown).await,
         Some(files) => {

@@ -206,8 +206,12 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
             .iter()
             .all(|x| x.status == EntryStatus::Duplicate)
     );
+    let (viewer, password) = commands::add_viewer(&r.database, "scraper", None, None, false)
+        .await
+        .unwrap();
     let metrics = client()
         .get(format!("{}/metrics", r.url))
+        .basic_auth(&viewer.name, Some(password))
         .send()
         .await
         .unwrap()

@@ -51,7 +51,7 @@ async fn new_agent<S: Storage>(s: &S, commune: &str, token: &str) -> i64 {
         commune: commune.into(),
         name: Some(format!("UBND {commune}")),
         province: Some("Đắk Lắk".into()),
-        district: None,
+        area: None,
         token_hash: token_hash(token),
     })
     .await

@@ -138,6 +138,28 @@ pub struct TestServer {
     extra: Vec<String>,
     _pg: Option<crate::pg::TempDatabase>,
     pub dir: TempDir,
+    /// A national viewer for `/metrics`, made on first use.
+    scraper: std::sync::OnceLock<Login>,
+}
+
+/// A dashboard login made by `hotich-server viewer add`.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub id: i64,
+    pub name: String,
+    pub password: String,
+}
+
+impl Login {
+    /// The `Authorization` header value for HTTP Basic auth.
+    pub fn basic(&self) -> String {
+        use base64::Engine;
+        let pair = format!("{}:{}", self.name, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
 }
 
 impl TestServer {
@@ -158,6 +180,7 @@ impl TestServer {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             _pg: pg,
             dir,
+            scraper: std::sync::OnceLock::new(),
         };
         server.spawn("127.0.0.1:0");
         server
@@ -206,6 +229,70 @@ impl TestServer {
         assert!(out.status.success(), "agent add: {}", stderr(&out));
         let v: Value = serde_json::from_slice(&out.stdout).expect("agent add --json");
         v["token"].as_str().expect("token").to_string()
+    }
+
+    /// Registers an agent with more flags (`--province`, `--area`, `--name`);
+    /// returns its token.
+    pub fn add_agent_with(&self, commune: &str, extra: &[&str]) -> String {
+        let out = run(Command::new(server_bin())
+            .args([
+                "agent",
+                "add",
+                "--database",
+                &self.database,
+                "--commune",
+                commune,
+                "--json",
+            ])
+            .args(extra));
+        assert!(out.status.success(), "agent add: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("agent add --json");
+        v["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates a dashboard login (`extra`: `--province`, `--area`, `--admin`).
+    pub fn add_viewer(&self, name: &str, extra: &[&str]) -> Login {
+        let out = run(Command::new(server_bin())
+            .args([
+                "viewer",
+                "add",
+                "--database",
+                &self.database,
+                "--name",
+                name,
+                "--json",
+            ])
+            .args(extra));
+        assert!(out.status.success(), "viewer add: {}", stderr(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("viewer add --json");
+        Login {
+            id: v["id"].as_i64().expect("id"),
+            name: name.to_string(),
+            password: v["password"].as_str().expect("password").to_string(),
+        }
+    }
+
+    /// `GET path` as `login` (HTTP Basic).
+    pub fn get_as(&self, login: &Login, path: &str) -> crate::http::Answer {
+        crate::http::request(
+            self.addr,
+            "GET",
+            path,
+            &[("Authorization", &login.basic())],
+            b"",
+        )
+        .expect("GET from the server")
+    }
+
+    /// `/metrics` as a national viewer.
+    pub fn metrics(&self) -> String {
+        let login = self
+            .scraper
+            .get_or_init(|| self.add_viewer("prometheus", &[]))
+            .clone();
+        let answer = self.get_as(&login, "/metrics");
+        assert_eq!(answer.status, 200, "/metrics: {}", answer.text());
+        answer.text()
     }
 
     /// Every stored record, from `hotich-server export`.

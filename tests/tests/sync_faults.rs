@@ -275,11 +275,8 @@ fn records_the_server_already_holds_are_not_sent_again() {
     assert_eq!(server.export().len(), 200, "the server committed them");
     assert_eq!(agent.pending(), 0, "the agent asked and found them held");
     let duplicates = |server: &TestServer| -> u64 {
-        let metrics = hotich_tests::http::request(server.addr, "GET", "/metrics", &[], b"")
-            .unwrap()
-            .body;
-        String::from_utf8(metrics)
-            .unwrap()
+        server
+            .metrics()
             .lines()
             .find_map(|l| l.strip_prefix("hotich_entries_total{outcome=\"duplicate\"} "))
             .and_then(|n| n.parse().ok())

@@ -155,6 +155,14 @@ impl Journal {
         &self.path
     }
 
+    /// Bytes the journal takes on disk: the database and its WAL.
+    pub fn size_on_disk(&self) -> u64 {
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.as_os_str().to_owned();
+        wal.push("-wal");
+        size(&self.path) + size(Path::new(&wal))
+    }
+
     /// For a large import: a bigger page cache (so a transaction does not
     /// spill pages mid-way) and fewer, larger checkpoints (an index page
     /// changed by many batches is copied to the database once, not once per

@@ -6,10 +6,12 @@
 //! - `queries`: have/lack, chain, heartbeat;
 //! - `body`: reading bodies within size and pace limits;
 //! - `error`: errors as JSON answers;
-//! - `metrics`: Prometheus counters.
+//! - `heartbeats`: heartbeats stored in groups (one transaction for many);
+//! - `metrics`: request counters and latencies for `/metrics`.
 
 mod body;
 mod error;
+mod heartbeats;
 mod metrics;
 mod queries;
 mod upload;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::middleware;
 use axum::routing::{get, post};
 use hotich_protocol::wire::{CHAIN_PATH, HAVE_PATH, HEARTBEAT_PATH, UPLOAD_PATH};
@@ -31,6 +33,7 @@ use crate::store::{AgentInfo, Storage};
 
 pub use body::{BODY_IDLE, BODY_RATE_GRACE, MIN_BODY_RATE, read_body};
 pub use error::{ApiError, RETRY_AFTER_SECS, json_errors};
+pub use heartbeats::HeartbeatWriter;
 pub use metrics::Metrics;
 pub use queries::HEARTBEAT_MAX_BYTES;
 pub use upload::{CHECK_CHUNK, SLOT_WAIT, UploadGate, check_upload};
@@ -62,6 +65,7 @@ pub struct AppState<S> {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub uploads: Arc<UploadGate>,
+    pub heartbeats: Arc<HeartbeatWriter>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -71,17 +75,27 @@ impl<S> Clone for AppState<S> {
             limits: self.limits,
             metrics: self.metrics.clone(),
             uploads: self.uploads.clone(),
+            heartbeats: self.heartbeats.clone(),
         }
     }
 }
 
-pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> Router {
+/// Everything the server answers: the agents' API, health, and the web
+/// pages and status API for people ([`crate::web`]).
+pub fn router<S: Storage>(
+    store: Arc<S>,
+    limits: Limits,
+    chaos: Arc<Chaos>,
+    thresholds: crate::monitor::Thresholds,
+    secure_cookies: bool,
+) -> Router {
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
-        store,
+        store: store.clone(),
         limits,
         metrics: metrics.clone(),
         uploads: Arc::new(UploadGate::new(limits.upload_slots)),
+        heartbeats: Arc::new(HeartbeatWriter::start(store.clone())),
     };
     let api = Router::new()
         .route(UPLOAD_PATH, post(upload::upload::<S>))
@@ -90,25 +104,26 @@ pub fn router<S: Storage>(store: Arc<S>, limits: Limits, chaos: Arc<Chaos>) -> R
         .route(HEARTBEAT_PATH, post(queries::heartbeat::<S>))
         .layer(middleware::from_fn_with_state(chaos, chaos::inject))
         .with_state(state);
+    let web = crate::web::router(crate::web::Web {
+        store,
+        thresholds,
+        secure_cookies,
+        limiter: Default::default(),
+        basic: Default::default(),
+        metrics: metrics.clone(),
+    });
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        metrics.render(),
-                    )
-                }
-            }),
-        )
         .merge(api)
+        .merge(web)
         .fallback(|| async { ApiError::NotFound })
         .layer(RequestDecompressionLayer::new())
         .layer(middleware::from_fn(json_errors))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            metrics,
+            metrics::time_requests,
+        ))
 }
 
 async fn authenticate<S: Storage>(

@@ -93,7 +93,29 @@ pub async fn heartbeat<S: Storage>(
     let bytes = read_body(&headers, body, HEARTBEAT_MAX_BYTES).await?;
     let beat: Heartbeat = parse_json(&bytes)?;
     let now = Timestamp::now();
-    state.store.record_heartbeat(agent.id, &beat, now).await?;
+    state
+        .heartbeats
+        .store(crate::store::monitor::BeatIn {
+            agent_id: agent.id,
+            beat: trimmed(beat),
+            at: now,
+        })
+        .await?;
     state.metrics.heartbeats.fetch_add(1, Ordering::Relaxed);
     Ok(axum::Json(HeartbeatAck { server_time: now }))
+}
+
+/// A heartbeat within what the dashboard stores: its last warnings, each cut short.
+fn trimmed(mut beat: Heartbeat) -> Heartbeat {
+    use hotich_protocol::wire::HEARTBEAT_WARNINGS;
+    let extra = beat.warnings.len().saturating_sub(HEARTBEAT_WARNINGS);
+    beat.warnings.drain(..extra);
+    for w in &mut beat.warnings {
+        w.message = crate::store::cap_text(&w.message);
+        w.level = crate::store::cap_text(&w.level);
+    }
+    if let Some(e) = &mut beat.last_error {
+        *e = crate::store::cap_text(e);
+    }
+    beat
 }

@@ -9,8 +9,11 @@
 //! head, agent+seq link) back that up: a violation fails the batch (the
 //! agent retries) rather than storing twice.
 
+pub mod monitor;
 pub mod postgres;
+mod postgres_monitor;
 pub mod sqlite;
+mod sqlite_monitor;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -27,7 +30,7 @@ pub struct AgentInfo {
     pub commune: String,
     pub name: Option<String>,
     pub province: Option<String>,
-    pub district: Option<String>,
+    pub area: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub last_seen_at: Option<Timestamp>,
@@ -40,7 +43,7 @@ pub struct NewAgent {
     pub commune: String,
     pub name: Option<String>,
     pub province: Option<String>,
-    pub district: Option<String>,
+    pub area: Option<String>,
     pub token_hash: [u8; 32],
 }
 
@@ -342,6 +345,18 @@ pub enum StoreError {
         "the database was set up by a newer hotich-server (schema {found}, this build knows {known})"
     )]
     TooNew { found: i64, known: i64 },
+    /// The request clashes with what is stored (a viewer name taken).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Text an agent sent, cut to what a dashboard line shows.
+pub(crate) fn cap_text(text: &str) -> String {
+    const MAX: usize = hotich_protocol::wire::HEARTBEAT_WARNING_CHARS;
+    match text.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
 }
 
 /// What checking hands the store, in order: chunks of checked entries, then
@@ -388,7 +403,7 @@ impl<E> From<tokio_postgres::Error> for BatchError<E> {
 /// What the server needs from a database. Implemented by
 /// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
 /// against both.
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: monitor::MonitorStore + Send + Sync + 'static {
     fn add_agent(
         &self,
         agent: NewAgent,
@@ -462,7 +477,13 @@ pub trait Storage: Send + Sync + 'static {
         agent_id: i64,
         beat: &Heartbeat,
         at: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.record_heartbeats(vec![monitor::BeatIn {
+            agent_id,
+            beat: beat.clone(),
+            at,
+        }])
+    }
     /// Stored records in the order received, `limit` after row `after_id`.
     fn export_page(
         &self,

@@ -7,7 +7,7 @@
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
+use hotich_protocol::wire::{ChainState, EntryResult};
 use hotich_protocol::{ContentHash, Timestamp};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
@@ -18,7 +18,8 @@ use super::{
     Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE agents (
     id             BIGSERIAL PRIMARY KEY,
     commune        TEXT NOT NULL,
@@ -70,7 +71,46 @@ CREATE TABLE alerts (
     at       BIGINT NOT NULL
 );
 CREATE INDEX alerts_by_agent ON alerts(agent_id, id);
-"#];
+"#,
+    r#"
+-- 2: monitoring. Areas replace districts (abolished 1 July 2025); the
+-- device (journal id) an agent last reported; its contact history; records
+-- per commune kept as a counter; dashboard viewers and their sessions.
+ALTER TABLE agents RENAME COLUMN district TO area;
+ALTER TABLE agents ADD COLUMN device TEXT;
+ALTER TABLE agents ADD COLUMN contact_at BIGINT;
+CREATE INDEX agents_by_commune ON agents(commune);
+CREATE TABLE commune_records (
+    commune TEXT PRIMARY KEY,
+    records BIGINT NOT NULL
+);
+INSERT INTO commune_records (commune, records) SELECT commune, count(*) FROM records GROUP BY commune;
+CREATE TABLE contacts (
+    id       BIGSERIAL PRIMARY KEY,
+    agent_id BIGINT NOT NULL REFERENCES agents(id),
+    at       BIGINT NOT NULL,
+    kind     TEXT NOT NULL,
+    detail   TEXT NOT NULL
+);
+CREATE INDEX contacts_by_agent ON contacts(agent_id, at);
+CREATE TABLE viewers (
+    id            BIGSERIAL PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    province      TEXT,
+    area          TEXT,
+    admin         BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at    BIGINT NOT NULL,
+    revoked_at    BIGINT
+);
+CREATE TABLE sessions (
+    token_hash BYTEA PRIMARY KEY,
+    viewer_id  BIGINT NOT NULL REFERENCES viewers(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+"#,
+];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
 struct Pool {
@@ -79,14 +119,14 @@ struct Pool {
     permits: Arc<Semaphore>,
 }
 
-struct Pooled {
+pub(super) struct Pooled {
     client: Option<Client>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Pooled {
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
+    pub(super) fn client(&mut self) -> Result<&mut Client, StoreError> {
         self.client
             .as_mut()
             .ok_or_else(|| StoreError::Task("pooled connection already returned".into()))
@@ -120,15 +160,15 @@ impl std::fmt::Debug for PgStore {
 
 const MIGRATION_LOCK: i64 = 0x686f_7469_6368;
 
-const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
+pub(super) const AGENT_COLUMNS: &str = "id, commune, name, province, area, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
 
-fn agent_from_row(r: &Row) -> Result<AgentInfo, StoreError> {
+pub(super) fn agent_from_row(r: &Row) -> Result<AgentInfo, StoreError> {
     Ok(AgentInfo {
         id: r.try_get(0)?,
         commune: r.try_get(1)?,
         name: r.try_get(2)?,
         province: r.try_get(3)?,
-        district: r.try_get(4)?,
+        area: r.try_get(4)?,
         created_at: Timestamp(r.try_get(5)?),
         revoked_at: r.try_get::<_, Option<i64>>(6)?.map(Timestamp),
         last_seen_at: r.try_get::<_, Option<i64>>(7)?.map(Timestamp),
@@ -152,7 +192,7 @@ impl PgStore {
         Ok(store)
     }
 
-    async fn get(&self) -> Result<Pooled, StoreError> {
+    pub(super) async fn get(&self) -> Result<Pooled, StoreError> {
         let permit = self
             .pool
             .permits
@@ -320,6 +360,15 @@ async fn write_chunk(
             )
             .await?;
     }
+    if !plan.records.is_empty() {
+        // The dashboard's count, kept here so it never scans the records.
+        tx.execute(
+            "INSERT INTO commune_records (commune, records) VALUES ($1, $2)
+             ON CONFLICT (commune) DO UPDATE SET records = commune_records.records + EXCLUDED.records",
+            &[&commune, &(plan.records.len() as i64)],
+        )
+        .await?;
+    }
     if !plan.heads.is_empty() {
         let keys: Vec<&str> = plan.heads.iter().map(|(k, _)| k.as_str()).collect();
         let hashes: Vec<&[u8]> = plan
@@ -344,14 +393,14 @@ impl Storage for PgStore {
             .client()?
             .query_one(
                 &format!(
-                    "INSERT INTO agents (commune, name, province, district, token_hash, created_at)
+                    "INSERT INTO agents (commune, name, province, area, token_hash, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING {AGENT_COLUMNS}"
                 ),
                 &[
                     &agent.commune,
                     &agent.name,
                     &agent.province,
-                    &agent.district,
+                    &agent.area,
                     &agent.token_hash.as_slice(),
                     &Timestamp::now().millis(),
                 ],
@@ -550,23 +599,6 @@ impl Storage for PgStore {
             highest_seq: row.try_get::<_, i64>(2)? as u64,
             alerts: row.try_get::<_, i64>(3)? as u64,
         })
-    }
-
-    async fn record_heartbeat(
-        &self,
-        agent_id: i64,
-        beat: &Heartbeat,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.get().await?;
-        conn.client()?
-            .execute(
-                "UPDATE agents SET heartbeat = $2, heartbeat_at = $3, last_seen_at = $3 WHERE id = $1",
-                &[&agent_id, &json, &at.millis()],
-            )
-            .await?;
-        Ok(())
     }
 
     async fn export_page(

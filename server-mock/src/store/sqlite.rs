@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotich_protocol::wire::{ChainState, EntryResult, Heartbeat};
+use hotich_protocol::wire::{ChainState, EntryResult};
 use hotich_protocol::{ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -16,7 +16,8 @@ use super::{
     Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE agents (
     id             INTEGER PRIMARY KEY,
     commune        TEXT NOT NULL,
@@ -68,7 +69,46 @@ CREATE TABLE alerts (
     at       INTEGER NOT NULL
 );
 CREATE INDEX alerts_by_agent ON alerts(agent_id, id);
-"#];
+"#,
+    r#"
+-- 2: monitoring. Areas replace districts (abolished 1 July 2025); the
+-- device (journal id) an agent last reported; its contact history; records
+-- per commune kept as a counter; dashboard viewers and their sessions.
+ALTER TABLE agents RENAME COLUMN district TO area;
+ALTER TABLE agents ADD COLUMN device TEXT;
+ALTER TABLE agents ADD COLUMN contact_at INTEGER;
+CREATE INDEX agents_by_commune ON agents(commune);
+CREATE TABLE commune_records (
+    commune TEXT PRIMARY KEY,
+    records INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO commune_records (commune, records) SELECT commune, count(*) FROM records GROUP BY commune;
+CREATE TABLE contacts (
+    id       INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    at       INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    detail   TEXT NOT NULL
+);
+CREATE INDEX contacts_by_agent ON contacts(agent_id, at);
+CREATE TABLE viewers (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    province      TEXT,
+    area          TEXT,
+    admin         INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    revoked_at    INTEGER
+);
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY,
+    viewer_id  INTEGER NOT NULL REFERENCES viewers(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -104,13 +144,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {
+pub(super) fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {
     Ok(AgentInfo {
         id: r.get(0)?,
         commune: r.get(1)?,
         name: r.get(2)?,
         province: r.get(3)?,
-        district: r.get(4)?,
+        area: r.get(4)?,
         created_at: Timestamp(r.get(5)?),
         revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
         last_seen_at: r.get::<_, Option<i64>>(7)?.map(Timestamp),
@@ -119,7 +159,7 @@ fn agent_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AgentInfo> {
     })
 }
 
-const AGENT_COLUMNS: &str = "id, commune, name, province, district, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
+pub(super) const AGENT_COLUMNS: &str = "id, commune, name, province, area, created_at, revoked_at, last_seen_at, contiguous_seq, highest_seq";
 
 impl SqliteStore {
     /// Opens the database, creating it and applying migrations as needed.
@@ -155,7 +195,7 @@ impl SqliteStore {
         })
     }
 
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -166,7 +206,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -291,6 +331,14 @@ fn write_chunk(
             r.record.canonical,
         ])?;
     }
+    if !plan.records.is_empty() {
+        // The dashboard's count, kept here so it never scans the records.
+        tx.prepare_cached(
+            "INSERT INTO commune_records (commune, records) VALUES (?1, ?2)
+             ON CONFLICT (commune) DO UPDATE SET records = records + excluded.records",
+        )?
+        .execute(params![commune, plan.records.len() as i64])?;
+    }
     let mut head = tx.prepare_cached(
         "INSERT INTO heads (nat_key, hash) VALUES (?1, ?2) ON CONFLICT (nat_key) DO UPDATE SET hash = excluded.hash",
     )?;
@@ -372,8 +420,8 @@ impl Storage for SqliteStore {
         self.write(move |conn| {
             let now = Timestamp::now().millis();
             conn.execute(
-                "INSERT INTO agents (commune, name, province, district, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![agent.commune, agent.name, agent.province, agent.district, agent.token_hash.as_slice(), now],
+                "INSERT INTO agents (commune, name, province, area, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![agent.commune, agent.name, agent.province, agent.area, agent.token_hash.as_slice(), now],
             )?;
             let id = conn.last_insert_rowid();
             Ok(conn.query_row(
@@ -493,23 +541,6 @@ impl Storage for SqliteStore {
                 highest_seq: highest as u64,
                 alerts: alerts as u64,
             })
-        })
-        .await
-    }
-
-    async fn record_heartbeat(
-        &self,
-        agent_id: i64,
-        beat: &Heartbeat,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let json = serde_json::to_string(beat).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.write(move |conn| {
-            conn.execute(
-                "UPDATE agents SET heartbeat = ?2, heartbeat_at = ?3, last_seen_at = ?3 WHERE id = ?1",
-                params![agent_id, json, at.millis()],
-            )?;
-            Ok(())
         })
         .await
     }

@@ -523,22 +523,11 @@ fn timed_sync(agent: &TestAgent) -> Result<(f64, u64)> {
 }
 
 fn metric(server: &TestServer, name: &str) -> Result<u64> {
-    let text = reqwest::blocking_get(&format!("{}/metrics", server.url()))?;
+    let text = server.metrics();
     text.lines()
         .find_map(|l| l.strip_prefix(name).map(str::trim))
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("metric {name} not found"))
-}
-
-mod reqwest {
-    pub use ::reqwest::*;
-    /// A blocking GET without the blocking feature: a throwaway runtime.
-    pub fn blocking_get(url: &str) -> anyhow::Result<String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        Ok(rt.block_on(async { ::reqwest::get(url).await?.text().await })?)
-    }
 }
 
 fn bench_sync(args: &Args, dir: &Path) -> Result<()> {

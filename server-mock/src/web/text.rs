@@ -1,0 +1,197 @@
+//! The dashboard's words, in Vietnamese (the default) and English
+//! (`?lang=en`). Every label a person reads comes from [`TEXTS`]; a test
+//! checks each key used has both.
+
+use crate::monitor::State;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn from_query(lang: Option<&str>) -> Lang {
+        match lang.map(str::trim) {
+            Some("en") => Lang::En,
+            _ => Lang::Vi,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (key, Vietnamese, English).
+pub const TEXTS: &[(&str, &str, &str)] = &[
+    (
+        "title",
+        "Theo dõi đồng bộ hộ tịch",
+        "Civil registry sync monitor",
+    ),
+    ("national", "Toàn quốc", "Nationwide"),
+    ("province", "Tỉnh/thành phố", "Province"),
+    ("area", "Khu vực", "Area"),
+    ("all", "Tất cả", "All"),
+    ("state", "Trạng thái", "State"),
+    ("search", "Tìm mã hoặc tên xã", "Search code or name"),
+    ("filter", "Lọc", "Filter"),
+    ("commune", "Xã/phường", "Commune"),
+    ("code", "Mã", "Code"),
+    ("waiting", "Đang chờ gửi", "Waiting"),
+    ("oldest", "Chờ lâu nhất", "Oldest waiting"),
+    ("last-contact", "Liên lạc gần nhất", "Last contact"),
+    ("last-error", "Lỗi gần nhất", "Last error"),
+    ("stored", "Hồ sơ đã lưu", "Records stored"),
+    ("refused", "Bị từ chối", "Refused"),
+    ("alerts", "Cảnh báo", "Alerts"),
+    ("since", "từ", "since"),
+    ("updated", "Cập nhật lúc", "Updated at"),
+    (
+        "no-communes",
+        "Không có xã nào khớp.",
+        "No commune matches.",
+    ),
+    ("logout", "Đăng xuất", "Log out"),
+    ("login", "Đăng nhập", "Log in"),
+    ("login-name", "Tên đăng nhập", "User name"),
+    ("password", "Mật khẩu", "Password"),
+    (
+        "login-failed",
+        "Sai tên đăng nhập hoặc mật khẩu.",
+        "Wrong user name or password.",
+    ),
+    (
+        "login-throttled",
+        "Đăng nhập sai quá nhiều lần. Hãy thử lại sau vài phút.",
+        "Too many failed logins. Try again in a few minutes.",
+    ),
+    ("back", "Quay lại danh sách", "Back to the list"),
+    ("agents", "Máy trạm", "Agents"),
+    ("agent", "Máy", "Agent"),
+    ("version", "Phiên bản", "Version"),
+    ("device", "Mã nhật ký", "Journal id"),
+    ("clock-skew", "Lệch đồng hồ", "Clock skew"),
+    ("free-disk", "Đĩa còn trống", "Free disk"),
+    ("journal-size", "Dung lượng nhật ký", "Journal size"),
+    ("sent", "Đã gửi", "Sent"),
+    ("last-success", "Gửi được lần cuối", "Last success"),
+    ("server-seq", "Máy chủ đã có đến", "Server holds up to"),
+    ("journal-seq", "Nhật ký đến", "Journal up to"),
+    (
+        "warnings",
+        "Cảnh báo trong nhật ký máy",
+        "Warnings from its log",
+    ),
+    ("history", "Lịch sử liên lạc", "Contact history"),
+    ("integrity", "Cảnh báo toàn vẹn", "Integrity alerts"),
+    ("books", "Số hồ sơ theo sổ", "Records per book"),
+    ("kind", "Loại", "Register"),
+    ("year", "Năm", "Year"),
+    ("book", "Quyển", "Book"),
+    ("count", "Số hồ sơ", "Records"),
+    ("time", "Thời gian", "Time"),
+    ("what", "Nội dung", "What"),
+    ("none", "Không có.", "None."),
+    ("never", "chưa bao giờ", "never"),
+    ("manage-agents", "Quản lý máy trạm", "Manage agents"),
+    ("add-agent", "Đăng ký máy trạm mới", "Register a new agent"),
+    ("name", "Tên", "Name"),
+    ("add", "Đăng ký", "Register"),
+    ("revoke", "Thu hồi", "Revoke"),
+    ("revoked", "Đã thu hồi", "Revoked"),
+    ("created", "Đăng ký lúc", "Registered"),
+    (
+        "token-once",
+        "Mã khóa của máy mới (chỉ hiện một lần; hãy chép ngay vào máy của xã bằng hotich-agent init):",
+        "The new agent's token (shown once only; copy it now into the commune PC with hotich-agent init):",
+    ),
+    (
+        "not-allowed",
+        "Bạn không có quyền xem trang này.",
+        "You may not see this page.",
+    ),
+    ("not-found", "Không tìm thấy.", "Not found."),
+    ("bad-input", "Dữ liệu không hợp lệ", "Invalid input"),
+    ("ago", "trước", "ago"),
+    ("min", "phút", "min"),
+    ("hour", "giờ", "h"),
+    ("day", "ngày", "d"),
+    ("just-now", "vừa xong", "just now"),
+    ("seconds", "giây", "s"),
+    (
+        "revoke-confirm",
+        "Thu hồi mã khóa của máy này?",
+        "Revoke this agent's token?",
+    ),
+    ("state-alert", "Cảnh báo toàn vẹn", "Integrity alert"),
+    ("state-failing", "Đang lỗi", "Failing"),
+    ("state-silent", "Mất liên lạc", "Silent"),
+    ("state-behind", "Chậm gửi", "Behind"),
+    ("state-never_seen", "Chưa kết nối", "Never seen"),
+    ("state-in_sync", "Đã đồng bộ", "In sync"),
+    ("contact-contact", "Liên lạc", "Contact"),
+    ("contact-error", "Lỗi", "Error"),
+    ("contact-recovered", "Gửi lại được", "Recovered"),
+    (
+        "contact-device",
+        "Máy khác dùng chung mã khóa",
+        "Another PC uses the token",
+    ),
+    ("kind-birth", "Khai sinh", "Birth"),
+    ("kind-marriage", "Kết hôn", "Marriage"),
+    ("kind-death", "Khai tử", "Death"),
+];
+
+/// The text for `key`; the key itself if it is missing (a test forbids that).
+pub fn t(lang: Lang, key: &str) -> &'static str {
+    TEXTS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map_or("?", |(_, vi, en)| match lang {
+            Lang::Vi => vi,
+            Lang::En => en,
+        })
+}
+
+pub fn state_label(lang: Lang, state: State) -> &'static str {
+    t(lang, &format!("state-{}", state.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_the_pages_use_has_both_languages() {
+        let sources = [
+            include_str!("pages.rs"),
+            include_str!("mod.rs"),
+            include_str!("admin.rs"),
+        ];
+        for source in sources {
+            let pattern = "t(lang, \"";
+            for (i, _) in source.match_indices(pattern) {
+                let rest = &source[i + pattern.len()..];
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    TEXTS.iter().any(|(k, _, _)| *k == key),
+                    "no text for key {key}"
+                );
+            }
+        }
+        for state in State::ALL {
+            assert_ne!(state_label(Lang::Vi, state), "?");
+            assert_ne!(state_label(Lang::En, state), "?");
+        }
+        let mut keys: Vec<&str> = TEXTS.iter().map(|(k, _, _)| *k).collect();
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "a key is listed twice");
+    }
+}
