@@ -50,7 +50,7 @@ async fn new_agent<S: Storage>(s: &S, commune: &str, token: &str) -> i64 {
     s.add_agent(NewAgent {
         commune: commune.into(),
         name: Some(format!("UBND {commune}")),
-        province: Some("Đắk Lắk".into()),
+        province: Some("66".into()),
         area: None,
         token_hash: token_hash(token),
     })
@@ -362,6 +362,148 @@ async fn alerts_are_capped_per_batch<S: Storage>(s: S) {
     );
 }
 
+/// What the dashboard reads: heartbeats (grouped), history, device changes,
+/// scopes, records per commune and per book, viewers and sessions.
+async fn monitoring_rows_history_and_viewers<S: Storage>(s: S) {
+    use hotich_server::store::monitor::{BeatIn, NewViewer, Scope};
+    let a = new_agent(&s, "00004", "a").await;
+    let other = s
+        .add_agent(NewAgent {
+            commune: "00007".into(),
+            name: None,
+            province: Some("01".into()),
+            area: Some("Ba Vì".into()),
+            token_hash: token_hash("c"),
+        })
+        .await
+        .unwrap()
+        .id;
+    let records: Vec<Value> = (0..12)
+        .map(|i| RecordGen::new(9, "00004").record(i))
+        .collect();
+    s.commit_batch(a, "00004", entries(&records, 1, GENESIS))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let beat = |device: &str, error: bool| Heartbeat {
+        sent_at: now,
+        pending: 2,
+        device: Some(device.into()),
+        last_success_at: Some(Timestamp(now.millis() - 60_000)),
+        last_error_at: error.then_some(now),
+        last_error: error.then(|| "connection refused".into()),
+        last_error_kind: error.then(|| "connect".into()),
+        ..Heartbeat::default()
+    };
+    // One group: a first contact, a failure, then another PC with the token.
+    s.record_heartbeats(vec![
+        BeatIn {
+            agent_id: a,
+            beat: beat("pc-1", false),
+            at: now,
+        },
+        BeatIn {
+            agent_id: a,
+            beat: beat("pc-1", true),
+            at: now,
+        },
+        BeatIn {
+            agent_id: a,
+            beat: beat("pc-2", true),
+            at: now,
+        },
+        BeatIn {
+            agent_id: other,
+            beat: beat("pc-9", false),
+            at: now,
+        },
+    ])
+    .await
+    .unwrap();
+    let (history, alerts) = s.commune_history("00004", 10).await.unwrap();
+    let kinds: Vec<&str> = history.iter().rev().map(|c| c.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["contact", "error", "device"], "{history:?}");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].kind, "two-devices");
+    // Scopes.
+    let all = s.status_rows(&Scope::national()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let province = Scope {
+        province: Some("66".into()),
+        area: None,
+    };
+    let rows = s.status_rows(&province).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].heartbeat.as_ref().unwrap().device.as_deref(),
+        Some("pc-2")
+    );
+    assert_eq!(rows[0].alerts, 1);
+    let area = Scope {
+        province: Some("01".into()),
+        area: Some("ba vi".into()),
+    };
+    assert_eq!(s.status_rows(&area).await.unwrap()[0].agent.id, other);
+    // Counts.
+    let counts = s
+        .records_per_commune(vec!["00004".into(), "00007".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        vec![("00004".to_string(), 12), ("00007".to_string(), 0)]
+    );
+    let books = s.book_counts("00004").await.unwrap();
+    assert_eq!(books.iter().map(|b| b.records).sum::<u64>(), 12);
+    // Viewers and sessions.
+    let v = s
+        .add_viewer(NewViewer {
+            name: "an".into(),
+            password_hash: "$argon2id$x".into(),
+            province: Some("66".into()),
+            area: None,
+            admin: true,
+        })
+        .await
+        .unwrap();
+    assert!(
+        s.add_viewer(NewViewer {
+            name: "an".into(),
+            password_hash: "x".into(),
+            province: None,
+            area: None,
+            admin: false,
+        })
+        .await
+        .is_err(),
+        "names are unique"
+    );
+    let (found, hash) = s.viewer_login("an").await.unwrap().unwrap();
+    assert_eq!(
+        (found.id, hash.as_str(), found.admin),
+        (v.id, "$argon2id$x", true)
+    );
+    let later = Timestamp(now.millis() + 3_600_000);
+    s.create_session([7; 32], v.id, later).await.unwrap();
+    assert_eq!(
+        s.session_viewer([7; 32], now).await.unwrap().unwrap().id,
+        v.id
+    );
+    assert!(
+        s.session_viewer([7; 32], later).await.unwrap().is_none(),
+        "expired"
+    );
+    s.end_session([7; 32]).await.unwrap();
+    assert!(s.session_viewer([7; 32], now).await.unwrap().is_none());
+    s.create_session([8; 32], v.id, later).await.unwrap();
+    assert!(s.revoke_viewer(v.id).await.unwrap());
+    assert!(
+        s.session_viewer([8; 32], now).await.unwrap().is_none(),
+        "revoked"
+    );
+    assert!(s.viewer_login("an").await.unwrap().is_none());
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -400,4 +542,5 @@ suite!(
     export_by_commune_and_heartbeats,
     a_batch_cut_short_commits_nothing,
     alerts_are_capped_per_batch,
+    monitoring_rows_history_and_viewers,
 );
