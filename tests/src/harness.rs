@@ -128,6 +128,9 @@ pub enum Db {
     Sqlite,
     /// A fresh PostgreSQL database, dropped afterwards.
     Postgres(crate::pg::TempDatabase),
+    /// A database another test server owns (a second replica on the same
+    /// PostgreSQL database); whoever owns it drops it.
+    Shared(String),
 }
 
 /// `hotich-server serve` on 127.0.0.1, killed on drop.
@@ -172,6 +175,7 @@ impl TestServer {
         let (database, pg) = match db {
             Db::Sqlite => (dir.path().join("central.db").display().to_string(), None),
             Db::Postgres(t) => (t.url.clone(), Some(t)),
+            Db::Shared(url) => (url, None),
         };
         let mut server = TestServer {
             child: None,

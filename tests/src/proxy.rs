@@ -2,6 +2,8 @@
 //! the server: cut connections after N bytes, reset them, blackhole them
 //! (accept and never answer), throttle, add latency. The mode can be switched
 //! while a test runs; it applies to open connections as well as new ones.
+//! The upstream can be switched too, as a load balancer failing over would:
+//! new connections go to the new server and open ones are cut.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +46,7 @@ pub struct Counters {
 pub struct FaultProxy {
     pub addr: SocketAddr,
     mode: watch::Sender<Mode>,
+    upstream: watch::Sender<SocketAddr>,
     pub counters: Arc<Counters>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -67,12 +70,14 @@ impl FaultProxy {
         let listener = runtime.block_on(TcpListener::bind(listen))?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(mode);
+        let (upstream_tx, upstream_rx) = watch::channel(upstream);
         let counters = Arc::new(Counters::default());
         let c = counters.clone();
-        runtime.spawn(serve(listener, upstream, rx, c));
+        runtime.spawn(serve(listener, upstream_rx, rx, c));
         Ok(FaultProxy {
             addr,
             mode: tx,
+            upstream: upstream_tx,
             counters,
             _runtime: runtime,
         })
@@ -80,6 +85,16 @@ impl FaultProxy {
 
     pub fn set_mode(&self, mode: Mode) {
         self.mode.send_replace(mode);
+    }
+
+    /// Sends new connections to `upstream` and cuts the open ones, as a
+    /// load balancer moving clients to another replica would.
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        self.upstream.send_replace(upstream);
+    }
+
+    pub fn upstream(&self) -> SocketAddr {
+        *self.upstream.borrow()
     }
 
     pub fn mode(&self) -> Mode {
@@ -97,7 +112,7 @@ impl FaultProxy {
 
 async fn serve(
     listener: TcpListener,
-    upstream: SocketAddr,
+    upstream: watch::Receiver<SocketAddr>,
     mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
 ) {
@@ -113,7 +128,7 @@ async fn serve(
             .wrapping_add(1442695040888963407);
         tokio::spawn(connection(
             client,
-            upstream,
+            upstream.clone(),
             mode.clone(),
             counters.clone(),
             seed,
@@ -123,7 +138,7 @@ async fn serve(
 
 async fn connection(
     client: TcpStream,
-    upstream: SocketAddr,
+    mut upstream: watch::Receiver<SocketAddr>,
     mut mode: watch::Receiver<Mode>,
     counters: Arc<Counters>,
     seed: u64,
@@ -139,7 +154,8 @@ async fn connection(
             return;
         }
     }
-    let Ok(server) = TcpStream::connect(upstream).await else {
+    let target = *upstream.borrow_and_update();
+    let Ok(server) = TcpStream::connect(target).await else {
         let _ = client.set_zero_linger();
         return;
     };
@@ -152,10 +168,12 @@ async fn connection(
     let (sr, sw) = server.into_split();
     let up = pump(cr, sw, mode.clone(), budget.clone(), counters.clone(), true);
     let down = pump(sr, cw, mode, budget, counters, false);
-    // When either direction ends, the connection is over.
+    // When either direction ends, or the upstream moves, the connection is
+    // over.
     tokio::select! {
         () = up => {}
         () = down => {}
+        _ = upstream.changed() => {}
     }
 }
 

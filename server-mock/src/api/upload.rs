@@ -49,13 +49,13 @@ pub struct UploadGate {
 }
 
 /// An agent's one upload; ends when dropped.
-pub struct AgentUpload<'a> {
-    gate: &'a UploadGate,
+pub struct AgentUpload {
+    gate: Arc<UploadGate>,
     agent: i64,
     _slot: OwnedSemaphorePermit,
 }
 
-impl Drop for AgentUpload<'_> {
+impl Drop for AgentUpload {
     fn drop(&mut self) {
         let mut busy = self.gate.busy.lock().unwrap_or_else(|e| e.into_inner());
         busy.remove(&self.agent);
@@ -72,7 +72,7 @@ impl UploadGate {
 
     /// Starts `agent`'s upload: refused at once if it has one in progress
     /// (429), after [`SLOT_WAIT`] if the server is full (503).
-    async fn begin(&self, agent: i64) -> Result<AgentUpload<'_>, ApiError> {
+    async fn begin(self: &Arc<Self>, agent: i64) -> Result<AgentUpload, ApiError> {
         {
             let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
             if !busy.insert(agent) {
@@ -89,7 +89,7 @@ impl UploadGate {
         };
         match tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned()).await {
             Ok(Ok(slot)) => Ok(AgentUpload {
-                gate: self,
+                gate: self.clone(),
                 agent,
                 _slot: slot,
             }),
@@ -314,20 +314,43 @@ pub async fn upload<S: Storage>(
     body: Body,
 ) -> Result<axum::Json<UploadResponse>, ApiError> {
     let agent = authenticate(&state, &headers).await?;
-    let _upload = state.uploads.begin(agent.id).await?;
+    let upload = state.uploads.begin(agent.id).await?;
     let bytes = read_body(&headers, body, state.limits.max_body_bytes).await?;
-    let commune = agent.commune.clone();
+    // Once the body is in, the commit runs to its end in its own task: an
+    // agent that hangs up (or a link that drops) must not cancel a
+    // transaction half-way or skip counting what it stored.
+    let commit = tokio::spawn(check_and_commit(
+        state.clone(),
+        agent.id,
+        agent.commune.clone(),
+        bytes,
+        upload,
+    ));
+    let results = commit
+        .await
+        .map_err(|e| ApiError::Internal(format!("the commit task failed: {e}")))??;
+    tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
+    Ok(axum::Json(UploadResponse { results }))
+}
+
+/// Checks `bytes` and commits what passes, holding the agent's upload until
+/// the end; counts what was stored.
+async fn check_and_commit<S: Storage>(
+    state: AppState<S>,
+    agent: i64,
+    commune: String,
+    bytes: axum::body::Bytes,
+    _upload: AgentUpload,
+) -> Result<Vec<hotich_protocol::wire::EntryResult>, ApiError> {
     let limits = state.limits;
     let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let checked_commune = commune.clone();
     let checker = tokio::task::spawn_blocking(move || {
-        check_upload(&bytes, &commune, limits, &mut |msg| {
+        check_upload(&bytes, &checked_commune, limits, &mut |msg| {
             tx.blocking_send(msg).is_ok()
         });
     });
-    let committed = state
-        .store
-        .commit_chunks(agent.id, &agent.commune, rx)
-        .await;
+    let committed = state.store.commit_chunks(agent, &commune, rx).await;
     let checked = checker.await;
     let results = match committed {
         Ok(results) => results,
@@ -338,7 +361,7 @@ pub async fn upload<S: Storage>(
                 Err(e) => format!("checking the batch failed: {e}"),
                 Ok(()) => "checking the batch stopped early".into(),
             };
-            tracing::error!(agent = agent.id, %why, "batch not committed");
+            tracing::error!(agent, %why, "batch not committed");
             return Err(ApiError::Internal(format!("{why}; nothing was stored")));
         }
     };
@@ -347,6 +370,5 @@ pub async fn upload<S: Storage>(
         .upload_requests
         .fetch_add(1, Ordering::Relaxed);
     state.metrics.count(&results);
-    tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
-    Ok(axum::Json(UploadResponse { results }))
+    Ok(results)
 }
