@@ -31,61 +31,136 @@ fn corrupt(e: serde_json::Error) -> StoreError {
 
 impl MonitorStore for PgStore {
     async fn record_heartbeats(&self, beats: Vec<BeatIn>) -> Result<(), StoreError> {
+        if beats.is_empty() {
+            return Ok(());
+        }
+        /// An agent's row as this group leaves it.
+        struct Current {
+            heartbeat: Option<Heartbeat>,
+            device: Option<String>,
+            contact_at: Option<i64>,
+            json: String,
+            at: i64,
+        }
         let mut conn = self.get().await?;
         let tx = conn.client()?.transaction().await?;
+        let mut ids: Vec<i64> = beats.iter().map(|b| b.agent_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // Row locks, taken in id order so that two replicas storing
+        // overlapping groups wait for each other instead of deadlocking: an
+        // agent's history is decided by one of them at a time.
+        let locked = tx
+            .query(
+                "SELECT id, heartbeat, device, contact_at FROM agents
+                 WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                &[&ids],
+            )
+            .await?;
+        let mut current = std::collections::HashMap::with_capacity(locked.len());
+        for row in locked {
+            let old: Option<String> = row.try_get(1)?;
+            current.insert(
+                row.try_get::<_, i64>(0)?,
+                Current {
+                    heartbeat: old
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(corrupt)?,
+                    device: row.try_get(2)?,
+                    contact_at: row.try_get(3)?,
+                    json: String::new(),
+                    at: 0,
+                },
+            );
+        }
+        // Everything is decided here, in arrival order, then written with one
+        // statement per table: a group of 500 is a handful of round trips.
+        let (mut c_agent, mut c_at, mut c_kind, mut c_detail) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut a_agent, mut a_detail, mut a_at) = (Vec::new(), Vec::new(), Vec::new());
+        let mut prune: std::collections::BTreeMap<i64, i64> = Default::default();
         for BeatIn { agent_id, beat, at } in beats {
-            // Row lock: two replicas storing the same agent's heartbeats
-            // must not both decide its history.
-            let Some(row) = tx
-                .query_opt(
-                    "SELECT heartbeat, device, contact_at FROM agents WHERE id = $1 FOR UPDATE",
-                    &[&agent_id],
-                )
-                .await?
-            else {
+            let Some(cur) = current.get_mut(&agent_id) else {
                 continue;
             };
-            let old: Option<String> = row.try_get(0)?;
-            let device: Option<String> = row.try_get(1)?;
-            let contact_at: Option<i64> = row.try_get(2)?;
-            let old: Option<Heartbeat> = old
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(corrupt)?;
-            let rows = history_rows(old.as_ref(), device.as_deref(), contact_at, &beat, at);
-            for (kind, detail) in &rows {
+            let rows = history_rows(
+                cur.heartbeat.as_ref(),
+                cur.device.as_deref(),
+                cur.contact_at,
+                &beat,
+                at,
+            );
+            for (kind, detail) in rows.iter() {
                 let detail = cap_text(detail);
-                tx.execute(
-                    "INSERT INTO contacts (agent_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-                    &[&agent_id, &at.millis(), kind, &detail],
-                )
-                .await?;
                 if kind == "device" {
-                    tx.execute(
-                        "INSERT INTO alerts (agent_id, seq, kind, detail, at) VALUES ($1, NULL, 'two-devices', $2, $3)",
-                        &[&agent_id, &detail, &at.millis()],
-                    )
-                    .await?;
+                    a_agent.push(agent_id);
+                    a_detail.push(detail.clone());
+                    a_at.push(at.millis());
                 }
+                c_agent.push(agent_id);
+                c_at.push(at.millis());
+                c_kind.push(kind.to_string());
+                c_detail.push(detail);
             }
             if !rows.is_empty() {
-                tx.execute(
-                    "DELETE FROM contacts WHERE agent_id = $1 AND at < $2",
-                    &[&agent_id, &(at.millis() - CONTACT_KEEP_MS)],
-                )
-                .await?;
+                cur.contact_at = Some(at.millis());
+                prune.insert(agent_id, at.millis() - CONTACT_KEEP_MS);
             }
-            let json = serde_json::to_string(&beat).map_err(corrupt)?;
-            let contacted = (!rows.is_empty()).then_some(at.millis());
+            if beat.device.is_some() {
+                cur.device.clone_from(&beat.device);
+            }
+            cur.json = serde_json::to_string(&beat).map_err(corrupt)?;
+            cur.at = at.millis();
+            cur.heartbeat = Some(beat);
+        }
+        if !c_agent.is_empty() {
             tx.execute(
-                "UPDATE agents SET heartbeat = $2, heartbeat_at = $3, last_seen_at = $3,
-                     device = coalesce($4, device), contact_at = coalesce($5, contact_at)
-                 WHERE id = $1",
-                &[&agent_id, &json, &at.millis(), &beat.device, &contacted],
+                "INSERT INTO contacts (agent_id, at, kind, detail)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])",
+                &[&c_agent, &c_at, &c_kind, &c_detail],
             )
             .await?;
         }
+        if !a_agent.is_empty() {
+            tx.execute(
+                "INSERT INTO alerts (agent_id, seq, kind, detail, at)
+                 SELECT u.a, NULL, 'two-devices', u.d, u.t
+                 FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS u(a, d, t)",
+                &[&a_agent, &a_detail, &a_at],
+            )
+            .await?;
+        }
+        if !prune.is_empty() {
+            let (p_agent, p_cutoff): (Vec<i64>, Vec<i64>) = prune.into_iter().unzip();
+            tx.execute(
+                "DELETE FROM contacts c USING unnest($1::bigint[], $2::bigint[]) AS u(id, cutoff)
+                 WHERE c.agent_id = u.id AND c.at < u.cutoff",
+                &[&p_agent, &p_cutoff],
+            )
+            .await?;
+        }
+        let (mut u_id, mut u_json, mut u_at, mut u_device, mut u_contact) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for id in ids {
+            if let Some(cur) = current.remove(&id).filter(|cur| cur.at != 0) {
+                u_id.push(id);
+                u_json.push(cur.json);
+                u_at.push(cur.at);
+                u_device.push(cur.device);
+                u_contact.push(cur.contact_at);
+            }
+        }
+        tx.execute(
+            "UPDATE agents a SET heartbeat = u.hb, heartbeat_at = u.at, last_seen_at = u.at,
+                 device = u.device, contact_at = u.contact
+             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
+                 AS u(id, hb, at, device, contact)
+             WHERE a.id = u.id",
+            &[&u_id, &u_json, &u_at, &u_device, &u_contact],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 //!     cargo run --release -p hotich-tests --bin bench -- server
 //!     cargo run --release -p hotich-tests --bin bench -- sync
 //!     cargo run --release -p hotich-tests --bin bench -- hostile
+//!     cargo run --release -p hotich-tests --bin bench -- heartbeats
 //!
 //! Set HOTICH_TEST_POSTGRES_URL to include PostgreSQL in the server benchmark.
 //! Machines here are shared and noisy: each figure is the median of the runs.
@@ -23,6 +24,7 @@ use hotich_tests::harness::{
 };
 use hotich_tests::pg::{TempDatabase, postgres_url};
 use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
+use serde_json::Value;
 
 struct Args {
     what: String,
@@ -59,10 +61,12 @@ fn parse_args() -> Result<Args> {
             "--batches" => args.batches = value("--batches")?.max(1) as usize,
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
-            "import" | "xlsx" | "server" | "sync" | "hostile" | "all" | "gen" => args.what = a,
+            "import" | "xlsx" | "server" | "sync" | "hostile" | "heartbeats" | "all" | "gen" => {
+                args.what = a
+            }
             "-h" | "--help" => {
                 println!(
-                    "bench [import|xlsx|server|sync|hostile|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|xlsx|server|sync|hostile|heartbeats|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (valid test records: JSON Lines, or an official's workbook if FILE ends in .xlsx)"
@@ -119,7 +123,240 @@ fn main() -> Result<()> {
     if matches!(args.what.as_str(), "hostile" | "all") {
         bench_hostile(&args)?;
     }
+    if matches!(args.what.as_str(), "heartbeats" | "all") {
+        bench_heartbeats(&args)?;
+    }
     Ok(())
+}
+
+/// Every commune of the country since July 2025.
+const COMMUNES: usize = 3_321;
+
+/// The 34 provinces' codes (Decision 19/2025/QĐ-TTg).
+const PROVINCE_CODES: [&str; 34] = [
+    "01", "04", "08", "11", "12", "14", "15", "19", "20", "22", "24", "25", "31", "33", "37", "38",
+    "40", "42", "44", "46", "48", "51", "52", "56", "66", "68", "75", "79", "80", "82", "86", "91",
+    "92", "96",
+];
+
+/// A heartbeat as a commune's agent sends it; some communes are behind or
+/// failing, with warnings from their log.
+fn heartbeat_body(commune: usize, round: u64) -> Value {
+    let now = hotich_protocol::Timestamp::now();
+    let ago = |secs: i64| hotich_protocol::Timestamp(now.millis() - secs * 1000).to_rfc3339();
+    let waiting = if commune % 5 == 0 { 40 + round } else { 0 };
+    let mut body = serde_json::json!({
+        "sent_at": now.to_rfc3339(),
+        "agent_version": "0.1.0",
+        "journal_seq": 5_000 + round,
+        "pending": waiting,
+        "acked": 5_000,
+        "parked": commune % 13,
+        "last_success_at": ago(120),
+        "free_disk_bytes": 40_000_000_000u64,
+        "journal_bytes": 9_000_000,
+        "device": format!("journal-{commune}"),
+    });
+    if waiting > 0 {
+        body["oldest_pending_at"] = ago(7_200).into();
+    }
+    if commune % 11 == 0 {
+        body["last_error"] = "không kết nối được máy chủ: connection refused".into();
+        body["last_error_kind"] = "network".into();
+        body["last_error_at"] = ago(30).into();
+        body["warnings"] = (0..3)
+            .map(|i| {
+                serde_json::json!({"at": ago(30 + i * 60), "level": "WARN",
+                    "message": "sync failed error=connection refused failures=3 retry_in_s=40"})
+            })
+            .collect();
+    }
+    body
+}
+
+/// Heartbeats from every commune of the country at once, then what a
+/// national viewer's pages cost with all of them in the database.
+fn bench_heartbeats(args: &Args) -> Result<()> {
+    let rounds = 3u64;
+    let senders = 64usize;
+    println!(
+        "\n## Monitoring: {COMMUNES} communes in 34 provinces, {rounds} heartbeats each from {senders} connections"
+    );
+    let mut backends = vec!["SQLite"];
+    if postgres_url("the PostgreSQL heartbeat benchmark").is_some() {
+        backends.push("PostgreSQL");
+    }
+    let mut pages: Vec<(String, String, Vec<f64>)> = Vec::new();
+    println!("| backend | run | heartbeats | seconds | heartbeats/s |");
+    println!("|---------|----:|-----------:|--------:|-------------:|");
+    for backend in backends {
+        let mut rates = Vec::new();
+        for run in 1..=args.runs {
+            let db = match backend {
+                "SQLite" => Db::Sqlite,
+                _ => Db::Postgres(TempDatabase::create(&postgres_url("").unwrap_or_default())),
+            };
+            let server = TestServer::start_with(db, &[]);
+            let admin = server.add_viewer("it-quoc-gia", &["--admin"]);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            let url = server.url();
+            let (rate, timings) = runtime.block_on(async {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(120))
+                    .build()?;
+                let tokens = register_communes(&client, &url, &admin).await?;
+                let tokens = Arc::new(tokens);
+                let t = Instant::now();
+                let mut tasks = Vec::new();
+                for sender in 0..senders {
+                    let (client, url, tokens) = (client.clone(), url.clone(), tokens.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut sent = 0u64;
+                        for round in 0..rounds {
+                            for commune in (sender..COMMUNES).step_by(senders) {
+                                let resp = client
+                                    .post(format!("{url}/api/v1/heartbeat"))
+                                    .bearer_auth(&tokens[commune])
+                                    .json(&heartbeat_body(commune, round))
+                                    .send()
+                                    .await?;
+                                if !resp.status().is_success() {
+                                    bail!("heartbeat answered {}", resp.status());
+                                }
+                                sent += 1;
+                            }
+                        }
+                        Ok::<_, anyhow::Error>(sent)
+                    }));
+                }
+                let mut sent = 0;
+                for task in tasks {
+                    sent += task.await??;
+                }
+                let secs = t.elapsed().as_secs_f64();
+                println!(
+                    "| {backend} | {run} | {sent} | {secs:.2} | {:.0} |",
+                    sent as f64 / secs
+                );
+                let timings = time_pages(&client, &url, &admin).await?;
+                Ok::<_, anyhow::Error>((sent as f64 / secs, timings))
+            })?;
+            rates.push(rate);
+            for (page, ms) in timings {
+                match pages
+                    .iter_mut()
+                    .find(|(b, p, _)| b == backend && *p == page)
+                {
+                    Some((_, _, all)) => all.push(ms),
+                    None => pages.push((backend.to_string(), page, vec![ms])),
+                }
+            }
+        }
+        println!("| **{backend} median** | | | | **{:.0}** |", median(rates));
+    }
+    println!(
+        "\nA national viewer's pages with all {COMMUNES} communes reporting (median ms, request to last byte over loopback):"
+    );
+    println!("| backend | page | ms |");
+    println!("|---------|------|---:|");
+    for (backend, page, ms) in pages {
+        println!("| {backend} | `{page}` | {:.1} |", median(ms));
+    }
+    Ok(())
+}
+
+/// Registers every commune from the dashboard as an administrator would;
+/// returns their tokens.
+async fn register_communes(
+    client: &reqwest::Client,
+    url: &str,
+    admin: &hotich_tests::harness::Login,
+) -> Result<Vec<String>> {
+    let mut tokens = Vec::with_capacity(COMMUNES);
+    for i in 0..COMMUNES {
+        let form = [
+            ("commune", format!("{:05}", 10_000 + i)),
+            ("province", PROVINCE_CODES[i % 34].to_string()),
+            ("area", format!("Khu vực {}", i % 3 + 1)),
+            ("name", format!("UBND xã số {i}")),
+        ];
+        let page = client
+            .post(format!("{url}/agents"))
+            .header("authorization", admin.basic())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(&form))
+            .send()
+            .await?;
+        if !page.status().is_success() {
+            bail!("registering commune {i}: {}", page.status());
+        }
+        let text = page.text().await?;
+        let token = text
+            .split("id=\"token\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .context("no token on the page")?;
+        tokens.push(token.to_string());
+    }
+    Ok(tokens)
+}
+
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn form_body(fields: &[(&str, String)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Median time of each national page, five requests each.
+async fn time_pages(
+    client: &reqwest::Client,
+    url: &str,
+    viewer: &hotich_tests::harness::Login,
+) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for page in [
+        "/",
+        "/?partial=1",
+        "/?state=failing",
+        "/api/v1/status",
+        "/api/v1/status?province=01",
+        "/commune/10011",
+        "/metrics",
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let resp = client
+                .get(format!("{url}{page}"))
+                .header("authorization", viewer.basic())
+                .send()
+                .await?;
+            if !resp.status().is_success() {
+                bail!("{page} answered {}", resp.status());
+            }
+            resp.bytes().await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        out.push((page.to_string(), median(times)));
+    }
+    Ok(out)
 }
 
 /// What hostile bodies from an enrolled agent cost the server: CPU per
@@ -246,7 +483,6 @@ fn officials_workbook(dir: &Path, n: u64) -> Result<std::path::PathBuf> {
     use hotich_agent::columns::{header_of, kind_name};
     use hotich_protocol::RecordKind;
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
-    use serde_json::Value;
 
     fn flatten(prefix: &str, value: &Value, out: &mut Vec<(String, Value)>) {
         match value {
