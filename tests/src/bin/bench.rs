@@ -144,7 +144,7 @@ const PROVINCE_CODES: [&str; 34] = [
 fn heartbeat_body(commune: usize, round: u64) -> Value {
     let now = hotich_protocol::Timestamp::now();
     let ago = |secs: i64| hotich_protocol::Timestamp(now.millis() - secs * 1000).to_rfc3339();
-    let waiting = if commune % 5 == 0 { 40 + round } else { 0 };
+    let waiting = if commune.is_multiple_of(5) { 40 + round } else { 0 };
     let mut body = serde_json::json!({
         "sent_at": now.to_rfc3339(),
         "agent_version": "0.1.0",
@@ -160,7 +160,7 @@ fn heartbeat_body(commune: usize, round: u64) -> Value {
     if waiting > 0 {
         body["oldest_pending_at"] = ago(7_200).into();
     }
-    if commune % 11 == 0 {
+    if commune.is_multiple_of(11) {
         body["last_error"] = "không kết nối được máy chủ: connection refused".into();
         body["last_error_kind"] = "network".into();
         body["last_error_at"] = ago(30).into();
