@@ -144,7 +144,11 @@ const PROVINCE_CODES: [&str; 34] = [
 fn heartbeat_body(commune: usize, round: u64) -> Value {
     let now = hotich_protocol::Timestamp::now();
     let ago = |secs: i64| hotich_protocol::Timestamp(now.millis() - secs * 1000).to_rfc3339();
-    let waiting = if commune.is_multiple_of(5) { 40 + round } else { 0 };
+    let waiting = if commune.is_multiple_of(5) {
+        40 + round
+    } else {
+        0
+    };
     let mut body = serde_json::json!({
         "sent_at": now.to_rfc3339(),
         "agent_version": "0.1.0",
