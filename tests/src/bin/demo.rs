@@ -236,7 +236,10 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?;
         // Handlers installed now, inside the runtime; waited for on a thread.
-        let signal = runtime.block_on(async { hotich_protocol::signals::shutdown_signal() });
+        let signal = {
+            let _inside = runtime.enter();
+            hotich_protocol::signals::shutdown_signal()
+        };
         std::thread::spawn(move || {
             runtime.block_on(signal);
             interrupted.store(true, Ordering::SeqCst);
