@@ -88,6 +88,9 @@ pub enum Command {
         /// The dashboard calls a commune behind when a record has waited this many minutes.
         #[arg(long, default_value_t = 60.0)]
         behind_after_minutes: f64,
+        /// The dashboard fetches a fresh list this often (seconds).
+        #[arg(long, default_value_t = 30)]
+        dashboard_refresh_secs: u64,
     },
     /// Dashboard logins for IT staff: add, list, revoke.
     Viewer {
@@ -233,6 +236,7 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             chaos_unknown_status,
             silent_after_hours,
             behind_after_minutes,
+            dashboard_refresh_secs,
         } => {
             let mut config = ServerConfig::new(database(&db)?);
             let positive = |name: &str, v: f64, max: f64| {
@@ -254,6 +258,8 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                     60.0 * 24.0 * 365.0,
                 )? * 60.0,
             );
+            config.thresholds.refresh =
+                std::time::Duration::from_secs(dashboard_refresh_secs.clamp(1, 3600));
             config.limits.max_body_bytes = max_body_mb.clamp(1, 1024) * 1024 * 1024;
             config.limits.upload_slots = upload_slots.max(1);
             config.conn.max_connections = max_connections.max(1);

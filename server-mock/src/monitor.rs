@@ -15,7 +15,8 @@ use crate::provinces;
 use crate::store::monitor::{AgentStatusRow, Scope};
 use crate::store::{Storage, StoreError};
 
-/// When a commune counts as behind or silent.
+/// When a commune counts as behind or silent, and how often the dashboard
+/// looks again.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Thresholds {
     /// No contact for this long: silent.
@@ -24,6 +25,9 @@ pub struct Thresholds {
     /// A record waiting this long: behind.
     #[serde(rename = "behind_after_secs", serialize_with = "secs")]
     pub behind_after: Duration,
+    /// The dashboard fetches a fresh list this often.
+    #[serde(rename = "refresh_secs", serialize_with = "secs")]
+    pub refresh: Duration,
 }
 
 fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -35,6 +39,7 @@ impl Default for Thresholds {
         Thresholds {
             silent_after: Duration::from_secs(24 * 3600),
             behind_after: Duration::from_secs(3600),
+            refresh: Duration::from_secs(30),
         }
     }
 }

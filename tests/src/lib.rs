@@ -3,6 +3,7 @@
 //! the real `hotich-server` and `hotich-agent` binaries on loopback.
 
 pub mod batch;
+pub mod browser;
 pub mod harness;
 pub mod http;
 pub mod pg;

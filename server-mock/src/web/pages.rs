@@ -18,7 +18,6 @@ use crate::store::Storage;
 use crate::store::monitor::{BookCount, Contact, DatedAlert, Scope, Viewer};
 
 /// How often the list refreshes itself.
-const REFRESH_SECS: u32 = 30;
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -408,16 +407,16 @@ fn filters(lang: Lang, viewer: &Viewer, query: &PageQuery) -> String {
     out
 }
 
-/// Replaces the list with a fresh copy every 30 s (no page reload, no
+/// Replaces the list with a fresh copy every `every` (no page reload, no
 /// external script).
-fn refresher() -> String {
+fn refresher(every: std::time::Duration) -> String {
     format!(
         "<script>(function(){{var box=document.getElementById('content');\
          function tick(){{var u=new URL(location.href);u.searchParams.set('partial','1');\
          fetch(u,{{credentials:'same-origin'}}).then(function(r){{if(r.ok)return r.text();throw r.status}})\
          .then(function(h){{box.innerHTML=h}}).catch(function(){{}})}}\
-         setInterval(tick,{}000);}})();</script>",
-        REFRESH_SECS
+         setInterval(tick,{});}})();</script>",
+        every.as_millis().max(1000)
     )
 }
 
@@ -460,7 +459,7 @@ pub async fn dashboard<S: Storage>(
         "<h2>{}</h2>{}<div id=\"content\">{content}</div>{}",
         escape(&scope_label(lang, &viewer.scope())),
         filters(lang, &viewer, &query),
-        refresher()
+        refresher(web.thresholds.refresh)
     );
     html(
         StatusCode::OK,
