@@ -17,8 +17,6 @@ use crate::provinces;
 use crate::store::Storage;
 use crate::store::monitor::{BookCount, Contact, DatedAlert, Scope, Viewer};
 
-/// How often the list refreshes itself.
-
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
