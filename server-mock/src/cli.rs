@@ -359,9 +359,13 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                         "id", "commune", "name", "province / area", "entries", "last seen (UTC)"
                     );
                     for a in agents {
-                        let place = match (&a.province, &a.area) {
+                        let province = a.province.as_deref().map(|code| {
+                            crate::provinces::by_code(code)
+                                .map_or_else(|| code.to_string(), |p| p.name.to_string())
+                        });
+                        let place = match (province, &a.area) {
                             (Some(p), Some(area)) => format!("{p} / {area}"),
-                            (Some(p), None) => p.clone(),
+                            (Some(p), None) => p,
                             _ => String::new(),
                         };
                         println!(
