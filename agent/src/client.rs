@@ -32,7 +32,7 @@ pub enum ApiError {
         retry_after: Option<Duration>,
     },
     #[error(
-        "the server does not accept this agent's token: {0}. Ask district IT for a new token and run `hotich-agent init --force`"
+        "the server does not accept this agent's token: {0}. Ask the IT staff for a new token and run `hotich-agent init --force`"
     )]
     Unauthorized(String),
     #[error("the server refuses this agent: {0}")]
@@ -51,14 +51,14 @@ pub enum ApiError {
         "the server holds {server} entries from this agent but this journal has only {local}: \
          was the data directory replaced or restored from an old copy? Uploading is stopped so \
          that nothing is sent under numbers already used. Restore this data directory from its \
-         backup, or tell district IT"
+         backup, or tell the IT staff"
     )]
     JournalBehind { server: u64, local: u64 },
     /// The server's copy of this agent's journal differs from the PC's.
     #[error(
         "the server's copy of this journal differs from the local one at or before entry #{at}. \
          Uploading is stopped so that nothing is sent under numbers already used. Restore this \
-         data directory from its backup, or tell district IT"
+         data directory from its backup, or tell the IT staff"
     )]
     JournalDiffers { at: u64 },
     /// A failure of this program (a request that does not serialize, a

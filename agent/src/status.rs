@@ -1,5 +1,5 @@
 //! `status`: what is waiting, what went wrong, and when the next try is, in
-//! words for the official and as JSON for scripts and district IT.
+//! words for the official and as JSON for scripts and IT staff.
 
 use hotich_protocol::Timestamp;
 use serde::Serialize;

@@ -512,7 +512,7 @@ impl SyncEngine {
                                 "damaged",
                                 format!(
                                     "this entry is damaged in the journal (its record is not JSON: {e}); \
-                                     run `hotich-agent verify` and tell district IT"
+                                     run `hotich-agent verify` and tell the IT staff"
                                 ),
                             )
                             .to_json(),
@@ -591,7 +591,7 @@ impl SyncEngine {
                                 "conflict: the central database holds a different version of this book entry \
                                  ({existing}). If this record corrects it, import the corrected record with \
                                  \"supersedes\": \"{existing}\"; if it is another entry (e.g. from the book of a \
-                                 former commune), report it to district IT{}",
+                                 former commune), report it to the IT staff{}",
                                 r.reason.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
                             ),
                             None => r

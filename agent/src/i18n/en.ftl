@@ -62,7 +62,7 @@ problem-cells-count = has { $cells } cells but the header has { $columns } colum
 problem-foreign-column = column "{ $column }" is not part of a { $kind } record; leave it empty
 problem-other-commune = { $commune } is not this office's commune ({ $own }); this agent uploads for { $own } only
 problem-legacy-encoding = "{ $value }" looks typed in the old { $encoding } encoding (it reads "{ $fixed }"); convert the file to Unicode with: hotich-agent convert --from { $from } FILE NEWFILE, and import the new file
-problem-conflict-new = { $key } is already in the journal as entry #{ $seq } with different content. If this record corrects it, add "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune merged into this one), do not: report it to district IT
+problem-conflict-new = { $key } is already in the journal as entry #{ $seq } with different content. If this record corrects it, add "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune merged into this one), do not: report it to the IT staff
 problem-conflict-stale = supersedes { $supersedes }, but the current version of { $key } is entry #{ $seq } ({ $existing })
 
 ## Reading files
@@ -159,7 +159,7 @@ api-error-connect = { $why ->
 api-error-timeout = the server did not answer within { $secs } s
 api-error-transport = the connection to the server broke: { $detail }
 api-error-unavailable = the server is unavailable (HTTP { $status }): { $detail }
-api-error-unauthorized = the server does not accept this agent's token: { $detail }. Ask district IT for a new token and run `hotich-agent init --force`
+api-error-unauthorized = the server does not accept this agent's token: { $detail }. Ask the IT staff for a new token and run `hotich-agent init --force`
 api-error-forbidden = the server refuses this agent: { $detail }
 api-error-too-large = the request is too large for the server: { $detail }
 api-error-refused = the server refused the request (HTTP { $status }): { $detail }
@@ -167,15 +167,15 @@ api-error-bad-answer = the server's answer could not be read: { $detail }
 api-error-setup = cannot set up the HTTP client: { $detail }
 api-error-internal = internal error: { $detail }
 api-error-no-answer-in-time = the server did not answer in time
-api-error-journal-behind = the server holds { $server } entries from this agent but this journal has only { $local }: was the data directory replaced or restored from an old copy? Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell district IT
-api-error-journal-differs = the server's copy of this journal differs from the local one at or before entry #{ $at }. Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell district IT
+api-error-journal-behind = the server holds { $server } entries from this agent but this journal has only { $local }: was the data directory replaced or restored from an old copy? Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell the IT staff
+api-error-journal-differs = the server's copy of this journal differs from the local one at or before entry #{ $at }. Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell the IT staff
 
 ## Refused records
 
 refusal-rejected = refused by the server: { $problems }. Fix it in the source file and import it again
-refusal-conflict = conflict: the central database holds a different version of this book entry ({ $existing }). If this record corrects it, import the corrected record with "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune), report it to district IT
+refusal-conflict = conflict: the central database holds a different version of this book entry ({ $existing }). If this record corrects it, import the corrected record with "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune), report it to the IT staff
 refusal-too-large = the record is too large for the server
-refusal-damaged = this entry is damaged in the journal; run `hotich-agent verify` and tell district IT
+refusal-damaged = this entry is damaged in the journal; run `hotich-agent verify` and tell the IT staff
 refusal-old-normal-form = this record was written by a test version of the agent before book numbers lost their leading zeros; import its source file again into a new data directory
 
 ## Status
@@ -200,7 +200,7 @@ status-next-retry-value = { $when } (after { $failures } failed attempts)
 status-in-sync = In sync
 status-in-sync-value = everything in the journal is at the central database
 status-warning = WARNING
-status-alerts = the server recorded { $count } integrity alert(s) for this agent; tell district IT
+status-alerts = the server recorded { $count } integrity alert(s) for this agent; tell the IT staff
 status-refused-header = Refused by the server (fix the cause, then run `hotich-agent requeue`):
 status-refused-more = … and { $count } more
 status-journal-problem = JOURNAL PROBLEM
@@ -223,7 +223,7 @@ error-io = { $context }: { $detail }
 
 ## A lost or replaced journal
 
-journal-recovery = Nothing was changed. Put back journal.db from this PC's backup (with journal.db-wal if there is one), or tell district IT; do not delete journal-id.json
+journal-recovery = Nothing was changed. Put back journal.db from this PC's backup (with journal.db-wal if there is one), or tell the IT staff; do not delete journal-id.json
 journal-held = { " " }(it held { $count } entries)
 journal-missing = journal.db is missing{ $held }
 journal-empty = journal.db is empty (0 bytes){ $held }

@@ -122,7 +122,7 @@ impl Journal {
                                     "{} is already in the journal as entry #{existing_seq} with different content. \
                                      If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
                                      another entry (e.g. from the book of a former commune merged into this one), \
-                                     do not: report it to district IT",
+                                     do not: report it to the IT staff",
                                     record.key
                                 ),
                             ),
