@@ -411,4 +411,35 @@ fn a_real_agent_reports_its_version_journal_disk_and_warnings() {
     assert_eq!(a["device"], id["journal_id"]);
     assert!(a["clock_skew_secs"].as_i64().unwrap().abs() < 5);
     assert_eq!(last["communes"][0]["state"], "in_sync", "{last:#}");
+
+    // The PC's own /metrics, on the service's loopback control endpoint.
+    let control: Value = serde_json::from_str(
+        &std::fs::read_to_string(agent.data_dir.join("control.json")).unwrap(),
+    )
+    .unwrap();
+    let port = control["port"].as_u64().unwrap() as u16;
+    let answer = request(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        "GET",
+        "/metrics",
+        &[],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(answer.status, 200);
+    let text = answer.text();
+    for line in [
+        "hotich_agent_records{state=\"waiting\"} 0",
+        "hotich_agent_records{state=\"sent\"} 300",
+        "hotich_agent_records{state=\"refused\"} 0",
+        "hotich_agent_consecutive_failures ",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let journal_bytes = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hotich_agent_journal_bytes "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap();
+    assert!(journal_bytes > 300 * 1000, "{text}");
 }
