@@ -360,6 +360,18 @@ impl ApiClient {
             .await
     }
 
+    /// Whether the server answers at all: a bare `GET /healthz` (no token, no
+    /// body), cheap enough to ask every few seconds while the link is down.
+    pub async fn probe(&self) -> bool {
+        let asked = self
+            .http
+            .get(format!("{}/healthz", self.base))
+            .timeout(self.timeout.min(PROBE_TIMEOUT))
+            .send()
+            .await;
+        matches!(asked, Ok(answer) if answer.status().is_success())
+    }
+
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatAck, ApiError> {
         self.send(
             self.http
@@ -377,6 +389,9 @@ pub fn encode_upload(request: &UploadRequest) -> Result<Vec<u8>, ApiError> {
     zstd::bulk::compress(&json, ZSTD_LEVEL)
         .map_err(|e| ApiError::Internal(format!("compression failed: {e}")))
 }
+
+/// A probe that has not been answered after this long is a link still down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// zstd level of request bodies: fast, and about a fifth of the JSON.
 const ZSTD_LEVEL: i32 = 3;

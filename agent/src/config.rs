@@ -79,6 +79,10 @@ pub struct SyncSettings {
     pub reconcile_secs: u64,
     /// "Sync now" stops when nothing could be sent for this long.
     pub sync_now_stall_secs: u64,
+    /// While the server cannot be reached, the service checks this often
+    /// whether it can again (a bare request to `/healthz`), so a link that
+    /// comes back is used within seconds instead of after the backoff.
+    pub probe_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -96,6 +100,7 @@ impl Default for SyncSettings {
             idle_recheck_secs: 60,
             reconcile_secs: 3600,
             sync_now_stall_secs: crate::sync_now::STALL_LIMIT.as_secs(),
+            probe_secs: 5,
         }
     }
 }
@@ -109,6 +114,9 @@ impl SyncSettings {
     }
     pub fn sync_now_stall(&self) -> Duration {
         Duration::from_secs(self.sync_now_stall_secs)
+    }
+    pub fn probe_every(&self) -> Duration {
+        Duration::from_secs(self.probe_secs)
     }
 
     fn check(&self) -> Result<(), String> {
@@ -159,6 +167,7 @@ impl SyncSettings {
         whole("idle_recheck_secs", self.idle_recheck_secs, 1, DAY)?;
         whole("reconcile_secs", self.reconcile_secs, 1, 7 * DAY)?;
         whole("sync_now_stall_secs", self.sync_now_stall_secs, 1, DAY)?;
+        whole("probe_secs", self.probe_secs, 1, 3600)?;
         Ok(())
     }
 }

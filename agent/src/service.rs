@@ -3,8 +3,11 @@
 //!
 //! The service sleeps until something is due: a scheduled retry, new entries
 //! (an importer pokes it, and it re-checks every `idle_recheck_secs`), a
-//! heartbeat, or "sync now". Offline it wakes only on its backoff schedule,
-//! or when new records arrive (at most every [`POKE_ROUND_EVERY`]).
+//! heartbeat, or "sync now". Offline it wakes on its backoff schedule, when
+//! new records arrive (at most every [`POKE_ROUND_EVERY`]), and every
+//! `probe_secs` for a bare request that tells whether the server can be
+//! reached again — only when the last failure did not reach it, so a server
+//! that is up but refusing (busy, 5xx) is left to the backoff.
 
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -55,13 +58,17 @@ pub async fn run_service(
     };
     let mut pause = Duration::ZERO;
     let mut last_poke_round: Option<Instant> = None;
+    let probe_every = config.sync.probe_every();
     loop {
-        let wait = if pause > Duration::ZERO {
-            std::mem::take(&mut pause)
+        let (wait, probing) = if pause > Duration::ZERO {
+            (std::mem::take(&mut pause), false)
         } else {
             match engine.next_wakeup() {
-                Ok(w) => w,
-                Err(e) => journal_trouble(e),
+                Ok(w) if w > probe_every && engine.link_down().unwrap_or(false) => {
+                    (probe_every, true)
+                }
+                Ok(w) => (w, false),
+                Err(e) => (journal_trouble(e), false),
             }
         };
         let request = tokio::select! {
@@ -105,6 +112,16 @@ pub async fn run_service(
                 if in_backoff {
                     last_poke_round = Some(Instant::now());
                 }
+            }
+            None if probing => {
+                let answers = tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    answers = engine.probe() => answers,
+                };
+                if !answers {
+                    continue;
+                }
+                info!("the server answers again; sending without waiting out the backoff");
             }
             None => match engine.wants_round() {
                 Ok(true) => {}

@@ -234,6 +234,19 @@ impl SyncEngine {
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty())
     }
 
+    /// Whether the last round failed without reaching the server (a link or
+    /// server down, not a server that answered with an error): then a cheap
+    /// probe may tell when it is back, before the backoff ends.
+    pub fn link_down(&self) -> Result<bool, JournalError> {
+        let state = self.journal.sync_state()?;
+        Ok(state.failures > 0 && state.reachable == Some(false))
+    }
+
+    /// Whether the server answers again (see [`ApiClient::probe`]).
+    pub async fn probe(&self) -> bool {
+        self.client.probe().await
+    }
+
     /// Whether the server answered at the last attempt (so a heartbeat may get through).
     pub fn server_answered(&self) -> Result<bool, JournalError> {
         Ok(self.journal.sync_state()?.reachable != Some(false))

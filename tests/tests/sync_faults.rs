@@ -412,3 +412,51 @@ fn an_agent_registered_again_completes_its_chain_once() {
     assert_export_matches_journal(&server, &[&agent]);
     assert_eq!(server.export().len(), 300);
 }
+
+/// A link down long enough for the backoff to reach minutes comes back: the
+/// service notices within seconds (a bare probe while the server cannot be
+/// reached) instead of waiting out the backoff.
+#[test]
+fn a_link_that_comes_back_is_used_within_seconds_not_after_the_backoff() {
+    let server = TestServer::start();
+    let proxy = FaultProxy::start(server.addr, Mode::Reset).unwrap();
+    let token = server.add_agent("00004");
+    // After the first failure the next try is at least a minute away
+    // (base 10 min, at least a tenth of it).
+    let mut agent = TestAgent::init_with(
+        &proxy.url(),
+        &token,
+        "00004",
+        "[sync]\nrequest_timeout_secs = 5.0\nconnect_timeout_secs = 2.0\n\
+         backoff_base_ms = 600000\nbackoff_cap_secs = 600\ncall_attempts = 1\n\
+         idle_recheck_secs = 1\nheartbeat_secs = 2\nprobe_secs = 1\n",
+    );
+    import(&agent, 5, 0, 500);
+    agent.start_service();
+    let mut s = Value::Null;
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            s = agent.status();
+            s["consecutive_failures"].as_u64().is_some_and(|n| n >= 1)
+        }),
+        "{s}"
+    );
+    let next_retry = s["next_retry_at"].as_str().expect("a retry is scheduled");
+    let wait = hotich_protocol::Timestamp::parse_rfc3339(next_retry)
+        .expect("next_retry_at")
+        .millis()
+        - hotich_protocol::Timestamp::now().millis();
+    assert!(wait > 45_000, "the backoff is only {wait} ms: {s}");
+
+    proxy.set_mode(Mode::Pass);
+    let back = Instant::now();
+    wait_drained(&agent, Duration::from_secs(20));
+    assert!(
+        back.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        back.elapsed()
+    );
+    assert!(agent.stop_service());
+    assert_export_matches_journal(&server, &[&agent]);
+    assert_eq!(server.export().len(), 500);
+}
