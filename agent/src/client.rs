@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hotich_protocol::wire::{
     CHAIN_PATH, ChainState, ErrorBody, HAVE_PATH, HEARTBEAT_PATH, HaveRequest, HaveResponse,
-    Heartbeat, HeartbeatAck, UPLOAD_PATH, UploadRequest, UploadResponse,
+    Heartbeat, HeartbeatAck, UPLOAD_PATH, UploadRequest, UploadResponse, WHOAMI_PATH, WhoAmI,
 };
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
@@ -357,6 +357,12 @@ impl ApiClient {
 
     pub async fn chain(&self) -> Result<ChainState, ApiError> {
         self.send(self.http.get(format!("{}{CHAIN_PATH}", self.base)))
+            .await
+    }
+
+    /// Who the server takes this token for (`init`, `doctor`).
+    pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
+        self.send(self.http.get(format!("{}{WHOAMI_PATH}", self.base)))
             .await
     }
 

@@ -18,6 +18,7 @@ pub const MAX_SEQ: u64 = 1 << 53;
 pub const HAVE_PATH: &str = "/api/v1/have";
 pub const CHAIN_PATH: &str = "/api/v1/chain";
 pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";
+pub const WHOAMI_PATH: &str = "/api/v1/whoami";
 
 /// `POST /api/v1/upload`: consecutive journal entries of the calling agent.
 #[derive(Debug, Serialize, Deserialize)]
@@ -204,6 +205,25 @@ pub struct LogLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatAck {
     pub server_time: Timestamp,
+}
+
+/// `GET /api/v1/whoami`: who the server takes this token for, so that
+/// `init` and `doctor` can confirm the token, the commune and the link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub agent_id: i64,
+    pub commune: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The province's official name (not its code), for people to read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    /// The server's clock, for the agent to measure its own against.
+    pub server_time: Timestamp,
+    #[serde(default)]
+    pub server_version: String,
 }
 
 /// The body of every non-2xx answer.

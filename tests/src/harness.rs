@@ -383,7 +383,24 @@ impl TestAgent {
         Self::init_with(server_url, token, commune, FAST_SYNC)
     }
 
+    /// `init` as IT staff run it: the server confirms the token and commune.
     pub fn init_with(server_url: &str, token: &str, commune: &str, sync_toml: &str) -> TestAgent {
+        Self::init_with_flags(server_url, token, commune, sync_toml, &[])
+    }
+
+    /// `init --offline`: set up without a server to ask (tests of the
+    /// agent alone, or of a server that is down from the start).
+    pub fn init_offline(server_url: &str, token: &str, commune: &str) -> TestAgent {
+        Self::init_with_flags(server_url, token, commune, FAST_SYNC, &["--offline"])
+    }
+
+    pub fn init_with_flags(
+        server_url: &str,
+        token: &str,
+        commune: &str,
+        sync_toml: &str,
+        flags: &[&str],
+    ) -> TestAgent {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("agent");
         let agent = TestAgent {
@@ -391,15 +408,18 @@ impl TestAgent {
             data_dir,
             service: None,
         };
-        let out = agent.cmd(&[
-            "init",
-            "--server",
-            server_url,
-            "--token",
-            token,
-            "--commune",
-            commune,
-        ]);
+        let out = run(agent
+            .command()
+            .args([
+                "init",
+                "--server",
+                server_url,
+                "--token",
+                token,
+                "--commune",
+                commune,
+            ])
+            .args(flags));
         assert!(out.status.success(), "init: {}", stderr(&out));
         if !sync_toml.is_empty() {
             let config = agent.data_dir.join("config.toml");

@@ -23,7 +23,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// An agent whose server does not exist: enough for local commands.
 fn offline_agent() -> TestAgent {
-    TestAgent::init("http://127.0.0.1:9", "hts_test", "00004")
+    TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004")
 }
 
 fn one_line_error(out: &std::process::Output) -> String {
@@ -210,7 +210,7 @@ fn bad_inputs_each_get_a_clear_message() {
 
 #[test]
 fn init_is_private_never_prints_the_token_and_refuses_to_overwrite() {
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_secret_token_value", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_secret_token_value", "00004");
     let config = std::fs::read_to_string(agent.data_dir.join("config.toml")).unwrap();
     assert!(config.contains("hts_secret_token_value"));
     #[cfg(unix)]
@@ -247,6 +247,7 @@ fn init_is_private_never_prints_the_token_and_refuses_to_overwrite() {
         "--commune",
         "00004",
         "--force",
+        "--offline",
     ]);
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(!stdout(&forced).contains("hts_other") && !stderr(&forced).contains("hts_other"));

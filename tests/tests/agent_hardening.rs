@@ -125,7 +125,7 @@ fn sync_now_stops_when_nothing_moves_and_says_how_to_continue() {
 /// Timeouts once panicked on 1e300 (exit 101): now exit 2 naming the value.
 #[test]
 fn out_of_range_timeouts_are_usage_errors() {
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     for bad in ["1e300", "-1", "0", "NaN", "700000"] {
         let out = agent.cmd(&["sync", &format!("--timeout={bad}")]);
         assert_eq!(out.status.code(), Some(2), "--timeout {bad}");
@@ -152,7 +152,7 @@ fn out_of_range_timeouts_are_usage_errors() {
 /// start a new journal: 9,000 records gone without a word.
 #[test]
 fn an_emptied_deleted_or_swapped_journal_is_refused_everywhere() {
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     import(&agent, 3, 0, 30);
     let journal = agent.journal_path();
     let saved = std::fs::read(&journal).unwrap();
@@ -194,7 +194,7 @@ fn an_emptied_deleted_or_swapped_journal_is_refused_everywhere() {
     assert!(!journal.exists(), "no new journal was started");
 
     // Another agent's journal put in its place.
-    let other = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let other = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     import(&other, 4, 0, 40);
     std::fs::copy(other.journal_path(), &journal).unwrap();
     let out = agent.cmd(&["status"]);
@@ -319,7 +319,7 @@ fn a_damaged_entry_is_parked_and_the_rest_flow() {
 /// allocating 2 GB; a FIFO hung `import` forever.
 #[test]
 fn hostile_files_get_a_clear_error_quickly() {
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     let dir = agent.dir.path();
     let csv = dir.join("big-index.csv");
     std::fs::write(
@@ -353,7 +353,7 @@ fn hostile_files_get_a_clear_error_quickly() {
 /// planted at their name.
 #[test]
 fn a_link_at_the_rejects_name_is_replaced_not_written_through() {
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     let dir = agent.dir.path();
     let victim = dir.join("victim.txt");
     std::fs::write(&victim, "precious").unwrap();
@@ -375,7 +375,7 @@ fn a_link_at_the_rejects_name_is_replaced_not_written_through() {
 #[test]
 fn status_and_verify_work_in_a_read_only_data_dir() {
     use std::os::unix::fs::PermissionsExt;
-    let agent = TestAgent::init("http://127.0.0.1:9", "hts_test", "00004");
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
     import(&agent, 10, 0, 25);
     // Hand the directory to "nobody", readable but not writable by it.
     let chown = run(Command::new("chown")
@@ -446,9 +446,12 @@ fn init_refuses_cleartext_http_to_another_host() {
         "{err}"
     );
     assert!(!data.join("config.toml").exists());
-    let out = init("http://hotich.example.vn", &["--allow-insecure-http"]);
+    let out = init(
+        "http://hotich.example.vn",
+        &["--allow-insecure-http", "--offline"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = init("http://127.0.0.1:8700", &["--force"]);
+    let out = init("http://127.0.0.1:8700", &["--force", "--offline"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
 

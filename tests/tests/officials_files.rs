@@ -24,7 +24,7 @@ fn expected() -> Value {
 
 /// An agent of commune 00004 with nowhere to sync to: enough to import.
 fn agent() -> TestAgent {
-    TestAgent::init("http://127.0.0.1:9", "hts_test", "00004")
+    TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004")
 }
 
 /// Copies a fixture next to the agent (its rejects file is written beside it).

@@ -8,6 +8,7 @@
 //! - `sync`: "sync now" and its display;
 //! - here: `run`, `status`, `verify`, `requeue`.
 
+mod doctor;
 mod files;
 mod setup;
 mod sync;
@@ -103,6 +104,16 @@ pub enum Command {
         /// records then cross the network unencrypted).
         #[arg(long)]
         allow_insecure_http: bool,
+        /// Do not ask the server to confirm the token and commune now (no
+        /// network at install time); `hotich-agent doctor` checks later.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Check this PC's setup: the server, the token and commune, the clock,
+    /// the disk, the journal and the service.
+    Doctor {
+        #[arg(long)]
+        json: bool,
     },
     /// Add records from .xlsx, .csv, .jsonl or .json files to the journal.
     Import {
@@ -190,6 +201,9 @@ impl Command {
             // The official watches `sync`: its own lines say what happens;
             // the engine's warnings would say it twice.
             Command::Sync { .. } => "error",
+            // Their findings are the output; a library's log line would
+            // only repeat one of them, worse worded.
+            Command::Init { .. } | Command::Doctor { .. } => "off",
             _ => "warn",
         }
     }
@@ -215,6 +229,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             ca_cert,
             force,
             allow_insecure_http,
+            offline,
         } => setup::init(
             &resolve()?,
             setup::InitArgs {
@@ -224,8 +239,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                 ca_cert,
                 force,
                 allow_insecure_http,
+                offline,
             },
         ),
+        Command::Doctor { json } => doctor::doctor(&resolve()?, json),
         Command::Import { files, kind, json } => {
             files::import(&resolve()?, &files, kind.map(Into::into), json)
         }

@@ -233,3 +233,27 @@ journal-behind = journal.db has { $head } entries but held { $held }: it was rep
 journal-id-unreadable = cannot read { $file }: { $detail }
 journal-id-damaged = { $file } is damaged: { $detail }
 journal-old-format = the journal is in an older format (schema { $version }); it is brought up to date by any command that may write, run by the data directory's owner
+
+## Setup checks and doctor
+
+init-offline = Not checked with the server (--offline): run `hotich-agent doctor` once the network is there.
+init-confirmed = The server knows this token: commune { $commune }{ $place }; this PC's clock is { $skew } s off the server's.
+init-token-refused = the server at { $server } does not accept this token: { $detail }. Check the token from `hotich-server agent add`; nothing was written.
+init-unreachable = cannot check the setup with the server at { $server }: { $detail }. Check the address and the network (or the CA certificate for https), or set up now with --offline and run `hotich-agent doctor` later; nothing was written.
+init-check-failed = the server at { $server } could not confirm this setup: { $detail }; nothing was written.
+init-wrong-commune = this token belongs to commune { $token_commune }, not { $commune }: check the commune code, or ask the IT staff for this commune's token; nothing was written.
+doctor-check-config = Setup
+doctor-check-server = Server
+doctor-check-clock = Clock
+doctor-check-disk = Disk
+doctor-check-journal = Journal
+doctor-check-service = Service
+doctor-config = { $path }: commune { $commune }, server { $server }
+doctor-clock-ok = { $skew } s off the server's clock
+doctor-clock-off = this PC's clock is { $skew } s off the server's: set the date and time (dates on the dashboard and in the journal depend on it)
+doctor-disk = { $mb } MB free
+doctor-disk-unknown = free space unknown
+doctor-journal = { $total } entries, { $pending } waiting, { $parked } refused
+doctor-service-running = running (process { $pid })
+doctor-service-stopped = not running: records are sent only when someone runs `hotich-agent sync`
+doctor-wrong-commune = the token in the setup belongs to commune { $token_commune }, not { $commune }: run `hotich-agent init --force` with this commune's token

@@ -233,3 +233,27 @@ journal-behind = journal.db có { $head } bản ghi nhưng từng có { $held }:
 journal-id-unreadable = không đọc được { $file }: { $detail }
 journal-id-damaged = { $file } bị hỏng: { $detail }
 journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version }); bất kỳ lệnh nào có ghi (do chủ thư mục dữ liệu chạy) sẽ cập nhật nó
+
+## Setup checks and doctor
+
+init-offline = Chưa kiểm tra với máy chủ (--offline): khi có mạng, hãy chạy `hotich-agent doctor`.
+init-confirmed = Máy chủ nhận mã khóa này: xã { $commune }{ $place }; đồng hồ máy này lệch { $skew } giây so với máy chủ.
+init-token-refused = máy chủ { $server } không chấp nhận mã khóa này: { $detail }. Hãy kiểm tra mã khóa do `hotich-server agent add` cấp; chưa ghi gì.
+init-unreachable = không kiểm tra được với máy chủ { $server }: { $detail }. Hãy kiểm tra địa chỉ và mạng (hoặc chứng chỉ CA nếu dùng https), hoặc cài đặt trước với --offline rồi chạy `hotich-agent doctor` sau; chưa ghi gì.
+init-check-failed = máy chủ { $server } không xác nhận được cài đặt này: { $detail }; chưa ghi gì.
+init-wrong-commune = mã khóa này của xã { $token_commune }, không phải xã { $commune }: hãy kiểm tra mã xã, hoặc xin cán bộ CNTT mã khóa của xã này; chưa ghi gì.
+doctor-check-config = Cài đặt
+doctor-check-server = Máy chủ
+doctor-check-clock = Đồng hồ
+doctor-check-disk = Ổ đĩa
+doctor-check-journal = Nhật ký
+doctor-check-service = Dịch vụ
+doctor-config = { $path }: xã { $commune }, máy chủ { $server }
+doctor-clock-ok = lệch { $skew } giây so với đồng hồ máy chủ
+doctor-clock-off = đồng hồ máy này lệch { $skew } giây so với máy chủ: hãy chỉnh ngày giờ (ngày tháng trên trang theo dõi và trong nhật ký phụ thuộc vào nó)
+doctor-disk = còn trống { $mb } MB
+doctor-disk-unknown = không rõ dung lượng trống
+doctor-journal = { $total } bản ghi, { $pending } đang chờ gửi, { $parked } bị từ chối
+doctor-service-running = đang chạy (tiến trình { $pid })
+doctor-service-stopped = không chạy: hồ sơ chỉ được gửi khi có người chạy `hotich-agent sync`
+doctor-wrong-commune = mã khóa trong cài đặt là của xã { $token_commune }, không phải xã { $commune }: hãy chạy `hotich-agent init --force` với mã khóa của xã này

@@ -97,6 +97,12 @@ pub fn router<S: Storage>(
         uploads: Arc::new(UploadGate::new(limits.upload_slots)),
         heartbeats: Arc::new(HeartbeatWriter::start(store.clone())),
     };
+    let setup = Router::new()
+        .route(
+            hotich_protocol::wire::WHOAMI_PATH,
+            get(queries::whoami::<S>),
+        )
+        .with_state(state.clone());
     let api = Router::new()
         .route(UPLOAD_PATH, post(upload::upload::<S>))
         .route(HAVE_PATH, post(queries::have::<S>))
@@ -115,6 +121,7 @@ pub fn router<S: Storage>(
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(api)
+        .merge(setup)
         .merge(web)
         .fallback(|| async { ApiError::NotFound })
         .layer(RequestDecompressionLayer::new())

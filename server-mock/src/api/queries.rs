@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use hotich_protocol::Timestamp;
 use hotich_protocol::wire::{
-    ChainState, HaveRequest, HaveResponse, Heartbeat, HeartbeatAck, MAX_SEQ,
+    ChainState, HaveRequest, HaveResponse, Heartbeat, HeartbeatAck, MAX_SEQ, WhoAmI,
 };
 use serde::de::DeserializeOwned;
 
@@ -82,6 +82,27 @@ pub async fn chain<S: Storage>(
 ) -> Result<axum::Json<ChainState>, ApiError> {
     let agent = authenticate(&state, &headers).await?;
     Ok(axum::Json(state.store.chain_state(agent.id).await?))
+}
+
+/// Who this token belongs to: what `init` and `doctor` check before anything
+/// is written or sent. Outside fault injection: it is a setup check.
+pub async fn whoami<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+) -> Result<axum::Json<WhoAmI>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let province = agent.province.as_deref().map(|code| {
+        crate::provinces::by_code(code).map_or_else(|| code.to_string(), |p| p.name.to_string())
+    });
+    Ok(axum::Json(WhoAmI {
+        agent_id: agent.id,
+        commune: agent.commune,
+        name: agent.name,
+        province,
+        area: agent.area,
+        server_time: Timestamp::now(),
+        server_version: env!("CARGO_PKG_VERSION").to_string(),
+    }))
 }
 
 pub async fn heartbeat<S: Storage>(

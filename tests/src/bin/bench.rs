@@ -456,7 +456,13 @@ fn bench_import(args: &Args, dir: &Path) -> Result<()> {
     println!("|----:|--------:|----------:|---------------------:|");
     let (mut rates, mut sizes) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
-        let agent = TestAgent::init_with("http://127.0.0.1:9", "hts_bench", "00004", "");
+        let agent = TestAgent::init_with_flags(
+            "http://127.0.0.1:9",
+            "hts_bench",
+            "00004",
+            "",
+            &["--offline"],
+        );
         let t = Instant::now();
         let out = agent.import(&file);
         let secs = t.elapsed().as_secs_f64();
@@ -585,7 +591,13 @@ fn bench_xlsx_import(args: &Args, dir: &Path) -> Result<()> {
     println!("|----:|--------:|-------:|------------:|");
     let (mut rates, mut peaks) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
-        let agent = TestAgent::init_with("http://127.0.0.1:9", "hts_bench", "00004", "");
+        let agent = TestAgent::init_with_flags(
+            "http://127.0.0.1:9",
+            "hts_bench",
+            "00004",
+            "",
+            &["--offline"],
+        );
         let t = Instant::now();
         let child = agent
             .command()
