@@ -69,7 +69,7 @@ fn sync_now_pushes_through_a_link_that_resets_every_20_to_120_kb() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     // Some were found held after a cut answer rather than sent again.
     assert!(
-        stdout(&out).contains("record(s) sent, 0 waiting"),
+        stdout(&out).contains("record(s) stored centrally, 0 refused, 0 waiting"),
         "{}",
         stdout(&out)
     );
@@ -91,8 +91,9 @@ fn sync_now_pushes_through_a_link_that_resets_every_20_to_120_kb() {
 fn sync_now_stops_when_nothing_moves_and_says_how_to_continue() {
     let server = TestServer::start();
     let token = server.add_agent("00004");
-    let proxy = FaultProxy::start(server.addr, Mode::Reset).unwrap();
+    let proxy = FaultProxy::start(server.addr, Mode::Pass).unwrap();
     let agent = TestAgent::init_with(&proxy.url(), &token, "00004", &tuning(3));
+    proxy.set_mode(Mode::Reset);
     import(&agent, 2, 0, 50);
     let t = Instant::now();
     let out = agent.cmd(&["sync"]);
@@ -300,7 +301,20 @@ fn a_damaged_entry_is_parked_and_the_rest_flow() {
          UPDATE entries SET record = 'not json {' WHERE seq = 17;",
     );
     let out = agent.cmd(&["sync", "--timeout", "60"]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    // The rest went through; the damaged one is not stored, so sync says so
+    // and exits 1.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("39 record(s) stored centrally, 1 refused, 0 waiting"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(server.export().len(), 39);
     let status = agent.status();
     assert_eq!(status["parked"], 1);
@@ -489,7 +503,14 @@ fn a_journal_from_the_previous_release_migrates_forward() {
     // the old normal form kept, which is parked with a plain reason rather
     // than sent to be refused as altered.
     let out = agent.cmd(&["sync", "--timeout", "60"]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("1 refused"), "{}", stdout(&out));
     assert_eq!(server.export().len(), 34);
     let status = agent.status();
     assert_eq!(status["parked"], 1, "{status}");

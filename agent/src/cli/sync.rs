@@ -92,9 +92,12 @@ fn how_to_continue(service_running: bool) -> String {
     }
 }
 
-/// The one line a sync ends with, and its exit code.
+/// The one line a sync ends with, and its exit code: 1 when the server
+/// refused a record during this sync (it is parked, not stored, and needs a
+/// person), even though everything else went through.
 fn sync_result(
     finished: Option<SyncEvent>,
+    outcome: Outcome,
     limits: crate::sync_now::Limits,
     service_running: bool,
     json: bool,
@@ -104,7 +107,7 @@ fn sync_result(
         ending,
         sent,
         pending,
-        parked,
+        parked: _,
         error,
         info,
     }) = finished
@@ -116,15 +119,29 @@ fn sync_result(
     };
     let error = i18n::error_info(info.as_ref(), &error.unwrap_or_default());
     let hint = how_to_continue(service_running);
+    let Outcome { stored, refused } = outcome;
+    let refused_exit = if refused > 0 {
+        ExitCode::from(crate::error::EXIT_PROBLEMS)
+    } else {
+        ExitCode::SUCCESS
+    };
     match ending {
         // A script reads the `finished` event already printed.
-        Ending::Drained if json => Ok(ExitCode::SUCCESS),
+        Ending::Drained if json => Ok(refused_exit),
         Ending::Drained => {
-            println!("{}", tr!("sync-complete", sent = sent, pending = pending));
-            if parked > 0 {
-                println!("{}", tr!("sync-refused-some", count = parked));
+            println!(
+                "{}",
+                tr!(
+                    "sync-complete",
+                    stored = stored,
+                    refused = refused,
+                    pending = pending
+                )
+            );
+            if refused > 0 {
+                println!("{}", tr!("sync-refused-some", count = refused));
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(refused_exit)
         }
         Ending::TimedOut => Err(AgentError::Failed(tr!(
             "sync-timed-out",
@@ -186,6 +203,8 @@ pub(super) fn sync(
         json,
         tty: !json && std::io::stderr().is_terminal(),
     };
+    // What was sent or refused before this sync is not this sync's news.
+    let before = journal_counts(data_dir);
     let runtime = runtime()?;
     let (finished, service_running) = runtime.block_on(async {
         match SyncLock::acquire(data_dir.path()) {
@@ -223,7 +242,27 @@ pub(super) fn sync(
             Err(e) => Err(e.into()),
         }
     })?;
-    sync_result(finished, limits, service_running, json)
+    let after = journal_counts(data_dir);
+    let outcome = Outcome {
+        stored: after.0.saturating_sub(before.0),
+        refused: after.1.saturating_sub(before.1),
+    };
+    sync_result(finished, outcome, limits, service_running, json)
+}
+
+/// Entries sent (acked) and refused (parked) in the journal now.
+fn journal_counts(data_dir: &DataDir) -> (u64, u64) {
+    data_dir
+        .open_journal(crate::journal::Access::ReadOnly)
+        .and_then(|j| j.counts())
+        .map_or((0, 0), |c| (c.acked, c.parked))
+}
+
+/// What one sync did: records newly stored centrally, and newly refused.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    stored: u64,
+    refused: u64,
 }
 
 /// How long past its own timeout `sync` waits for the service to report.
