@@ -30,6 +30,14 @@ impl Secret {
     }
 }
 
+impl Secret {
+    /// What may be shown of it: its kind (`hts_`), never its value.
+    pub fn redacted(&self) -> String {
+        let kind = self.0.split('_').next().filter(|k| *k != self.0.as_str());
+        format!("{}***", kind.map(|k| format!("{k}_")).unwrap_or_default())
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

@@ -624,3 +624,40 @@ fn hash_of_a_record_is_the_hash_it_is_stored_under() {
     assert_eq!(out.status.code(), Some(1));
     assert!(one_line_error(&out).contains("registered_on"));
 }
+
+/// `config show` prints what is in use (the file, then the environment),
+/// every setting, and never the token.
+#[test]
+fn config_show_prints_the_effective_settings_without_the_token() {
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_secret_token_value", "00004");
+    let out = run(agent
+        .command()
+        .env("HOTICH_SERVER", "https://hotich.example.vn")
+        .args(["config", "show", "--json"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("secret_token_value"), "{text}");
+    let shown: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(shown["server"], "https://hotich.example.vn");
+    assert_eq!(shown["token"], "hts_***");
+    assert_eq!(shown["commune"], "00004");
+    assert_eq!(shown["sync"]["probe_secs"], 5);
+    let toml = stdout(&agent.cmd(&["config", "show"]));
+    assert!(
+        toml.contains("[sync]")
+            && toml.contains("token = \"hts_***\"")
+            && !toml.contains("secret_token_value"),
+        "{toml}"
+    );
+    // A bad value is an error at start that names the key.
+    let config = agent.data_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[sync]\n", "[sync]\nprobe_secs = 0\n"),
+    )
+    .unwrap();
+    let out = agent.cmd(&["config", "show"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("probe_secs"), "{}", stderr(&out));
+}

@@ -109,6 +109,12 @@ pub enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// The agent's configuration as it is used: config.toml with the
+    /// environment applied, every setting with its value, the token hidden.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Check this PC's setup: the server, the token and commune, the clock,
     /// the disk, the journal and the service.
     Doctor {
@@ -193,6 +199,15 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (TOML, or JSON with --json).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 impl Command {
     /// The log level a command uses unless told otherwise.
     pub fn default_log_level(&self) -> &'static str {
@@ -243,6 +258,30 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             },
         ),
         Command::Doctor { json } => doctor::doctor(&resolve()?, json),
+        Command::Config {
+            command: ConfigCommand::Show { json },
+        } => {
+            let data_dir = resolve()?;
+            let config = AgentConfig::load(&data_dir)?;
+            let mut shown = serde_json::to_value(&config)
+                .map_err(|e| AgentError::Failed(format!("the configuration: {e}")))?;
+            shown["token"] = config.token.redacted().into();
+            if json {
+                println!("{shown}");
+            } else {
+                let text = toml::to_string_pretty(&shown)
+                    .map_err(|e| AgentError::Failed(format!("the configuration: {e}")))?;
+                println!(
+                    "{}",
+                    tr!(
+                        "config-show-header",
+                        path = data_dir.config_path().display().to_string()
+                    )
+                );
+                print!("{text}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Import { files, kind, json } => {
             files::import(&resolve()?, &files, kind.map(Into::into), json)
         }
