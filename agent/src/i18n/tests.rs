@@ -114,17 +114,20 @@ fn every_problem_code_and_error_kind_has_words() {
 
 #[test]
 fn messages_are_worded_with_their_values() {
-    let vi = message_in(
-        Lang::Vi,
-        "sync-complete",
-        &[("sent", Arg::from(3u64)), ("pending", Arg::from(0u64))],
+    let args = [
+        ("stored", Arg::from(3u64)),
+        ("refused", Arg::from(1u64)),
+        ("pending", Arg::from(0u64)),
+    ];
+    let vi = message_in(Lang::Vi, "sync-complete", &args);
+    assert_eq!(
+        vi,
+        "Đồng bộ xong: 3 hồ sơ đã lưu ở máy chủ, 1 bị từ chối, còn 0 chờ."
     );
-    assert_eq!(vi, "Đồng bộ xong: đã gửi 3 hồ sơ, còn 0 chờ.");
-    let en = message_in(
-        Lang::En,
-        "sync-complete",
-        &[("sent", Arg::from(3u64)), ("pending", Arg::from(0u64))],
+    let en = message_in(Lang::En, "sync-complete", &args);
+    assert_eq!(
+        en,
+        "Sync complete: 3 record(s) stored centrally, 1 refused, 0 waiting."
     );
-    assert_eq!(en, "Sync complete: 3 record(s) sent, 0 waiting.");
     assert!(message_in(Lang::Vi, "no-such-message", &[]).starts_with("[no-such-message]"));
 }
