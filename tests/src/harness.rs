@@ -221,18 +221,7 @@ impl TestServer {
 
     /// Registers an agent; returns its token.
     pub fn add_agent(&self, commune: &str) -> String {
-        let out = run(Command::new(server_bin()).args([
-            "agent",
-            "add",
-            "--database",
-            &self.database,
-            "--commune",
-            commune,
-            "--json",
-        ]));
-        assert!(out.status.success(), "agent add: {}", stderr(&out));
-        let v: Value = serde_json::from_slice(&out.stdout).expect("agent add --json");
-        v["token"].as_str().expect("token").to_string()
+        self.add_agent_with(commune, &[])
     }
 
     /// Registers an agent with more flags (`--province`, `--area`, `--name`);
@@ -286,6 +275,35 @@ impl TestServer {
             b"",
         )
         .expect("GET from the server")
+    }
+
+    /// `POST /api/v1/heartbeat` with `token`, as an agent sends it.
+    pub fn heartbeat(&self, token: &str, body: &Value) -> crate::http::Answer {
+        crate::http::request(
+            self.addr,
+            "POST",
+            "/api/v1/heartbeat",
+            &[
+                ("Authorization", &format!("Bearer {token}")),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .expect("POST /api/v1/heartbeat")
+    }
+
+    /// Posts the login form as a browser would (`name`, `password`, and
+    /// `next=/`).
+    pub fn post_login(&self, name: &str, password: &str) -> crate::http::Answer {
+        let form = format!("name={name}&password={password}&next=%2F");
+        crate::http::request(
+            self.addr,
+            "POST",
+            "/login",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            form.as_bytes(),
+        )
+        .expect("POST /login")
     }
 
     /// `/metrics` as a national viewer.
@@ -523,6 +541,12 @@ impl Drop for TestAgent {
     fn drop(&mut self) {
         self.kill_service();
     }
+}
+
+/// The time `secs` seconds ago, as the wire writes it (RFC 3339).
+pub fn rfc3339_ago(secs: i64) -> String {
+    hotich_protocol::Timestamp(hotich_protocol::Timestamp::now().millis() - secs * 1000)
+        .to_rfc3339()
 }
 
 pub fn hex_lower(bytes: &[u8]) -> String {

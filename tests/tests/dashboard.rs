@@ -10,23 +10,11 @@ use hotich_tests::{RecordGen, TestAgent};
 use serde_json::{Value, json};
 
 fn beat(server: &TestServer, token: &str, body: Value) -> Answer {
-    let body = body.to_string();
-    request(
-        server.addr,
-        "POST",
-        "/api/v1/heartbeat",
-        &[
-            ("Authorization", &format!("Bearer {token}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.as_bytes(),
-    )
-    .unwrap()
+    server.heartbeat(token, &body)
 }
 
 fn ago(secs: i64) -> String {
-    hotich_protocol::Timestamp(hotich_protocol::Timestamp::now().millis() - secs * 1000)
-        .to_rfc3339()
+    hotich_tests::harness::rfc3339_ago(secs)
 }
 
 fn status(server: &TestServer, login: &Login, query: &str) -> Value {
@@ -51,15 +39,7 @@ fn states(v: &Value) -> Vec<(String, String)> {
 
 /// Logs in through the form; returns the session cookie.
 fn login_cookie(server: &TestServer, login: &Login) -> String {
-    let form = format!("name={}&password={}&next=%2F", login.name, login.password);
-    let answer = request(
-        server.addr,
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        form.as_bytes(),
-    )
-    .unwrap();
+    let answer = server.post_login(&login.name, &login.password);
     assert_eq!(answer.status, 303, "{}", answer.text());
     let cookie = answer.header("set-cookie").unwrap().to_string();
     assert!(
@@ -258,27 +238,11 @@ fn logins_are_limited_revocable_and_only_admins_manage_agents() {
     let _ = other_province;
     // A few wrong passwords, then even the right one is refused for a while.
     for _ in 0..5 {
-        let form = format!("name={}&password=wrong", admin.name);
-        let out = request(
-            server.addr,
-            "POST",
-            "/login",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            form.as_bytes(),
-        )
-        .unwrap();
+        let out = server.post_login(&admin.name, "wrong");
         assert_eq!(out.status, 401);
         assert!(out.text().contains("Sai tên đăng nhập hoặc mật khẩu"));
     }
-    let form = format!("name={}&password={}", admin.name, admin.password);
-    let out = request(
-        server.addr,
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        form.as_bytes(),
-    )
-    .unwrap();
+    let out = server.post_login(&admin.name, &admin.password);
     assert_eq!(out.status, 429, "{}", out.text());
     // The plain viewer may look but not manage agents.
     let cookie = login_cookie(&server, &plain);

@@ -7,28 +7,17 @@ use std::time::Duration;
 
 use hotich_tests::browser::Browser;
 use hotich_tests::harness::{Db, TestServer};
-use hotich_tests::http::{Answer, request};
+use hotich_tests::http::Answer;
 use serde_json::{Value, json};
 
 fn beat(server: &TestServer, token: &str, body: Value) -> Answer {
-    let answer = request(
-        server.addr,
-        "POST",
-        "/api/v1/heartbeat",
-        &[
-            ("Authorization", &format!("Bearer {token}")),
-            ("Content-Type", "application/json"),
-        ],
-        body.to_string().as_bytes(),
-    )
-    .expect("heartbeat");
+    let answer = server.heartbeat(token, &body);
     assert_eq!(answer.status, 200, "{}", answer.text());
     answer
 }
 
 fn ago(secs: i64) -> String {
-    hotich_protocol::Timestamp(hotich_protocol::Timestamp::now().millis() - secs * 1000)
-        .to_rfc3339()
+    hotich_tests::harness::rfc3339_ago(secs)
 }
 
 /// The commune rows the page shows: code, state and the row's visible text.

@@ -158,15 +158,7 @@ fn two_replicas_on_one_postgres_lose_and_double_nothing_when_agents_switch_mid_s
 
     // And a viewer logged in on one replica is logged in on the other: the
     // sessions live in the database.
-    let form = format!("name={}&password={}&next=%2F", viewer.name, viewer.password);
-    let login = hotich_tests::http::request(
-        a.addr,
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        form.as_bytes(),
-    )
-    .expect("login");
+    let login = a.post_login(&viewer.name, &viewer.password);
     assert_eq!(login.status, 303, "{}", login.text());
     let cookie = login
         .header("set-cookie")
