@@ -61,6 +61,13 @@ pub enum ApiError {
          data directory from its backup, or tell the IT staff"
     )]
     JournalDiffers { at: u64 },
+    /// The server no longer accepts this agent's version.
+    #[error(
+        "the central server accepts hotich-agent {required} or newer; this PC runs {running}. \
+         Install hotich-agent {required} or newer (ask the IT staff); the records already \
+         entered stay in the journal and are sent after the upgrade"
+    )]
+    TooOld { running: String, required: String },
     /// A failure of this program (a request that does not serialize, a
     /// task that panicked), not of the network or the server.
     #[error("internal error: {0}")]
@@ -110,6 +117,7 @@ impl ApiError {
             ApiError::JournalBehind { .. } => "journal-behind",
             ApiError::JournalDiffers { .. } => "journal-differs",
             ApiError::Internal(_) => "internal",
+            ApiError::TooOld { .. } => "too-old",
         }
     }
 
@@ -143,6 +151,10 @@ impl ApiError {
                 put("local", local.to_string());
             }
             ApiError::JournalDiffers { at } => put("at", at.to_string()),
+            ApiError::TooOld { running, required } => {
+                put("running", running.clone());
+                put("required", required.clone());
+            }
         }
         ErrorInfo {
             kind: self.kind().to_string(),
@@ -167,6 +179,7 @@ impl ApiError {
             | ApiError::Setup(_)
             | ApiError::JournalBehind { .. }
             | ApiError::JournalDiffers { .. }
+            | ApiError::TooOld { .. }
             | ApiError::Internal(_) => RetryClass::Permanent,
         }
     }
@@ -295,20 +308,31 @@ impl ApiClient {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let body = response.bytes().await.unwrap_or_default();
-        let message = serde_json::from_slice::<ErrorBody>(&body)
-            .map(|b| b.message)
-            .unwrap_or_else(|_| {
-                let text = String::from_utf8_lossy(&body);
-                let text = text.trim();
-                if text.is_empty() {
-                    status
-                        .canonical_reason()
-                        .unwrap_or("no reason given")
-                        .to_string()
-                } else {
-                    text.chars().take(ERROR_TEXT_SHOWN).collect()
-                }
+        let parsed = serde_json::from_slice::<ErrorBody>(&body);
+        if let Ok(ErrorBody {
+            error,
+            min_agent_version: Some(required),
+            ..
+        }) = &parsed
+            && error == hotich_protocol::wire::AGENT_TOO_OLD
+        {
+            return Err(ApiError::TooOld {
+                running: env!("CARGO_PKG_VERSION").to_string(),
+                required: required.clone(),
             });
+        }
+        let message = parsed.map(|b| b.message).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(&body);
+            let text = text.trim();
+            if text.is_empty() {
+                status
+                    .canonical_reason()
+                    .unwrap_or("no reason given")
+                    .to_string()
+            } else {
+                text.chars().take(ERROR_TEXT_SHOWN).collect()
+            }
+        });
         Err(match status {
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized(message),
             StatusCode::FORBIDDEN => ApiError::Forbidden(message),

@@ -366,7 +366,12 @@ impl DataDir {
 #[cfg(unix)]
 pub fn free_disk_bytes(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let dir = path.parent().unwrap_or(path);
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        // `journal.db` in the current directory, or `/`.
+        _ if path.parent().is_some() => Path::new("."),
+        _ => path,
+    };
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `stat` a writable statvfs.

@@ -236,6 +236,50 @@ pub struct ErrorBody {
     /// Whether the same request may succeed later.
     #[serde(default)]
     pub retryable: bool,
+    /// With [`AGENT_TOO_OLD`]: the oldest agent version the server accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_agent_version: Option<String>,
+}
+
+/// The error code of a server that refuses this agent's version.
+pub const AGENT_TOO_OLD: &str = "agent_too_old";
+
+/// The agent's name and version as it sends them in `User-Agent`.
+pub const AGENT_PRODUCT: &str = "hotich-agent";
+
+/// A release version `MAJOR.MINOR.PATCH` (a `-pre` or `+build` tail is
+/// ignored), comparable, for the server's oldest accepted agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64, pub u64, pub u64);
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        let core = text.trim().split(['-', '+']).next()?;
+        let mut parts = core.split('.');
+        let mut next = || -> Option<u64> {
+            let p = parts.next()?;
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            p.parse().ok()
+        };
+        let v = Version(next()?, next()?, next()?);
+        parts.next().is_none().then_some(v)
+    }
+
+    /// The version in a `User-Agent` of the form `hotich-agent/1.2.3`.
+    pub fn from_user_agent(user_agent: &str) -> Option<Version> {
+        user_agent.split_whitespace().find_map(|product| {
+            let (name, version) = product.split_once('/')?;
+            (name == AGENT_PRODUCT).then(|| Version::parse(version))?
+        })
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
 }
 
 #[cfg(test)]
@@ -253,5 +297,20 @@ mod tests {
         assert_eq!(c.highest_seq, 0);
         let h: Heartbeat = serde_json::from_str(r#"{"sent_at":"2026-11-27T00:00:00Z"}"#).unwrap();
         assert_eq!(h.pending, 0);
+    }
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert_eq!(Version::parse("0.10.2"), Some(Version(0, 10, 2)));
+        assert!(Version::parse("0.10.0") > Version::parse("0.9.9"));
+        assert_eq!(Version::parse("1.2.3-rc1"), Some(Version(1, 2, 3)));
+        for bad in ["", "1", "1.2", "1.2.3.4", "a.b.c", "1..3", "-1.2.3"] {
+            assert_eq!(Version::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Version::from_user_agent("hotich-agent/0.3.1"),
+            Some(Version(0, 3, 1))
+        );
+        assert_eq!(Version::from_user_agent("curl/8.0.0"), None);
     }
 }

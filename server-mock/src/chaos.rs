@@ -188,6 +188,7 @@ fn injected_unavailable(retry_after_secs: u64) -> Response {
         error: "unavailable".into(),
         message: "chaos: injected failure".into(),
         retryable: true,
+        min_agent_version: None,
     };
     let mut response = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     response

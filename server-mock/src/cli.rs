@@ -91,6 +91,10 @@ pub enum Command {
         /// The dashboard fetches a fresh list this often (seconds).
         #[arg(long, default_value_t = 30)]
         dashboard_refresh_secs: u64,
+        /// Refuse agents older than this version (e.g. 0.2.0), telling them
+        /// which version to install; their heartbeats are still taken.
+        #[arg(long, value_name = "VERSION")]
+        min_agent_version: Option<String>,
     },
     /// Dashboard logins for IT staff: add, list, revoke.
     Viewer {
@@ -237,6 +241,7 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             silent_after_hours,
             behind_after_minutes,
             dashboard_refresh_secs,
+            min_agent_version,
         } => {
             let mut config = ServerConfig::new(database(&db)?);
             let positive = |name: &str, v: f64, max: f64| {
@@ -266,6 +271,15 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             config.conn.header_timeout =
                 std::time::Duration::from_secs(header_timeout_secs.clamp(1, 3600));
             config.limits.max_entries = max_batch.max(1);
+            config.limits.min_agent_version = min_agent_version
+                .map(|text| {
+                    hotich_protocol::wire::Version::parse(&text).ok_or_else(|| {
+                        ServerError::Usage(format!(
+                            "--min-agent-version \"{text}\": write a version as MAJOR.MINOR.PATCH, e.g. 0.2.0"
+                        ))
+                    })
+                })
+                .transpose()?;
             config.tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| TlsFiles { cert, key });

@@ -35,6 +35,15 @@ pub enum ApiError {
     Internal(String),
     #[error("no such endpoint")]
     NotFound,
+    /// The agent is older than the server accepts: only installing a newer
+    /// one helps, so the message names the version to install.
+    #[error(
+        "this hotich-agent is version {running}; the central server accepts version {required} or newer. Install hotich-agent {required} or newer on this PC (ask the IT staff); the records already entered stay in the journal and are sent after the upgrade"
+    )]
+    AgentTooOld {
+        running: String,
+        required: hotich_protocol::wire::Version,
+    },
 }
 
 impl From<StoreError> for ApiError {
@@ -56,6 +65,11 @@ impl ApiError {
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", true),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", true),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", false),
+            ApiError::AgentTooOld { .. } => (
+                StatusCode::UPGRADE_REQUIRED,
+                hotich_protocol::wire::AGENT_TOO_OLD,
+                false,
+            ),
         }
     }
 }
@@ -65,6 +79,7 @@ fn error_response(status: StatusCode, code: &str, message: String, retryable: bo
         error: code.into(),
         message,
         retryable,
+        min_agent_version: None,
     };
     let mut response = (status, axum::Json(body)).into_response();
     if matches!(
@@ -81,7 +96,17 @@ fn error_response(status: StatusCode, code: &str, message: String, retryable: bo
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, retryable) = self.parts();
-        error_response(status, code, self.to_string(), retryable)
+        let mut response = error_response(status, code, self.to_string(), retryable);
+        if let ApiError::AgentTooOld { required, .. } = &self {
+            let body = ErrorBody {
+                error: code.into(),
+                message: self.to_string(),
+                retryable,
+                min_agent_version: Some(required.to_string()),
+            };
+            response = (status, axum::Json(body)).into_response();
+        }
+        response
     }
 }
 

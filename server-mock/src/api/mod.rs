@@ -23,7 +23,7 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::middleware;
 use axum::routing::{get, post};
-use hotich_protocol::wire::{CHAIN_PATH, HAVE_PATH, HEARTBEAT_PATH, UPLOAD_PATH};
+use hotich_protocol::wire::{CHAIN_PATH, HAVE_PATH, HEARTBEAT_PATH, UPLOAD_PATH, Version};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
@@ -47,6 +47,9 @@ pub struct Limits {
     pub max_have: usize,
     /// Uploads processed at once, server-wide; more wait (up to [`SLOT_WAIT`]).
     pub upload_slots: usize,
+    /// Agents older than this are refused (all but their heartbeats, so the
+    /// dashboard still shows which PCs need the upgrade).
+    pub min_agent_version: Option<Version>,
 }
 
 impl Default for Limits {
@@ -56,6 +59,7 @@ impl Default for Limits {
             max_entries: 10_000,
             max_have: 10_000,
             upload_slots: 8,
+            min_agent_version: None,
         }
     }
 }
@@ -97,17 +101,27 @@ pub fn router<S: Storage>(
         uploads: Arc::new(UploadGate::new(limits.upload_slots)),
         heartbeats: Arc::new(HeartbeatWriter::start(store.clone())),
     };
+    let min_version = limits.min_agent_version;
     let setup = Router::new()
         .route(
             hotich_protocol::wire::WHOAMI_PATH,
             get(queries::whoami::<S>),
         )
+        .layer(middleware::from_fn_with_state(
+            min_version,
+            refuse_old_agents,
+        ))
         .with_state(state.clone());
+    let heartbeats = Router::new().route(HEARTBEAT_PATH, post(queries::heartbeat::<S>));
     let api = Router::new()
         .route(UPLOAD_PATH, post(upload::upload::<S>))
         .route(HAVE_PATH, post(queries::have::<S>))
         .route(CHAIN_PATH, get(queries::chain::<S>))
-        .route(HEARTBEAT_PATH, post(queries::heartbeat::<S>))
+        .layer(middleware::from_fn_with_state(
+            min_version,
+            refuse_old_agents,
+        ))
+        .merge(heartbeats)
         .layer(middleware::from_fn_with_state(chaos, chaos::inject))
         .with_state(state);
     let web = crate::web::router(crate::web::Web {
@@ -131,6 +145,35 @@ pub fn router<S: Storage>(
             metrics,
             metrics::time_requests,
         ))
+}
+
+/// Refuses agents older than the oldest version the server accepts, before
+/// anything else: an old agent's record would otherwise be refused for a
+/// reason it cannot word (a hash or field it does not know). A client that
+/// names no agent version (a script, curl) is let through.
+async fn refuse_old_agents(
+    axum::extract::State(min_version): axum::extract::State<Option<Version>>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(required) = min_version {
+        let user_agent = request
+            .headers()
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if let Some(running) = Version::from_user_agent(user_agent)
+            && running < required
+        {
+            return ApiError::AgentTooOld {
+                running: running.to_string(),
+                required,
+            }
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn authenticate<S: Storage>(
