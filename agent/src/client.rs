@@ -245,6 +245,14 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(config: &AgentConfig) -> Result<ApiClient, ApiError> {
+        if config.token.is_empty() {
+            return Err(ApiError::Setup(
+                "this account cannot read the agent's token (it is the service's alone): \
+                 start the service (`systemctl start hotich-agent`) and run the command again, \
+                 or run it as the service's administrator"
+                    .into(),
+            ));
+        }
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(config.sync.connect_timeout())

@@ -15,9 +15,15 @@ use crate::error::ConfigError;
 pub const CONFIG_FILE: &str = "config.toml";
 pub const JOURNAL_FILE: &str = "journal.db";
 pub const CONTROL_FILE: &str = "control.json";
+/// In a machine-wide data directory the token lives apart from the rest of
+/// the config: readable by the service's account alone, while the
+/// officials' group reads `config.toml`.
+pub const TOKEN_FILE: &str = "token";
+/// Where the machine-wide data directory is, for tests and unusual installs.
+pub const SYSTEM_DATA_DIR_ENV: &str = "HOTICH_SYSTEM_DATA_DIR";
 
 /// A value that must never reach a log or a terminal.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -27,6 +33,9 @@ impl Secret {
     }
     pub fn expose(&self) -> &str {
         &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
     }
 }
 
@@ -49,6 +58,8 @@ impl fmt::Debug for Secret {
 pub struct AgentConfig {
     /// Base URL of the central server, e.g. `https://hotich.example.vn`.
     pub server: String,
+    /// Absent from a machine-wide `config.toml`: then in [`TOKEN_FILE`].
+    #[serde(default, skip_serializing_if = "Secret::is_empty")]
     pub token: Secret,
     /// The commune this office uploads for; records of other communes are refused.
     pub commune: String,
@@ -187,9 +198,9 @@ impl AgentConfig {
             return Err(insecure_http_message(&self.server));
         }
         check_commune(&self.commune)?;
-        if self.token.expose().trim().is_empty() {
-            return Err("token is empty".into());
-        }
+        // An empty token is checked where it is needed (the API client): in
+        // a machine-wide setup the officials' commands cannot read it, and
+        // need not.
         self.sync.check()
     }
 
@@ -213,20 +224,78 @@ impl AgentConfig {
         if let Some(token) = env_nonempty("HOTICH_TOKEN") {
             config.token = Secret::new(token);
         }
+        #[cfg(unix)]
+        if data_dir.is_shared() {
+            check_config_owner(data_dir, &path)?;
+        }
+        if config.token.is_empty() {
+            // Unreadable (not the service's account) is not an error here.
+            if let Ok(token) = fs::read_to_string(data_dir.token_path()) {
+                config.token = Secret::new(token.trim());
+            }
+        }
         config
             .check()
             .map_err(|message| ConfigError::Invalid { path, message })?;
         Ok(config)
     }
 
-    /// Writes the config readable by its owner only, atomically.
+    /// Writes the config readable by its owner only, atomically. In a
+    /// machine-wide data directory the token goes to its own file, for the
+    /// service's account alone, and the rest is readable by the group.
     pub fn save(&self, data_dir: &DataDir) -> Result<(), ConfigError> {
         let path = data_dir.config_path();
-        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Value(e.to_string()))?;
-        let text = format!(
-            "# hotich-agent configuration. Holds the agent's secret token: keep it private.\n{text}"
-        );
+        let mut shown = self.clone();
+        if data_dir.is_shared() {
+            let token_path = data_dir.token_path();
+            write_private(&token_path, format!("{}\n", self.token.expose()).as_bytes()).map_err(
+                |source| ConfigError::Write {
+                    path: token_path,
+                    source,
+                },
+            )?;
+            shown.token = Secret::default();
+        }
+        let text = toml::to_string_pretty(&shown).map_err(|e| ConfigError::Value(e.to_string()))?;
+        let text = if shown.token.is_empty() {
+            format!(
+                "# hotich-agent configuration. The token is in the file `{TOKEN_FILE}`.\n{text}"
+            )
+        } else {
+            format!(
+                "# hotich-agent configuration. Holds the agent's secret token: keep it private.\n{text}"
+            )
+        };
         write_private(&path, text.as_bytes()).map_err(|source| ConfigError::Write { path, source })
+    }
+}
+
+/// The officials' group may create files in a machine-wide data directory:
+/// a `config.toml` one of them put there (naming another server, which
+/// would receive the token) is refused. It must be the service account's
+/// (the directory's owner) or root's.
+#[cfg(unix)]
+fn check_config_owner(data_dir: &DataDir, path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let read = |p: &Path| {
+        fs::metadata(p).map_err(|source| ConfigError::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let owner = read(path)?.uid();
+    let dir_owner = read(data_dir.path())?.uid();
+    if owner == 0 || owner == dir_owner {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "belongs to user id {owner}, not to the service's account (id {dir_owner}) or \
+                 root: it may have been replaced; set the agent up again with `sudo \
+                 hotich-agent init --force`"
+            ),
+        })
     }
 }
 
@@ -283,26 +352,82 @@ pub fn check_commune(code: &str) -> Result<(), String> {
 }
 
 /// Writes a file only its owner can read, replacing any old one atomically.
+/// In a machine-wide data directory ([`DataDir::is_shared`]) the officials'
+/// group may read it too, except the token; written by root there, it is
+/// handed to the directory's owner (the service's account).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
+    let shared = path.parent().is_some_and(dir_is_shared);
+    let is_token = path.file_name().is_some_and(|n| n == TOKEN_FILE);
+    let _mode: u32 = if shared && !is_token { 0o640 } else { 0o600 };
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+        options.mode(_mode);
     }
     let mut file = options.open(&tmp)?;
     #[cfg(unix)]
     {
         // An older file at `tmp` keeps its mode through open(); force it.
         use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(fs::Permissions::from_mode(_mode))?;
+        if shared {
+            give_to_dir_owner(&tmp)?;
+        }
     }
     file.write_all(contents)?;
     file.sync_all()?;
     drop(file);
     fs::rename(&tmp, path)
+}
+
+/// A machine-wide data directory: set-group-ID, so that what the service
+/// and the officials' group create there belongs to the group.
+pub fn dir_is_shared(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o2000 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        false
+    }
+}
+
+/// A file SQLite created in a machine-wide data directory (the journal)
+/// becomes writable by the group and, when root created it, the service
+/// account's; SQLite gives its WAL files the same owner and mode.
+pub fn share_with_group(path: &Path) -> std::io::Result<()> {
+    if !path.parent().is_some_and(dir_is_shared) {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        give_to_dir_owner(path)?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o660))?;
+    }
+    Ok(())
+}
+
+/// Root writing in a machine-wide data directory (`sudo hotich-agent init
+/// --force`) must not leave files the service's account cannot read.
+#[cfg(unix)]
+pub fn give_to_dir_owner(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    let owner = fs::metadata(dir)?;
+    std::os::unix::fs::chown(path, Some(owner.uid()), Some(owner.gid()))
 }
 
 /// The agent's data directory and the files in it.
@@ -311,10 +436,19 @@ pub struct DataDir(PathBuf);
 
 impl DataDir {
     /// `--data-dir` (or `HOTICH_DATA_DIR`, which clap folds into it), else the
-    /// platform's data directory.
+    /// machine-wide one of an installed service when this user may use it
+    /// (the service's group can see into it), else the user's own.
     pub fn resolve(explicit: Option<PathBuf>) -> Result<DataDir, ConfigError> {
         if let Some(p) = explicit {
             return Ok(DataDir(p));
+        }
+        if let Some(system) = system_data_dir()
+            && dir_is_shared(&system)
+        {
+            if !may_enter(&system) {
+                return Err(ConfigError::NotMember(system));
+            }
+            return Ok(DataDir(system));
         }
         directories::ProjectDirs::from("vn", "hotich", "hotich-agent")
             .map(|d| DataDir(d.data_dir().to_path_buf()))
@@ -337,6 +471,16 @@ impl DataDir {
     pub fn control_path(&self) -> PathBuf {
         self.0.join(CONTROL_FILE)
     }
+    pub fn token_path(&self) -> PathBuf {
+        self.0.join(TOKEN_FILE)
+    }
+    pub fn log_dir(&self) -> PathBuf {
+        self.0.join("logs")
+    }
+    /// The machine-wide data directory of an installed service.
+    pub fn is_shared(&self) -> bool {
+        dir_is_shared(&self.0)
+    }
 
     /// The journal, checked against what this directory knows of it.
     pub fn open_journal(
@@ -353,12 +497,43 @@ impl DataDir {
             source,
         };
         fs::create_dir_all(&self.0).map_err(write_err)?;
+        // A machine-wide directory keeps the modes `service install` gave it.
         #[cfg(unix)]
-        {
+        if !self.is_shared() {
             use std::os::unix::fs::PermissionsExt;
             fs::set_permissions(&self.0, fs::Permissions::from_mode(0o700)).map_err(write_err)?;
         }
         Ok(())
+    }
+}
+
+/// Whether this user may read and enter `dir` (the group's members may).
+fn may_enter(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: `c` is a valid NUL-terminated path.
+        unsafe { libc::access(c.as_ptr(), libc::R_OK | libc::X_OK) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        dir.is_dir()
+    }
+}
+
+/// The machine-wide data directory a service uses: `/var/lib/hotich-agent`
+/// (`%ProgramData%\\hotich` on Windows), or [`SYSTEM_DATA_DIR_ENV`].
+pub fn system_data_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(SYSTEM_DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    if cfg!(windows) {
+        std::env::var_os("ProgramData").map(|p| PathBuf::from(p).join("hotich"))
+    } else {
+        Some(PathBuf::from("/var/lib/hotich-agent"))
     }
 }
 

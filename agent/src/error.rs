@@ -65,6 +65,11 @@ pub enum ConfigError {
     Value(String),
     #[error("no data directory: set --data-dir or HOTICH_DATA_DIR (this platform has no default)")]
     NoDataDir,
+    /// The service is installed but this user is not in its group.
+    #[error(
+        "the agent's service keeps its data in {0}, which this account may not use: ask the IT staff to add you to the group hotich (`sudo usermod -aG hotich YOUR_NAME`, then log in again)"
+    )]
+    NotMember(PathBuf),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +142,9 @@ impl AgentError {
                 ),
                 ConfigError::Value(m) => m.clone(),
                 ConfigError::NoDataDir => tr!("error-no-data-dir"),
+                ConfigError::NotMember(dir) => {
+                    tr!("error-not-member", dir = dir.display().to_string())
+                }
             },
             AgentError::Journal(e) => match e {
                 JournalError::Lost { path, detail } => tr!(

@@ -9,9 +9,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use hotich_agent::cli::{self, Cli};
 use hotich_agent::i18n::{Lang, set_lang};
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::prelude::*;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,18 +24,19 @@ fn main() -> ExitCode {
         .log_level
         .clone()
         .unwrap_or_else(|| cli.command.default_log_level().to_string());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let console = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .with_filter(filter);
-    // Warnings also go to heartbeats, whatever the console shows.
-    let logbook = hotich_agent::logbook::Logbook.with_filter(LevelFilter::WARN);
-    tracing_subscriber::registry()
-        .with(console)
-        .with(logbook)
-        .init();
+    let data_dir = hotich_agent::config::DataDir::resolve(cli.data_dir.clone()).ok();
+    // In the machine-wide data directory everything written is the group's
+    // too (the service's `UMask=0007` says the same).
+    #[cfg(unix)]
+    if data_dir.as_ref().is_some_and(|d| d.is_shared()) {
+        // SAFETY: umask has no preconditions; set before any thread starts.
+        unsafe { libc::umask(0o007) };
+    }
+    let log_dir = match cli.command {
+        cli::Command::Run => data_dir.as_ref().map(|d| d.log_dir()),
+        _ => None,
+    };
+    hotich_agent::logging::init(&level, log_dir.as_deref());
     match cli::run(cli) {
         Ok(code) => code,
         Err(error) => {

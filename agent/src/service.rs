@@ -50,6 +50,24 @@ pub async fn run_service(
         control = %control.addr,
         "service started"
     );
+    // systemd (Type=notify): started now, and alive while the runtime runs.
+    let notifier = crate::notify::Notifier::from_env().map(std::sync::Arc::new);
+    if let Some(n) = &notifier {
+        n.send(&format!(
+            "READY=1\nSTATUS=uploading to {} for commune {}",
+            config.server, config.commune
+        ));
+        if let Some(every) = crate::notify::Notifier::watchdog_every() {
+            let n = n.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    n.send("WATCHDOG=1");
+                }
+            });
+        }
+    }
     // The journal failing (disk full, a long lock, antivirus) must not end the
     // service: it says so, waits, and tries again.
     let journal_trouble = |error: crate::error::JournalError| {
@@ -150,6 +168,9 @@ pub async fn run_service(
                 }
             }
         }
+    }
+    if let Some(n) = &notifier {
+        n.send("STOPPING=1");
     }
     info!("service stopped");
     Ok(())

@@ -162,6 +162,11 @@ pub enum Command {
     },
     /// Run the background service that uploads the journal.
     Run,
+    /// Install, remove or look at the background service (Linux, systemd).
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
     /// Sync now: upload everything waiting, with progress.
     Sync {
         /// Keep trying through a flaky link for at most this many seconds
@@ -196,6 +201,50 @@ pub enum Command {
         /// print the hash it is stored under (the value `supersedes` needs).
         #[arg(long)]
         record: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// The service's own account.
+    #[arg(long, default_value = crate::install::SERVICE_USER)]
+    user: String,
+    /// The local group whose members (the officials) may use the agent.
+    #[arg(long, default_value = crate::install::OFFICIALS_GROUP)]
+    group: String,
+    /// Where the systemd unit goes.
+    #[arg(long, default_value = crate::install::UNIT_DIR, value_name = "DIR")]
+    unit_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Create the service's account, its data directory and the systemd
+    /// unit, and start it (needs sudo).
+    Install {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// Print the unit and what would be created, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Let this local user use the agent (adds them to the group; repeatable).
+        #[arg(long, value_name = "USER")]
+        official: Vec<String>,
+    },
+    /// Stop and remove the service; the data directory and its journal stay.
+    Uninstall {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// Also delete the service's account and group.
+        #[arg(long)]
+        remove_account: bool,
+    },
+    /// Whether the service is installed and running, and where its data and logs are.
+    Status {
+        #[command(flatten)]
+        service: ServiceArgs,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -301,6 +350,39 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync { timeout, json } => sync::sync(&resolve()?, timeout, json),
+        Command::Service { command } => {
+            let spec = |args: ServiceArgs| -> Result<crate::install::ServiceSpec, AgentError> {
+                let data_dir = cli
+                    .data_dir
+                    .clone()
+                    .or_else(crate::config::system_data_dir)
+                    .ok_or(crate::error::ConfigError::NoDataDir)?;
+                let exe = std::env::current_exe()
+                    .and_then(|p| p.canonicalize())
+                    .map_err(|e| AgentError::io("cannot find this program's path", e))?;
+                Ok(crate::install::ServiceSpec {
+                    exe,
+                    data_dir,
+                    user: args.user,
+                    group: args.group,
+                    unit_dir: args.unit_dir,
+                })
+            };
+            match command {
+                ServiceCommand::Install {
+                    service,
+                    dry_run,
+                    official,
+                } => crate::install::install(&spec(service)?, &official, dry_run),
+                ServiceCommand::Uninstall {
+                    service,
+                    remove_account,
+                } => crate::install::uninstall(&spec(service)?, remove_account),
+                ServiceCommand::Status { service, json } => {
+                    crate::install::status(&spec(service)?, json)
+                }
+            }
+        }
         Command::Status { json } => {
             let data_dir = resolve()?;
             let config = AgentConfig::load(&data_dir)?;

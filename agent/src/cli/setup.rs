@@ -88,6 +88,8 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
     data_dir.create()?;
     config.save(data_dir)?;
     let journal = Journal::create(data_dir.path(), &data_dir.journal_path())?;
+    crate::config::share_with_group(journal.path())
+        .map_err(|e| AgentError::io(format!("cannot share {}", journal.path().display()), e))?;
     let entries = journal.counts()?.total;
     println!(
         "{}",

@@ -215,6 +215,7 @@ error-config-read = cannot read { $path }: { $detail }
 error-config-write = cannot write { $path }: { $detail }
 error-config-invalid = { $path }: { $detail }
 error-no-data-dir = no data directory: set --data-dir or HOTICH_DATA_DIR (this platform has no default)
+error-not-member = the agent's service keeps its data in { $dir }, which this account may not use: ask the IT staff to add you to the group hotich (`sudo usermod -aG hotich YOUR_NAME`, then log in again)
 error-journal-lost = journal { $path }: { $detail }
 error-journal-too-new = journal { $path } was written by a newer hotich-agent; install that version
 error-journal = journal error: { $detail }

@@ -215,6 +215,7 @@ error-config-read = không đọc được { $path }: { $detail }
 error-config-write = không ghi được { $path }: { $detail }
 error-config-invalid = { $path }: { $detail }
 error-no-data-dir = không có thư mục dữ liệu: hãy đặt --data-dir hoặc HOTICH_DATA_DIR
+error-not-member = dịch vụ của hotich-agent giữ dữ liệu trong { $dir } nhưng tài khoản này chưa được dùng: hãy nhờ cán bộ CNTT thêm bạn vào nhóm hotich (`sudo usermod -aG hotich TÊN_BẠN`, rồi đăng nhập lại)
 error-journal-lost = nhật ký { $path }: { $detail }
 error-journal-too-new = nhật ký { $path } được ghi bởi phiên bản hotich-agent mới hơn; hãy cài phiên bản mới
 error-journal = lỗi nhật ký: { $detail }
