@@ -241,6 +241,7 @@ pub struct ApiClient {
     base: String,
     token: Secret,
     timeout: Duration,
+    pacer: std::sync::Arc<crate::ratelimit::Pacer>,
 }
 
 impl ApiClient {
@@ -279,6 +280,7 @@ impl ApiClient {
             base: config.server.trim_end_matches('/').to_string(),
             token: config.token.clone(),
             timeout: config.sync.request_timeout(),
+            pacer: crate::ratelimit::Pacer::new(config.upload_limit.clone()),
         })
     }
 
@@ -368,9 +370,8 @@ impl ApiClient {
             .http
             .post(format!("{}{UPLOAD_PATH}", self.base))
             .header(CONTENT_TYPE, "application/json")
-            .header(CONTENT_ENCODING, "zstd")
-            .body(zstd_body);
-        self.send(request).await
+            .header(CONTENT_ENCODING, "zstd");
+        self.send(self.paced(request, zstd_body)).await
     }
 
     pub async fn have(&self, request: &HaveRequest) -> Result<HaveResponse, ApiError> {
@@ -382,9 +383,8 @@ impl ApiClient {
             .http
             .post(format!("{}{HAVE_PATH}", self.base))
             .header(CONTENT_TYPE, "application/json")
-            .header(CONTENT_ENCODING, "zstd")
-            .body(body);
-        self.send(request).await
+            .header(CONTENT_ENCODING, "zstd");
+        self.send(self.paced(request, body)).await
     }
 
     pub async fn chain(&self) -> Result<ChainState, ApiError> {
@@ -411,12 +411,26 @@ impl ApiClient {
     }
 
     pub async fn heartbeat(&self, beat: &Heartbeat) -> Result<HeartbeatAck, ApiError> {
-        self.send(
-            self.http
-                .post(format!("{}{HEARTBEAT_PATH}", self.base))
-                .json(beat),
-        )
-        .await
+        let json = serde_json::to_vec(beat).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let request = self
+            .http
+            .post(format!("{}{HEARTBEAT_PATH}", self.base))
+            .header(CONTENT_TYPE, "application/json");
+        self.send(self.paced(request, json)).await
+    }
+
+    /// A request with its body paced to the upload limit in force, and its
+    /// timeout lengthened by the time the pacing itself takes.
+    fn paced(&self, request: reqwest::RequestBuilder, body: Vec<u8>) -> reqwest::RequestBuilder {
+        let extra = self.pacer.time_for(body.len());
+        let request = request
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(self.pacer.body(body));
+        if extra.is_zero() {
+            request
+        } else {
+            request.timeout(self.timeout + extra)
+        }
     }
 }
 

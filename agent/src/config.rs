@@ -72,6 +72,9 @@ pub struct AgentConfig {
     pub allow_insecure_http: bool,
     #[serde(default)]
     pub sync: SyncSettings,
+    /// The upload rate limit of office hours.
+    #[serde(default)]
+    pub upload_limit: crate::ratelimit::UploadLimit,
 }
 
 /// Tuning of the sync engine. Defaults suit a commune office's link.
@@ -201,7 +204,8 @@ impl AgentConfig {
         // An empty token is checked where it is needed (the API client): in
         // a machine-wide setup the officials' commands cannot read it, and
         // need not.
-        self.sync.check()
+        self.sync.check()?;
+        self.upload_limit.check()
     }
 
     /// Reads `config.toml`, then applies `HOTICH_SERVER` and `HOTICH_TOKEN`.
@@ -575,6 +579,7 @@ mod tests {
             ca_cert: None,
             allow_insecure_http: false,
             sync: SyncSettings::default(),
+            upload_limit: Default::default(),
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("supersecret"), "{shown}");
@@ -593,6 +598,7 @@ mod tests {
             ca_cert: None,
             allow_insecure_http: false,
             sync: SyncSettings::default(),
+            upload_limit: Default::default(),
         };
         c.save(&dd).unwrap();
         let back = AgentConfig::load(&dd).unwrap();

@@ -18,6 +18,7 @@ pub mod lock;
 pub mod logbook;
 pub mod logging;
 pub mod notify;
+pub mod ratelimit;
 pub mod rejects;
 pub mod retry;
 pub mod service;

@@ -71,6 +71,11 @@ pub struct StatusReport {
     /// The journal cannot be used (missing, emptied, replaced): everything
     /// above is then unknown, and `status` exits non-zero.
     pub journal_problem: Option<String>,
+    /// The upload rate limit (absent when there is none) and the rate in
+    /// force now, in kbit/s (absent: unlimited now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_limit: Option<crate::ratelimit::UploadLimit>,
+    pub upload_limit_now_kbit_per_s: Option<u64>,
 }
 
 pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, AgentError> {
@@ -101,6 +106,8 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
                 last_error_info: None,
                 parked_entries: Vec::new(),
                 journal_problem: Some(e.to_string()),
+                upload_limit: None,
+                upload_limit_now_kbit_per_s: None,
             });
         }
         Err(e) => return Err(e.into()),
@@ -138,6 +145,11 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
         last_error_info: state.last_error_info,
         parked_entries: journal.parked(20)?.into_iter().map(Refused::from).collect(),
         journal_problem: None,
+        upload_limit: (!config.upload_limit.is_off()).then(|| config.upload_limit.clone()),
+        upload_limit_now_kbit_per_s: config
+            .upload_limit
+            .bytes_per_sec_now()
+            .map(|b| b * 8 / 1000),
     })
 }
 
@@ -230,6 +242,26 @@ pub fn render(r: &StatusReport) -> String {
     ));
     if let Some(t) = r.oldest_pending_at {
         out.push(line(&tr!("status-oldest"), when(t, now)));
+    }
+    if let Some(limit) = &r.upload_limit {
+        let rate = |kbit: u64| {
+            if kbit == 0 {
+                tr!("status-upload-unlimited")
+            } else {
+                format!("{kbit} kbit/s")
+            }
+        };
+        out.push(line(
+            &tr!("status-upload-limit"),
+            tr!(
+                "status-upload-limit-value",
+                inside = rate(limit.kbit_per_s),
+                days = limit.days.as_str(),
+                hours = limit.hours.as_str(),
+                outside = rate(limit.outside_kbit_per_s),
+                now = rate(r.upload_limit_now_kbit_per_s.unwrap_or(0))
+            ),
+        ));
     }
     out.push(line(
         &tr!("status-last-success"),

@@ -125,6 +125,7 @@ fn engine(dir: &std::path::Path, server: &Server, token: &str, sync: SyncSetting
         ca_cert: None,
         allow_insecure_http: false,
         sync: sync.clone(),
+        upload_limit: Default::default(),
     };
     let journal = Journal::open(&dir.join("journal.db")).unwrap();
     SyncEngine::new(journal, ApiClient::new(&config).unwrap(), sync).unwrap()

@@ -1,9 +1,12 @@
 //! Running at 3,300 communes: upgrades refused plainly, the upload rate
 //! limit of office hours, a full disk.
 
-use hotich_tests::RecordGen;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
 use hotich_tests::harness::{Db, stderr, stdout};
-use hotich_tests::{TestAgent, TestServer};
+use hotich_tests::{FaultProxy, Mode, RecordGen, TestAgent, TestServer};
+use serde_json::Value;
 
 #[test]
 fn an_agent_older_than_the_server_accepts_is_told_which_version_to_install() {
@@ -91,4 +94,111 @@ fn the_server_refuses_a_minimum_version_it_cannot_read() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The agent's upload rate through the proxy over `window`, in bytes/s.
+fn upload_rate(proxy: &FaultProxy, window: Duration) -> f64 {
+    let before = proxy.counters.up.load(Ordering::Relaxed);
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let sent = proxy.counters.up.load(Ordering::Relaxed) - before;
+    sent as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The Vietnam hour now.
+fn vietnam_hour() -> u64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    (secs / 3600 + 7) % 24
+}
+
+fn limit_toml(kbit: u64, hours: &str) -> String {
+    format!(
+        "[sync]\nrequest_timeout_secs = 60.0\nconnect_timeout_secs = 2.0\nbackoff_base_ms = 200\n\
+         backoff_cap_secs = 2\nidle_recheck_secs = 1\nheartbeat_secs = 2\n\n\
+         [upload_limit]\nkbit_per_s = {kbit}\ndays = \"Mon-Sun\"\nhours = \"{hours}\"\n"
+    )
+}
+
+#[test]
+fn upload_limit_holds_inside_office_hours_and_the_whole_link_is_used_outside() {
+    // A 128 kbit/s link (16,000 bytes/s each way); the limit is half of it.
+    const LINK: u64 = 16_000;
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    let proxy = FaultProxy::start(
+        server.addr,
+        Mode::Throttle {
+            bytes_per_sec: LINK,
+        },
+    )
+    .unwrap();
+    let mut agent = TestAgent::init_with_flags(
+        &proxy.url(),
+        &token,
+        "00004",
+        &limit_toml(64, "00:00-24:00"),
+        &["--offline"],
+    );
+    let records = agent.dir.path().join("records.jsonl");
+    RecordGen::new(9, "00004")
+        .write_jsonl(&records, 0, 3000)
+        .unwrap();
+    assert!(agent.import(&records).status.success());
+
+    let status = agent.status();
+    assert_eq!(status["upload_limit_now_kbit_per_s"], 64, "{status}");
+    let shown = agent.cmd(&["status"]);
+    assert!(
+        stdout(&shown).contains("Upload limit:") && stdout(&shown).contains("now: 64 kbit/s"),
+        "{}",
+        stdout(&shown)
+    );
+    let config = stdout(&agent.cmd(&["config", "show"]));
+    assert!(config.contains("kbit_per_s = 64"), "{config}");
+
+    agent.start_service();
+    assert!(hotich_tests::harness::wait_until(
+        Duration::from_secs(10),
+        || proxy.counters.up.load(Ordering::Relaxed) > 8_000
+    ));
+    let limited = upload_rate(&proxy, Duration::from_secs(10));
+    let limit = 64_000.0 / 8.0;
+    assert!(
+        (limited - limit).abs() <= 0.10 * limit,
+        "under a 64 kbit/s limit the agent sent {limited:.0} bytes/s (limit {limit:.0})"
+    );
+    assert!(agent.pending() > 0, "the test needs records still to send");
+
+    // Outside the window: the whole link.
+    assert!(agent.stop_service());
+    let hour = vietnam_hour();
+    let outside = format!("{:02}:00-{:02}:00", (hour + 2) % 24, (hour + 3) % 24);
+    let config_path = agent.data_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(
+        &config_path,
+        text.replace("hours = \"00:00-24:00\"", &format!("hours = \"{outside}\"")),
+    )
+    .unwrap();
+    assert_eq!(agent.status()["upload_limit_now_kbit_per_s"], Value::Null);
+    agent.start_service();
+    std::thread::sleep(Duration::from_secs(1));
+    let unlimited = upload_rate(&proxy, Duration::from_secs(5));
+    assert!(
+        unlimited >= 0.85 * LINK as f64,
+        "outside the window the agent sent {unlimited:.0} bytes/s on a {LINK} bytes/s link"
+    );
+    eprintln!(
+        "upload limit: {limited:.0} B/s under a {limit:.0} B/s limit ({:+.1}%), {unlimited:.0} B/s outside the window on a {LINK} B/s link",
+        (limited / limit - 1.0) * 100.0
+    );
+    // Everything arrives, once (the rest over a fast link, to save time).
+    assert!(agent.stop_service());
+    proxy.set_mode(Mode::Pass);
+    let sync = agent.cmd(&["sync"]);
+    assert!(sync.status.success(), "{}", stderr(&sync));
+    assert_eq!(server.export().len(), 3000);
 }

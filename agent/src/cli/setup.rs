@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use crate::client::{ApiClient, ApiError};
 use crate::config::{
-    AgentConfig, DataDir, Secret, SyncSettings, check_commune, check_server_url,
-    insecure_http_message, is_cleartext_to_another_host,
+    AgentConfig, DataDir, Secret, check_commune, check_server_url, insecure_http_message,
+    is_cleartext_to_another_host,
 };
 use crate::error::{AgentError, ConfigError};
 use crate::journal::Journal;
@@ -68,7 +68,9 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
         .into());
     }
     // Keep tuning a previous config carried, if any.
-    let sync: SyncSettings = previous.map(|c| c.sync).unwrap_or_default();
+    let (sync, upload_limit) = previous
+        .map(|c| (c.sync, c.upload_limit))
+        .unwrap_or_default();
     let config = AgentConfig {
         server,
         token: Secret::new(token.trim()),
@@ -76,6 +78,7 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
         ca_cert,
         allow_insecure_http,
         sync,
+        upload_limit,
     };
     // A wrong token, commune or address found now, not days later when
     // someone wonders why nothing arrived; nothing is written before.

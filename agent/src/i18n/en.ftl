@@ -206,6 +206,9 @@ status-refused-header = Refused by the server (fix the cause, then run `hotich-a
 status-refused-more = … and { $count } more
 status-journal-problem = JOURNAL PROBLEM
 status-data-dir = Data directory
+status-upload-limit = Upload limit
+status-upload-limit-value = { $inside } on { $days } { $hours } (Vietnam time), { $outside } otherwise; now: { $now }
+status-upload-unlimited = no limit
 
 ## General errors
 

@@ -206,6 +206,9 @@ status-refused-header = Bị từ chối (sửa nguyên nhân rồi chạy hotic
 status-refused-more = … và { $count } hồ sơ khác
 status-journal-problem = LỖI NHẬT KÝ
 status-data-dir = Thư mục dữ liệu
+status-upload-limit = Giới hạn tải lên
+status-upload-limit-value = { $inside } vào { $days } { $hours } (giờ Việt Nam), ngoài giờ đó { $outside }; lúc này: { $now }
+status-upload-unlimited = không giới hạn
 
 ## Lỗi chung
 
