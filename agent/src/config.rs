@@ -208,7 +208,8 @@ impl AgentConfig {
         self.upload_limit.check()
     }
 
-    /// Reads `config.toml`, then applies `HOTICH_SERVER` and `HOTICH_TOKEN`.
+    /// Defaults, then `config.toml`, then `HOTICH_*` variables, then `--set`
+    /// flags ([`Overrides`]).
     pub fn load(data_dir: &DataDir) -> Result<AgentConfig, ConfigError> {
         let path = data_dir.config_path();
         let text = match fs::read_to_string(&path) {
@@ -218,16 +219,19 @@ impl AgentConfig {
             }
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let mut config: AgentConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.clone(),
-            message: e.message().to_string(),
-        })?;
-        if let Some(server) = env_nonempty("HOTICH_SERVER") {
-            config.server = server;
+            message,
+        };
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        for (key, value, source) in overrides() {
+            apply_override(&mut table, &key, &value)
+                .map_err(|e| ConfigError::Value(format!("{source}: {e}")))?;
         }
-        if let Some(token) = env_nonempty("HOTICH_TOKEN") {
-            config.token = Secret::new(token);
-        }
+        let mut config: AgentConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.message().to_string()))?;
         #[cfg(unix)]
         if data_dir.is_shared() {
             check_config_owner(data_dir, &path)?;
@@ -238,9 +242,17 @@ impl AgentConfig {
                 config.token = Secret::new(token.trim());
             }
         }
-        config
-            .check()
-            .map_err(|message| ConfigError::Invalid { path, message })?;
+        config.check().map_err(|message| {
+            // A bad value from a variable or flag is named by where it came from.
+            match overrides()
+                .into_iter()
+                .rev()
+                .find(|(key, _, _)| message.starts_with(&format!("{key} ")))
+            {
+                Some((_, _, source)) => ConfigError::Value(format!("{source}: {message}")),
+                None => ConfigError::Invalid { path, message },
+            }
+        })?;
         Ok(config)
     }
 
@@ -305,6 +317,130 @@ fn check_config_owner(data_dir: &DataDir, path: &Path) -> Result<(), ConfigError
 
 fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// `--set KEY=VALUE` flags of this process, set once by the command line.
+static FLAG_OVERRIDES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Records the `--set` flags; they win over the file and the environment.
+pub fn set_flag_overrides(flags: Vec<(String, String)>) {
+    let _ = FLAG_OVERRIDES.set(flags);
+}
+
+/// The settings a variable or flag may change, with the variable's name:
+/// `sync.probe_secs` is `HOTICH_SYNC_PROBE_SECS`.
+pub fn settable_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "server",
+        "token",
+        "commune",
+        "ca_cert",
+        "allow_insecure_http",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect();
+    for (section, table) in default_sections() {
+        keys.extend(table.keys().map(|k| format!("{section}.{k}")));
+    }
+    keys
+}
+
+fn default_sections() -> Vec<(&'static str, toml::Table)> {
+    let table = |v: Result<toml::Table, _>| v.unwrap_or_default();
+    vec![
+        (
+            "sync",
+            table(toml::Table::try_from(SyncSettings::default())),
+        ),
+        (
+            "upload_limit",
+            table(toml::Table::try_from(
+                crate::ratelimit::UploadLimit::default(),
+            )),
+        ),
+    ]
+}
+
+pub fn env_name(key: &str) -> String {
+    format!("HOTICH_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Every override in force, in the order applied: variables, then flags;
+/// each with where it came from.
+pub fn overrides() -> Vec<(String, String, String)> {
+    let mut found = Vec::new();
+    for key in settable_keys() {
+        let name = env_name(&key);
+        if let Some(value) = env_nonempty(&name) {
+            found.push((key, value, name));
+        }
+    }
+    for (key, value) in FLAG_OVERRIDES.get().into_iter().flatten() {
+        found.push((key.clone(), value.clone(), format!("--set {key}")));
+    }
+    found
+}
+
+/// Puts `value` at `key` (`section.name`), typed as the default has it.
+fn apply_override(table: &mut toml::Table, key: &str, value: &str) -> Result<(), String> {
+    let unknown = || {
+        format!(
+            "no setting \"{key}\"; the settings are: {}",
+            settable_keys().join(", ")
+        )
+    };
+    let (section, name) = match key.split_once('.') {
+        Some((s, n)) => (Some(s), n),
+        None => (None, key),
+    };
+    let typed = match section {
+        None => match name {
+            "server" | "token" | "commune" | "ca_cert" => toml::Value::String(value.to_string()),
+            "allow_insecure_http" => toml::Value::Boolean(
+                value
+                    .parse()
+                    .map_err(|_| format!("{key} = \"{value}\": must be true or false"))?,
+            ),
+            _ => return Err(unknown()),
+        },
+        Some(section) => {
+            let defaults = default_sections()
+                .into_iter()
+                .find(|(s, _)| *s == section)
+                .map(|(_, t)| t)
+                .ok_or_else(unknown)?;
+            let kind = defaults.get(name).ok_or_else(unknown)?;
+            let bad = |what: &str| format!("{key} = \"{value}\": must be {what}");
+            match kind {
+                toml::Value::Integer(_) => {
+                    toml::Value::Integer(value.trim().parse().map_err(|_| bad("a whole number"))?)
+                }
+                toml::Value::Float(_) => {
+                    toml::Value::Float(value.trim().parse().map_err(|_| bad("a number"))?)
+                }
+                toml::Value::Boolean(_) => {
+                    toml::Value::Boolean(value.trim().parse().map_err(|_| bad("true or false"))?)
+                }
+                _ => toml::Value::String(value.to_string()),
+            }
+        }
+    };
+    match section {
+        None => {
+            table.insert(name.to_string(), typed);
+        }
+        Some(section) => {
+            let entry = table
+                .entry(section.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(inner) = entry else {
+                return Err(format!("{section} in config.toml is not a table"));
+            };
+            inner.insert(name.to_string(), typed);
+        }
+    }
+    Ok(())
 }
 
 pub fn check_server_url(url: &str) -> Result<(), String> {

@@ -202,3 +202,83 @@ fn upload_limit_holds_inside_office_hours_and_the_whole_link_is_used_outside() {
     assert!(sync.status.success(), "{}", stderr(&sync));
     assert_eq!(server.export().len(), 3000);
 }
+
+#[test]
+fn settings_come_from_defaults_then_the_file_then_the_environment_then_flags() {
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_secret_token", "00004");
+    let shown = |env: &[(&str, &str)], flags: &[&str]| -> Value {
+        let mut c = agent.command();
+        c.args(flags).args(["config", "show", "--json"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = hotich_tests::harness::run(&mut c);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // The file (FAST_SYNC) sets heartbeat_secs = 2; probe_secs is the default.
+    let file = shown(&[], &[]);
+    assert_eq!(file["sync"]["heartbeat_secs"], 2);
+    assert_eq!(file["sync"]["probe_secs"], 5);
+    assert_eq!(file["token"], "hts_***");
+    let env = shown(&[("HOTICH_SYNC_HEARTBEAT_SECS", "7")], &[]);
+    assert_eq!(env["sync"]["heartbeat_secs"], 7);
+    let flag = shown(
+        &[("HOTICH_SYNC_HEARTBEAT_SECS", "7")],
+        &[
+            "--set",
+            "sync.heartbeat_secs=9",
+            "--set",
+            "upload_limit.hours=08:00-12:00",
+        ],
+    );
+    assert_eq!(flag["sync"]["heartbeat_secs"], 9);
+    assert_eq!(flag["upload_limit"]["hours"], "08:00-12:00");
+
+    // The text form says where each changed value came from.
+    let text = agent
+        .command()
+        .env("HOTICH_SYNC_HEARTBEAT_SECS", "7")
+        .args(["config", "show"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("# sync.heartbeat_secs from HOTICH_SYNC_HEARTBEAT_SECS"),
+        "{}",
+        stdout(&text)
+    );
+    assert!(!stdout(&text).contains("hts_secret_token"));
+
+    // A bad value is refused at start, naming the key and where it came from.
+    for (env, flags, expected) in [
+        (
+            vec![("HOTICH_SYNC_PROBE_SECS", "soon")],
+            vec![],
+            "HOTICH_SYNC_PROBE_SECS: sync.probe_secs = \"soon\": must be a whole number",
+        ),
+        (
+            vec![],
+            vec!["--set", "sync.probe_secs=0"],
+            "--set sync.probe_secs: sync.probe_secs = 0: must be between 1 and 3600",
+        ),
+        (
+            vec![],
+            vec!["--set", "upload_limit.days=Funday"],
+            "upload_limit.days = \"Funday\"",
+        ),
+        (
+            vec![],
+            vec!["--set", "sync.nope=1"],
+            "no setting \"sync.nope\"",
+        ),
+    ] {
+        let mut c = agent.command();
+        c.args(&flags).arg("run");
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        let out = hotich_tests::harness::run(&mut c);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{}", stderr(&out));
+    }
+}

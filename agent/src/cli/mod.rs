@@ -46,6 +46,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
 
+    /// Change a setting for this run only, over config.toml and the
+    /// HOTICH_* variables, e.g. `--set sync.probe_secs=2` (repeatable;
+    /// `config show` lists the settings).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_setting)]
+    pub settings: Vec<(String, String)>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -273,7 +279,15 @@ impl Command {
     }
 }
 
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("\"{text}\": write KEY=VALUE, e.g. sync.probe_secs=2"))?;
+    Ok((key.trim().to_string(), value.to_string()))
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
+    crate::config::set_flag_overrides(cli.settings.clone());
     let resolve = || DataDir::resolve(cli.data_dir.clone());
     match cli.command {
         Command::Hash { file, record } => files::hash(&file, record),
@@ -327,6 +341,16 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                         path = data_dir.config_path().display().to_string()
                     )
                 );
+                for (key, _, source) in crate::config::overrides() {
+                    println!(
+                        "{}",
+                        tr!(
+                            "config-show-override",
+                            key = key.as_str(),
+                            source = source.as_str()
+                        )
+                    );
+                }
                 print!("{text}");
             }
             Ok(ExitCode::SUCCESS)

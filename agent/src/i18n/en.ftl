@@ -262,4 +262,5 @@ doctor-journal = { $total } entries, { $pending } waiting, { $parked } refused
 doctor-service-running = running (process { $pid })
 doctor-service-stopped = not running: records are sent only when someone runs `hotich-agent sync`
 doctor-wrong-commune = the token in the setup belongs to commune { $token_commune }, not { $commune }: run `hotich-agent init --force` with this commune's token
-config-show-header = # In use: { $path }, then HOTICH_SERVER and HOTICH_TOKEN from the environment; unset settings at their defaults.
+config-show-header = # In use: the defaults, then { $path }, then HOTICH_* variables, then --set flags.
+config-show-override = # { $key } from { $source }

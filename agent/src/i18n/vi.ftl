@@ -262,4 +262,5 @@ doctor-journal = { $total } bản ghi, { $pending } đang chờ gửi, { $parked
 doctor-service-running = đang chạy (tiến trình { $pid })
 doctor-service-stopped = không chạy: hồ sơ chỉ được gửi khi có người chạy `hotich-agent sync`
 doctor-wrong-commune = mã khóa trong cài đặt là của xã { $token_commune }, không phải xã { $commune }: hãy chạy `hotich-agent init --force` với mã khóa của xã này
-config-show-header = # Đang dùng: { $path }, rồi HOTICH_SERVER và HOTICH_TOKEN từ biến môi trường; mục không ghi lấy giá trị mặc định.
+config-show-header = # Đang dùng: mặc định, rồi { $path }, rồi biến môi trường HOTICH_*, rồi cờ --set.
+config-show-override = # { $key } lấy từ { $source }
