@@ -112,6 +112,26 @@ pub enum AgentError {
     },
 }
 
+impl JournalError {
+    /// The disk holding the journal is full (SQLite's `SQLITE_FULL`).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, JournalError::Sqlite { source, .. }
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull))
+    }
+}
+
+/// "the disk holding /x is full (12 KB free)", in the reader's language.
+pub fn disk_full_text(path: &std::path::Path) -> String {
+    let free = crate::config::free_disk_bytes(path)
+        .map(|b| format!("{:.1} MB", b as f64 / 1_000_000.0))
+        .unwrap_or_else(|| "?".into());
+    crate::tr!(
+        "error-disk-full",
+        path = path.display().to_string(),
+        free = free
+    )
+}
+
 impl AgentError {
     /// The one line `main` prints, in the reader's language. The `Display`
     /// form stays English for logs.
@@ -155,6 +175,7 @@ impl AgentError {
                 JournalError::TooNew { path, .. } => {
                     tr!("error-journal-too-new", path = path.display().to_string())
                 }
+                JournalError::Sqlite { path, .. } if e.is_disk_full() => disk_full_text(path),
                 other => tr!("error-journal", detail = other.to_string()),
             },
             AgentError::Lock(LockError::Held { dir, holder }) => tr!(
@@ -178,6 +199,7 @@ impl AgentError {
             AgentError::Input(_)
             | AgentError::Failed(_)
             | AgentError::Journal(JournalError::Lost { .. }) => EXIT_PROBLEMS,
+            AgentError::Journal(e) if e.is_disk_full() => EXIT_PROBLEMS,
             AgentError::Api(e) if e.is_transient() => EXIT_PROBLEMS,
             AgentError::Api(crate::client::ApiError::Internal(_)) => EXIT_INTERNAL,
             AgentError::Config(_)

@@ -48,9 +48,12 @@ impl SyncLock {
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        write!(file, "{}", std::process::id()).map_err(io)?;
+        // The pid only tells people who holds the lock; on a full disk it
+        // cannot be written, and the lock holds all the same.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| write!(file, "{}", std::process::id()));
         Ok(SyncLock { _file: file, path })
     }
 

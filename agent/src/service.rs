@@ -40,14 +40,20 @@ pub async fn run_service(
     let client = ApiClient::new(&config)?;
     let mut engine = SyncEngine::new(journal, client, config.sync.clone())?;
     let (requests_tx, mut requests) = mpsc::channel(16);
-    let control = control::start(data_dir, requests_tx, shutdown.clone())
-        .await
-        .map_err(|e| AgentError::io("cannot start the control endpoint", e))?;
+    // Without its control endpoint (control.json cannot be written: a full
+    // disk) the service still uploads; only "sync now" must wait for it.
+    let control = match control::start(data_dir, requests_tx, shutdown.clone()).await {
+        Ok(control) => Some(control),
+        Err(error) => {
+            error!(%error, "cannot start the control endpoint; uploading without it");
+            None
+        }
+    };
     info!(
         server = %config.server,
         commune = %config.commune,
         data_dir = %data_dir.path().display(),
-        control = %control.addr,
+        control = %control.as_ref().map(|c| c.addr.to_string()).unwrap_or_default(),
         "service started"
     );
     // systemd (Type=notify): started now, and alive while the runtime runs.

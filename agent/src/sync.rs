@@ -154,6 +154,7 @@ pub struct SyncEngine {
     needs_reconcile: bool,
     last_reconcile: Option<Instant>,
     last_heartbeat: Option<Instant>,
+    last_low_disk_warning: Option<Instant>,
     /// The journal holds entries in normal form 1 (see `prepare`).
     old_normal_form: bool,
 }
@@ -161,6 +162,11 @@ pub struct SyncEngine {
 /// A round gives up after this many requests in a row broke mid-way, even
 /// as the batch shrinks: the link is not delivering.
 pub const MAX_BREAKS_PER_ROUND: u32 = 8;
+
+/// Below this much free space on the journal's disk the service warns
+/// (about 100,000 records' worth).
+pub const LOW_DISK_BYTES: u64 = 100_000_000;
+const LOW_DISK_WARN_EVERY: Duration = Duration::from_secs(600);
 
 impl SyncEngine {
     pub fn new(
@@ -187,6 +193,7 @@ impl SyncEngine {
             needs_reconcile: true,
             last_reconcile: None,
             last_heartbeat: None,
+            last_low_disk_warning: None,
             old_normal_form: journal_normal_form < 2,
         })
     }
@@ -803,6 +810,21 @@ impl SyncEngine {
         let every = Duration::from_secs(self.settings.heartbeat_secs);
         if !reachable || self.last_heartbeat.is_some_and(|t| t.elapsed() < every) {
             return;
+        }
+        // A disk about to fill is said before an import fails on it: the
+        // warning reaches the dashboard with this heartbeat.
+        if let Some(free) = crate::config::free_disk_bytes(self.journal.path())
+            && free < LOW_DISK_BYTES
+            && self
+                .last_low_disk_warning
+                .is_none_or(|t| t.elapsed() >= LOW_DISK_WARN_EVERY)
+        {
+            self.last_low_disk_warning = Some(Instant::now());
+            warn!(
+                free_mb = free / 1_000_000,
+                path = %self.journal.path().display(),
+                "the disk holding the journal is almost full: new records cannot be saved once it is"
+            );
         }
         let beat = match self.heartbeat() {
             Ok(b) => b,

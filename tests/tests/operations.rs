@@ -282,3 +282,152 @@ fn settings_come_from_defaults_then_the_file_then_the_environment_then_flags() {
         assert!(stderr(&out).contains(expected), "{}", stderr(&out));
     }
 }
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().ok()?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .ok()?;
+        out.status.success().then_some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Takes all the space left.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.write_all(&[0u8; 1]);
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_import_plainly_keeps_the_journal_and_the_service_running() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        eprintln!("cannot mount a tmpfs here (not root?): the full-disk test is skipped");
+        return;
+    };
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    let viewer = server.add_viewer("national", &[]);
+    let data = disk.path().join("agent");
+    let agent_cmd = || {
+        let mut c = hotich_tests::harness::agent_cmd();
+        c.arg("--data-dir").arg(&data);
+        c
+    };
+    let init = hotich_tests::harness::run(agent_cmd().args([
+        "init",
+        "--server",
+        &server.url(),
+        "--token",
+        &token,
+        "--commune",
+        "00004",
+    ]));
+    assert!(init.status.success(), "{}", stderr(&init));
+    let work = tempfile::tempdir().unwrap();
+    let small = work.path().join("small.jsonl");
+    let big = work.path().join("big.jsonl");
+    let records = RecordGen::new(5, "00004");
+    records.write_jsonl(&small, 0, 500).unwrap();
+    records.write_jsonl(&big, 500, 5_500).unwrap();
+    let first = hotich_tests::harness::run(agent_cmd().arg("import").arg(&small));
+    assert!(first.status.success(), "{}", stderr(&first));
+
+    // The service runs while the disk fills up.
+    let mut service = agent_cmd()
+        .args([
+            "--set",
+            "sync.heartbeat_secs=1",
+            "--set",
+            "sync.idle_recheck_secs=1",
+        ])
+        .arg("run")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(hotich_tests::harness::wait_until(
+        Duration::from_secs(20),
+        || server.export().len() == 500
+    ));
+    let filler = disk.fill();
+
+    let full = hotich_tests::harness::run(agent_cmd().arg("import").arg(&big));
+    assert_eq!(
+        full.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&full),
+        stderr(&full)
+    );
+    let err = stderr(&full);
+    assert!(
+        err.contains("ran out of space")
+            && err.contains("The journal is intact")
+            && err.contains("import the file again"),
+        "{err}"
+    );
+    let verify = hotich_tests::harness::run(agent_cmd().args(["verify", "--json"]));
+    let report: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(report["intact"], true, "{report}");
+    let saved = report["entries"].as_u64().unwrap();
+    assert!(saved >= 500, "{report}");
+
+    // The service is still running, and tells the dashboard why it struggles.
+    let mut last = Value::Null;
+    let reported = hotich_tests::harness::wait_until(Duration::from_secs(20), || {
+        last = server.get_as(&viewer, "/api/v1/status").json();
+        let agent = &last["communes"][0]["agents"][0];
+        agent["free_disk_bytes"]
+            .as_u64()
+            .is_some_and(|b| b < 1_000_000)
+            && agent["warnings"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|l| l["message"].to_string().contains("almost full"))
+            })
+    });
+    assert!(reported, "{last:#}");
+    assert!(
+        service.try_wait().unwrap().is_none(),
+        "the service must keep running"
+    );
+
+    // Space comes back: importing again stores the rest, once.
+    std::fs::remove_file(&filler).unwrap();
+    let again = hotich_tests::harness::run(agent_cmd().arg("import").arg(&big));
+    assert!(again.status.success(), "{}", stderr(&again));
+    let sync = hotich_tests::harness::run(agent_cmd().args(["sync", "--timeout", "60"]));
+    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    let exported = server.export_hashes();
+    let unique: std::collections::HashSet<_> = exported.iter().collect();
+    assert_eq!(exported.len(), 5_500);
+    assert_eq!(unique.len(), 5_500);
+    hotich_tests::harness::terminate(&service);
+    let _ = hotich_tests::harness::wait_exit(&mut service, Duration::from_secs(10));
+}

@@ -34,7 +34,27 @@ pub(super) fn import(
         kind,
         commune: Some(config.commune.clone()),
     };
-    let summary = import::import_files(&mut journal, &options, files, data_dir.path(), output)?;
+    let before = journal.counts()?.total;
+    let summary = match import::import_files(&mut journal, &options, files, data_dir.path(), output)
+    {
+        Ok(summary) => summary,
+        Err(e) if e.is_disk_full() => {
+            // What was committed before the disk filled stays; importing the
+            // same file again after freeing space skips it as already present.
+            let saved = journal.counts().map(|c| c.total - before).unwrap_or(0);
+            let _ = journal.remember(data_dir.path());
+            drop(journal);
+            if saved > 0 {
+                control::poke(data_dir);
+            }
+            return Err(AgentError::Failed(tr!(
+                "import-disk-full",
+                full = crate::error::disk_full_text(&data_dir.journal_path()),
+                saved = saved
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     journal.checkpoint()?;
     journal.remember(data_dir.path())?;
     drop(journal);
