@@ -25,6 +25,9 @@ pub struct Refused {
     pub errors: Vec<hotich_protocol::FieldError>,
     pub source: Option<String>,
     pub parked_at: Option<Timestamp>,
+    /// For a conflict: the content hash of the version the central database holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub central_hash: Option<String>,
 }
 
 impl Refused {
@@ -34,6 +37,7 @@ impl Refused {
             seq: p.seq,
             hash: p.hash,
             message: i18n::refusal(&p.reason),
+            central_hash: r.existing.clone(),
             reason: r.text,
             errors: r.errors,
             source: p.source,
@@ -68,6 +72,9 @@ pub struct StatusReport {
     /// `last_error` as kind and values.
     pub last_error_info: Option<crate::client::ErrorInfo>,
     pub parked_entries: Vec<Refused>,
+    /// Refused entries closed since: resolved by a correction, or dismissed.
+    pub closed: u64,
+    pub closed_entries: Vec<crate::journal::ClosedEntry>,
     /// The journal cannot be used (missing, emptied, replaced): everything
     /// above is then unknown, and `status` exits non-zero.
     pub journal_problem: Option<String>,
@@ -105,6 +112,8 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
                 divergence: None,
                 last_error_info: None,
                 parked_entries: Vec::new(),
+                closed: 0,
+                closed_entries: Vec::new(),
                 journal_problem: Some(e.to_string()),
                 upload_limit: None,
                 upload_limit_now_kbit_per_s: None,
@@ -117,6 +126,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
         pending,
         acked,
         parked,
+        closed,
     } = journal.counts()?;
     let state = journal.sync_state()?;
     let oldest = journal.oldest_pending_at()?;
@@ -144,6 +154,8 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
         divergence: state.divergence,
         last_error_info: state.last_error_info,
         parked_entries: journal.parked(20)?.into_iter().map(Refused::from).collect(),
+        closed,
+        closed_entries: journal.closed(10)?,
         journal_problem: None,
         upload_limit: (!config.upload_limit.is_off()).then(|| config.upload_limit.clone()),
         upload_limit_now_kbit_per_s: config
@@ -328,6 +340,19 @@ pub fn render(r: &StatusReport) -> String {
                 )
             )));
         }
+    }
+    if !r.closed_entries.is_empty() {
+        out.push(Line::Text(String::new()));
+        out.push(Line::Text(tr!("status-closed-header", count = r.closed)));
+        for c in &r.closed_entries {
+            let what = match (&c.resolved_by, &c.dismissed) {
+                (Some(by), _) => tr!("status-resolved-by", seq = *by),
+                (None, Some(reason)) => tr!("status-dismissed", reason = reason.as_str()),
+                (None, None) => String::new(),
+            };
+            out.push(Line::Text(format!("  #{}: {what}", c.seq)));
+        }
+        out.push(Line::Text(String::new()));
     }
     out.push(line(&tr!("status-data-dir"), r.data_dir.clone()));
     lay_out(out)

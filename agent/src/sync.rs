@@ -802,6 +802,7 @@ impl SyncEngine {
             free_disk_bytes: crate::config::free_disk_bytes(self.journal.path()),
             journal_bytes: Some(self.journal.size_on_disk()),
             device: self.journal.journal_id().ok(),
+            dismissed: self.journal.unreported_dismissals()?,
         })
     }
 
@@ -836,8 +837,16 @@ impl SyncEngine {
         // Counted as sent even if it fails: the next one is due a period later
         // either way, which keeps a failing heartbeat from waking the service.
         self.last_heartbeat = Some(Instant::now());
-        if let Err(error) = self.client.heartbeat(&beat).await {
-            debug!(%error, "heartbeat not delivered");
+        match self.client.heartbeat(&beat).await {
+            Ok(_) if !beat.dismissed.is_empty() => {
+                let seqs: Vec<u64> = beat.dismissed.iter().map(|d| d.seq).collect();
+                if let Err(error) = self.journal.dismissals_reported(&seqs) {
+                    // Reported again next time: the server's history says it twice.
+                    warn!(%error, "cannot note the dismissals as reported");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => debug!(%error, "heartbeat not delivered"),
         }
     }
 }

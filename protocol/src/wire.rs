@@ -186,6 +186,20 @@ pub struct Heartbeat {
     /// The journal's random id: two PCs sharing one token send two ids.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// Refused entries an official dismissed since the last heartbeat the
+    /// server took (they stay in the agent's journal).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dismissed: Vec<Dismissal>,
+}
+
+/// A refused journal entry an official closed as never to be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dismissal {
+    pub seq: u64,
+    /// The entry's content hash, hex.
+    pub hash: String,
+    pub reason: String,
+    pub at: Timestamp,
 }
 
 /// At most this many log lines travel in a heartbeat.

@@ -8,6 +8,7 @@
 //! - `sync`: "sync now" and its display;
 //! - here: `run`, `status`, `verify`, `requeue`.
 
+mod backup;
 mod doctor;
 mod files;
 mod setup;
@@ -197,6 +198,30 @@ pub enum Command {
         /// Entry numbers to requeue (see `status`); all refused entries if none given.
         #[arg(value_name = "SEQ")]
         seqs: Vec<u64>,
+    },
+    /// Copy the journal to FILE, consistently, even while the service runs.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Put a journal backup in place on this PC (set up with `init` first);
+    /// the service then sends only what the server lacks.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Replace a journal that already holds records (kept as journal.db.before-restore).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Close a refused record that should never have been entered (it stays
+    /// in the journal and the server is told it was dismissed).
+    Dismiss {
+        /// The entry number (see `status`).
+        #[arg(value_name = "SEQ")]
+        seq: u64,
+        /// Why, for the record kept centrally.
+        #[arg(long)]
+        reason: String,
     },
     /// Print the content hash (sha256 of the canonical form) of a JSON document.
     Hash {
@@ -450,6 +475,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                     detail = why
                 ))),
             }
+        }
+        Command::Backup { file } => backup::backup(&resolve()?, &file),
+        Command::Restore { file, force } => backup::restore(&resolve()?, &file, force),
+        Command::Dismiss { seq, reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(AgentError::Usage(tr!("dismiss-no-reason")));
+            }
+            let data_dir = resolve()?;
+            AgentConfig::load(&data_dir)?;
+            let mut journal = data_dir.open_journal(Access::ReadWrite)?;
+            if !journal.dismiss(seq, reason)? {
+                return Err(AgentError::Failed(tr!("dismiss-not-refused", seq = seq)));
+            }
+            drop(journal);
+            control::poke(&data_dir);
+            println!("{}", tr!("dismiss-done", seq = seq));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Requeue { seqs } => {
             let data_dir = resolve()?;

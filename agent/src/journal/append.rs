@@ -5,7 +5,7 @@
 use hotich_protocol::{PreparedRecord, Timestamp, chain_hash};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Journal, Origin, content_hash_at, ms, read_head};
+use super::{EntryState, Journal, Origin, content_hash_at, ms, read_head};
 use crate::error::JournalError;
 use hotich_protocol::{ContentHash, FieldError};
 
@@ -51,6 +51,20 @@ impl Journal {
                 .prepare_cached(
                     "SELECT seq, content_hash FROM entries WHERE nat_key = ?1 ORDER BY seq DESC LIMIT 1",
                 )
+                .map_err(err)?;
+            // A correction closes the refused entries it answers: the one it
+            // names, or one of the same book entry refused because the
+            // centre held the version it names.
+            let mut resolve = tx
+                .prepare_cached(&format!(
+                    "UPDATE entries SET state = {closed}, state_at = ?2,
+                     state_reason = json_object('closed', 'resolved', 'by', ?1, 'refusal', state_reason)
+                     WHERE state = {parked} AND (content_hash = ?3
+                         OR (nat_key = ?4 AND json_valid(state_reason)
+                             AND json_extract(state_reason, '$.existing') = ?5))",
+                    closed = EntryState::Closed.sql(),
+                    parked = EntryState::Parked.sql()
+                ))
                 .map_err(err)?;
             let mut source_id = tx
                 .prepare_cached(
@@ -174,6 +188,17 @@ impl Journal {
                         origin.map(|o| o.line as i64),
                     ])
                     .map_err(err)?;
+                if let Some(superseded) = &record.supersedes {
+                    resolve
+                        .execute(params![
+                            seq as i64,
+                            now,
+                            superseded.as_bytes().as_slice(),
+                            key,
+                            superseded.to_hex()
+                        ])
+                        .map_err(err)?;
+                }
                 head_seq = seq;
                 head_chain = chain;
                 outcomes.push(AppendOutcome::Accepted { seq });

@@ -17,6 +17,7 @@
 //!   journal is refused rather than started again from 1.
 
 mod append;
+mod backup;
 mod identity;
 mod queue;
 mod schema;
@@ -34,7 +35,9 @@ use crate::error::JournalError;
 
 pub use append::AppendOutcome;
 pub use identity::{Access, ID_FILE, JournalAnchor};
-pub use queue::{Counts, ENTRY_RETRY_HORIZON, ParkedEntry, QueuedEntry, Resolution};
+pub use queue::{
+    ClosedEntry, Counts, Dismissal, ENTRY_RETRY_HORIZON, ParkedEntry, QueuedEntry, Resolution,
+};
 pub use sync_state::SyncState;
 pub use verify::VerifyReport;
 
@@ -48,6 +51,9 @@ pub enum EntryState {
     Acked = 1,
     /// The server refused the record; waits for `requeue` after a fix.
     Parked = 2,
+    /// A refused record that needs nothing more: a later correction
+    /// resolved it, or an official dismissed it. It stays in the journal.
+    Closed = 3,
 }
 
 impl EntryState {
@@ -58,6 +64,7 @@ impl EntryState {
             EntryState::Pending => "0",
             EntryState::Acked => "1",
             EntryState::Parked => "2",
+            EntryState::Closed => "3",
         }
     }
 }
@@ -74,6 +81,7 @@ impl FromSql for EntryState {
             0 => Ok(EntryState::Pending),
             1 => Ok(EntryState::Acked),
             2 => Ok(EntryState::Parked),
+            3 => Ok(EntryState::Closed),
             other => Err(FromSqlError::OutOfRange(other)),
         }
     }

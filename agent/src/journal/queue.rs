@@ -30,7 +30,25 @@ pub struct Counts {
     pub pending: u64,
     pub acked: u64,
     pub parked: u64,
+    /// Refused entries closed since: resolved by a correction, or dismissed.
+    pub closed: u64,
 }
+
+/// A refused entry closed by a correction or dismissed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClosedEntry {
+    pub seq: u64,
+    pub hash: String,
+    /// The correction that resolved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<u64>,
+    /// Dismissed, with the official's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dismissed: Option<String>,
+    pub closed_at: Option<Timestamp>,
+}
+
+pub use hotich_protocol::wire::Dismissal;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ParkedEntry {
@@ -71,11 +89,16 @@ impl Journal {
             "SELECT COUNT(*) FROM entries WHERE state = {}",
             EntryState::Parked.sql()
         ))?;
+        let closed = one(&format!(
+            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            EntryState::Closed.sql()
+        ))?;
         Ok(Counts {
             total,
             pending,
             parked,
-            acked: total.saturating_sub(pending + parked),
+            closed,
+            acked: total.saturating_sub(pending + parked + closed),
         })
     }
 
@@ -311,6 +334,97 @@ impl Journal {
             }
         };
         Ok(changed as u64)
+    }
+
+    /// Closes a refused entry an official says should never have been
+    /// entered. It stays in the journal; the next heartbeat reports it.
+    /// `false` when `seq` is not a refused entry.
+    pub fn dismiss(&mut self, seq: u64, reason: &str) -> Result<bool, JournalError> {
+        let now = ms(Timestamp::now());
+        let changed = self
+            .conn
+            .execute(
+                &format!(
+                    "UPDATE entries SET state = {closed}, state_at = ?2,
+                     state_reason = json_object('closed', 'dismissed', 'reason', ?3,
+                         'reported', json('false'), 'refusal', state_reason)
+                     WHERE seq = ?1 AND state = {parked}",
+                    closed = EntryState::Closed.sql(),
+                    parked = EntryState::Parked.sql()
+                ),
+                params![seq as i64, now, reason],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(changed == 1)
+    }
+
+    /// Dismissals the server has not been told of yet.
+    pub fn unreported_dismissals(&self) -> Result<Vec<Dismissal>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT seq, content_hash, json_extract(state_reason, '$.reason'), state_at
+                 FROM entries WHERE state = {}
+                   AND json_extract(state_reason, '$.closed') = 'dismissed'
+                   AND json_extract(state_reason, '$.reported') = 0
+                 ORDER BY seq LIMIT 100",
+                EntryState::Closed.sql()
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Dismissal {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: hex::encode(r.get::<_, Vec<u8>>(1)?),
+                    reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    at: ts(r.get(3)?).unwrap_or_else(Timestamp::now),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The server stored these dismissals.
+    pub fn dismissals_reported(&mut self, seqs: &[u64]) -> Result<(), JournalError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        for seq in seqs {
+            tx.execute(
+                "UPDATE entries SET state_reason = json_set(state_reason, '$.reported', json('true'))
+                 WHERE seq = ?1",
+                [*seq as i64],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Closed entries, newest first: what closed them.
+    pub fn closed(&self, limit: usize) -> Result<Vec<ClosedEntry>, JournalError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT seq, content_hash, state_reason, state_at FROM entries
+                 WHERE state = {} ORDER BY seq DESC LIMIT ?1",
+                EntryState::Closed.sql()
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                let why: serde_json::Value = r
+                    .get::<_, Option<String>>(2)?
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+                Ok(ClosedEntry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    hash: hex::encode(r.get::<_, Vec<u8>>(1)?),
+                    resolved_by: why["by"].as_u64(),
+                    dismissed: (why["closed"] == "dismissed")
+                        .then(|| why["reason"].as_str().unwrap_or_default().to_string()),
+                    closed_at: ts(r.get(3)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
     }
 
     pub fn parked(&self, limit: usize) -> Result<Vec<ParkedEntry>, JournalError> {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -85,6 +85,12 @@ const SCHEMA_V3: &str = "
 ALTER TABLE sync_state ADD COLUMN last_error_info TEXT;
 INSERT OR IGNORE INTO meta (key, value)
     SELECT 'normal_form', CASE WHEN EXISTS (SELECT 1 FROM entries) THEN '1' ELSE '2' END;
+";
+
+/// Version 4: refused entries can be closed (resolved by a correction, or
+/// dismissed); an older agent must not read state 3 as damage.
+const SCHEMA_V4: &str = "
+CREATE INDEX IF NOT EXISTS entries_closed ON entries(seq) WHERE state = 3;
 ";
 
 /// How long a writer waits for another process's transaction (an importer
@@ -170,6 +176,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 3 {
         tx.execute_batch(SCHEMA_V3).map_err(err)?;
+    }
+    if version < 4 {
+        tx.execute_batch(SCHEMA_V4).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -68,7 +68,8 @@ fn duplicates_conflicts_and_corrections() {
             total: 3,
             pending: 3,
             acked: 0,
-            parked: 0
+            parked: 0,
+            closed: 0
         }
     );
     assert_eq!(j.verify().unwrap().first_broken, None);

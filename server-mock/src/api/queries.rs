@@ -138,5 +138,11 @@ fn trimmed(mut beat: Heartbeat) -> Heartbeat {
     if let Some(e) = &mut beat.last_error {
         *e = crate::store::cap_text(e);
     }
+    // An agent reports at most this many dismissals per heartbeat.
+    beat.dismissed.truncate(100);
+    for d in &mut beat.dismissed {
+        d.reason = crate::store::cap_text(&d.reason);
+        d.hash = crate::store::cap_text(&d.hash);
+    }
     beat
 }

@@ -136,6 +136,14 @@ pub fn history_rows(
     at: Timestamp,
 ) -> Vec<(String, String)> {
     let mut rows = Vec::new();
+    // Dismissed entries stay in the commune's history: the centre knows
+    // which refused records will never come, and why.
+    for d in &beat.dismissed {
+        rows.push((
+            "dismissed".to_string(),
+            format!("entry #{} ({}): {}", d.seq, d.hash, d.reason),
+        ));
+    }
     if let (Some(old), Some(new)) = (previous_device, beat.device.as_deref())
         && old != new
     {

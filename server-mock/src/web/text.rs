@@ -138,6 +138,11 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("contact-error", "Lỗi", "Error"),
     ("contact-recovered", "Gửi lại được", "Recovered"),
     (
+        "contact-dismissed",
+        "Hồ sơ bị từ chối đã được hủy",
+        "Refused record dismissed",
+    ),
+    (
         "contact-device",
         "Máy khác dùng chung mã khóa",
         "Another PC uses the token",
