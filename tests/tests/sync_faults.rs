@@ -262,10 +262,12 @@ fn a_refused_record_is_parked_and_the_rest_go_through() {
     let out = agent.cmd(&["sync"]);
     assert!(out.status.success(), "{}", stdout(&out));
     assert_eq!(server.export().len(), 101);
-    // Requeueing the parked original only meets the same conflict again.
-    assert!(stdout(&agent.cmd(&["requeue"])).contains("1 refused record(s) put back"));
-    assert_eq!(agent.cmd(&["sync"]).status.code(), Some(1));
-    assert_eq!(agent.status()["parked"], 1);
+    // The correction closed the refused original: nothing is left to requeue.
+    let status = agent.status();
+    assert_eq!(status["parked"], 0, "{status}");
+    assert_eq!(status["closed_entries"][0]["seq"], 43, "{status}");
+    assert_eq!(status["closed_entries"][0]["resolved_by"], 101, "{status}");
+    assert!(stdout(&agent.cmd(&["requeue"])).contains("0 refused record(s) put back"));
 }
 
 /// Answers lost after commit: when the connection breaks, the agent asks the
