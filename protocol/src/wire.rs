@@ -238,6 +238,11 @@ pub struct WhoAmI {
     pub server_time: Timestamp,
     #[serde(default)]
     pub server_version: String,
+    /// How many of this agent's journal entries the server holds (1..=n
+    /// without a gap): a new PC set up with the token of a journal that
+    /// had already sent records must not start numbering from 1 again.
+    #[serde(default)]
+    pub journal_seq: u64,
 }
 
 /// The body of every non-2xx answer.

@@ -41,8 +41,28 @@ fn a_backup_taken_while_the_service_runs_restores_the_queue_on_a_new_pc() {
     old_pc.kill_service();
     drop(old_pc);
 
-    // The new PC: set up without network, then the backup put back.
-    let new_pc = TestAgent::init_offline(&proxy.url(), &token, "00004");
+    // The new PC. Set up with the old PC's token, `init` warns that the
+    // server already holds entries of this journal, and says what to do.
+    proxy.set_mode(Mode::Pass);
+    let new_pc = TestAgent::init(&proxy.url(), &token, "00004");
+    let again_init = new_pc.cmd(&[
+        "init",
+        "--force",
+        "--server",
+        &proxy.url(),
+        "--token",
+        &token,
+        "--commune",
+        "00004",
+    ]);
+    assert!(again_init.status.success(), "{}", stderr(&again_init));
+    assert!(
+        stdout(&again_init).contains("the server already holds 100 entries")
+            && stdout(&again_init).contains("hotich-agent restore FILE"),
+        "{}",
+        stdout(&again_init)
+    );
+    proxy.set_mode(Mode::Reset);
     let restored = new_pc.cmd(&["restore", backup.to_str().unwrap()]);
     assert!(restored.status.success(), "{}", stderr(&restored));
     assert!(

@@ -82,11 +82,13 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
     };
     // A wrong token, commune or address found now, not days later when
     // someone wonders why nothing arrived; nothing is written before.
+    let mut held_centrally = 0;
     if offline {
         println!("{}", tr!("init-offline"));
     } else {
         let confirmed = confirm_with_server(&config)?;
         println!("{}", confirmed_line(&confirmed));
+        held_centrally = confirmed.journal_seq;
     }
     data_dir.create()?;
     config.save(data_dir)?;
@@ -105,6 +107,18 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
             entries = entries
         )
     );
+    // This token's journal already sent records from another PC (or this
+    // one before its disk died): numbering again from 1 would collide.
+    if held_centrally > entries {
+        println!(
+            "{}",
+            tr!(
+                "init-server-holds-more",
+                server = held_centrally,
+                local = entries
+            )
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

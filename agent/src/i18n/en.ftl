@@ -255,6 +255,7 @@ journal-old-format = the journal is in an older format (schema { $version }); it
 ## Setup checks and doctor
 
 init-offline = Not checked with the server (--offline): run `hotich-agent doctor` once the network is there.
+init-server-holds-more = NOTE: the server already holds { $server } entries of this token's journal; the journal here has { $local }. Is this a replacement PC? Restore the latest backup (hotich-agent restore FILE) before importing new records; otherwise new records would reuse numbers already sent and would not be uploaded.
 init-confirmed = The server knows this token: commune { $commune }{ $place }; this PC's clock is { $skew } s off the server's.
 init-token-refused = the server at { $server } does not accept this token: { $detail }. Check the token from `hotich-server agent add`; nothing was written.
 init-unreachable = cannot check the setup with the server at { $server }: { $detail }. Check the address and the network (or the CA certificate for https), or set up now with --offline and run `hotich-agent doctor` later; nothing was written.

@@ -255,6 +255,7 @@ journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version })
 ## Setup checks and doctor
 
 init-offline = Chưa kiểm tra với máy chủ (--offline): khi có mạng, hãy chạy `hotich-agent doctor`.
+init-server-holds-more = CHÚ Ý: máy chủ đã giữ { $server } hồ sơ trong nhật ký của mã khóa này, nhật ký ở đây có { $local }. Đây là máy thay thế? Hãy khôi phục bản sao lưu mới nhất (hotich-agent restore TỆP) trước khi nhập hồ sơ mới; nếu không, các hồ sơ mới sẽ trùng số thứ tự và không được gửi.
 init-confirmed = Máy chủ nhận mã khóa này: xã { $commune }{ $place }; đồng hồ máy này lệch { $skew } giây so với máy chủ.
 init-token-refused = máy chủ { $server } không chấp nhận mã khóa này: { $detail }. Hãy kiểm tra mã khóa do `hotich-server agent add` cấp; chưa ghi gì.
 init-unreachable = không kiểm tra được với máy chủ { $server }: { $detail }. Hãy kiểm tra địa chỉ và mạng (hoặc chứng chỉ CA nếu dùng https), hoặc cài đặt trước với --offline rồi chạy `hotich-agent doctor` sau; chưa ghi gì.

@@ -102,6 +102,7 @@ pub async fn whoami<S: Storage>(
         area: agent.area,
         server_time: Timestamp::now(),
         server_version: env!("CARGO_PKG_VERSION").to_string(),
+        journal_seq: agent.contiguous_seq,
     }))
 }
 
