@@ -392,6 +392,25 @@ impl ApiClient {
             .await
     }
 
+    /// A page of this agent's journal as the server holds it (`recover`).
+    pub async fn journal_page(
+        &self,
+        code: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<hotich_protocol::wire::JournalPage, ApiError> {
+        self.send(
+            self.http
+                .get(format!(
+                    "{}{}?from={from}&limit={limit}",
+                    self.base,
+                    hotich_protocol::wire::JOURNAL_PATH
+                ))
+                .header(hotich_protocol::wire::RECOVERY_HEADER, code),
+        )
+        .await
+    }
+
     /// Who the server takes this token for (`init`, `doctor`).
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         self.send(self.http.get(format!("{}{WHOAMI_PATH}", self.base)))

@@ -19,6 +19,35 @@ pub const HAVE_PATH: &str = "/api/v1/have";
 pub const CHAIN_PATH: &str = "/api/v1/chain";
 pub const HEARTBEAT_PATH: &str = "/api/v1/heartbeat";
 pub const WHOAMI_PATH: &str = "/api/v1/whoami";
+/// `GET /api/v1/journal?from=SEQ&limit=N`: the calling agent's journal as
+/// the server holds it, for `recover`; needs a recovery code in
+/// [`RECOVERY_HEADER`] besides the token.
+pub const JOURNAL_PATH: &str = "/api/v1/journal";
+pub const RECOVERY_HEADER: &str = "x-hotich-recovery";
+/// Entries per journal page, at most.
+pub const JOURNAL_PAGE_MAX: usize = 2000;
+
+/// A page of the calling agent's journal, in order of `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalPage {
+    pub entries: Vec<JournalEntry>,
+    /// The server holds entries 1..=contiguous_seq of this journal.
+    pub contiguous_seq: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    pub seq: u64,
+    pub hash: ContentHash,
+    /// The chain hash of this entry, as the agent sent it.
+    pub chain: ChainHash,
+    /// Stored centrally (as this agent's record or another's); otherwise
+    /// refused, and `record` is the content as it was sent.
+    pub stored: bool,
+    /// The record's canonical JSON (absent if the server never had it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+}
 
 /// `POST /api/v1/upload`: consecutive journal entries of the calling agent.
 #[derive(Debug, Serialize, Deserialize)]

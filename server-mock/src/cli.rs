@@ -153,6 +153,17 @@ pub enum AgentCommand {
         /// The agent's id (see `agent list`).
         id: i64,
     },
+    /// Print a one-time code with which the agent's PC may download its
+    /// journal (`hotich-agent recover --code CODE`) after losing its disk.
+    RecoveryCode {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// The agent's id (see `agent list`).
+        id: i64,
+        /// The code expires after this many hours unless used.
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +411,20 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                         );
                     }
                 }
+                Ok(())
+            }
+            AgentCommand::RecoveryCode {
+                database: db,
+                id,
+                hours,
+            } => {
+                let code =
+                    commands::recovery_code(&database(&db)?, id, hours.clamp(1, 24 * 30)).await?;
+                println!("{code}");
+                eprintln!(
+                    "One-time recovery code for agent {id}, valid {hours} h: on the commune's new PC, \
+                     `hotich-agent recover --code {code}`. Give it to the commune in person or by phone."
+                );
                 Ok(())
             }
             AgentCommand::Revoke { database: db, id } => {

@@ -60,6 +60,30 @@ pub async fn revoke_agent(database: &Database, id: i64) -> Result<bool, ServerEr
     with_store!(&store, s => s.revoke_agent(id).await).map_err(|e| ServerError::store(database, e))
 }
 
+/// A one-time recovery code for agent `id` (only its hash is stored).
+pub async fn recovery_code(
+    database: &Database,
+    id: i64,
+    hours: u64,
+) -> Result<String, ServerError> {
+    let store = open_store(database, 1).await?;
+    let agents = with_store!(&store, s => s.list_agents().await)
+        .map_err(|e| ServerError::store(database, e))?;
+    if !agents.iter().any(|a| a.id == id && a.revoked_at.is_none()) {
+        return Err(ServerError::Usage(format!(
+            "no active agent with id {id} (see `agent list`)"
+        )));
+    }
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServerError::Internal(format!("no randomness available: {e}")))?;
+    let code = format!("hrc_{}", hex::encode(bytes));
+    let expires = hotich_protocol::Timestamp::now().plus_ms((hours * 3_600_000) as i64);
+    with_store!(&store, s => s.add_recovery_code(id, crate::auth::token_hash(&code), expires).await)
+        .map_err(|e| ServerError::store(database, e))?;
+    Ok(code)
+}
+
 /// Writes every stored record (of one commune, or all) as JSON Lines, in
 /// the order received. Returns how many were written.
 pub async fn export(

@@ -35,6 +35,7 @@ fn entries(
                 chain: next,
                 entered_at: Some(Timestamp::now()),
                 verdict: Verdict::Valid(p),
+                raw: None,
             };
             chain = next;
             e

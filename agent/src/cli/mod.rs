@@ -213,6 +213,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Rebuild this PC's journal from the server's copy after a lost disk,
+    /// with a one-time code from the IT staff (`hotich-server agent recovery-code`).
+    Recover {
+        #[arg(long)]
+        code: String,
+    },
     /// Close a refused record that should never have been entered (it stays
     /// in the journal and the server is told it was dismissed).
     Dismiss {
@@ -477,6 +483,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             }
         }
         Command::Backup { file } => backup::backup(&resolve()?, &file),
+        Command::Recover { code } => backup::recover(&resolve()?, code.trim()),
         Command::Restore { file, force } => backup::restore(&resolve()?, &file, force),
         Command::Dismiss { seq, reason } => {
             let reason = reason.trim();

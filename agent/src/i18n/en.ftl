@@ -215,6 +215,9 @@ backup-done = Journal backed up to { $path }: { $entries } record(s) ({ $waiting
 restore-not-empty = the journal in { $dir } already holds { $count } record(s): restore onto a new setup, or use --force (the current journal is kept as journal.db.before-restore)
 restore-not-a-journal = { $path } is not a usable journal backup: { $detail }
 restore-done = Restored { $entries } record(s) from { $path } ({ $waiting } waiting). Once connected, only what the server lacks is sent.
+recover-done = Journal recovered from the server's copy: { $recovered } record(s) downloaded ({ $refused } once refused), { $entries } in the journal, every hash and link checked.
+recover-differs = the server's copy of this journal does not match the one here at entry #{ $seq }: stopped, nothing more written. Tell the IT staff
+recover-missing = the server does not hold the content of entry #{ $seq }: what follows cannot be recovered. Tell the IT staff
 status-journal-problem = JOURNAL PROBLEM
 status-data-dir = Data directory
 status-upload-limit = Upload limit
@@ -255,7 +258,7 @@ journal-old-format = the journal is in an older format (schema { $version }); it
 ## Setup checks and doctor
 
 init-offline = Not checked with the server (--offline): run `hotich-agent doctor` once the network is there.
-init-server-holds-more = NOTE: the server already holds { $server } entries of this token's journal; the journal here has { $local }. Is this a replacement PC? Restore the latest backup (hotich-agent restore FILE) before importing new records; otherwise new records would reuse numbers already sent and would not be uploaded.
+init-server-holds-more = NOTE: the server already holds { $server } entries of this token's journal; the journal here has { $local }. Is this a replacement PC? Restore the latest backup (hotich-agent restore FILE), or ask the IT staff for a recovery code and run hotich-agent recover --code CODE (it also fetches what the server holds beyond a backup), before importing new records; otherwise new records would reuse numbers already sent and would not be uploaded.
 init-confirmed = The server knows this token: commune { $commune }{ $place }; this PC's clock is { $skew } s off the server's.
 init-token-refused = the server at { $server } does not accept this token: { $detail }. Check the token from `hotich-server agent add`; nothing was written.
 init-unreachable = cannot check the setup with the server at { $server }: { $detail }. Check the address and the network (or the CA certificate for https), or set up now with --offline and run `hotich-agent doctor` later; nothing was written.

@@ -215,6 +215,9 @@ backup-done = Đã sao lưu nhật ký vào { $path }: { $entries } hồ sơ ({ 
 restore-not-empty = nhật ký trong { $dir } đã có { $count } hồ sơ: chỉ khôi phục lên máy mới cài, hoặc dùng --force (nhật ký hiện tại được giữ lại là journal.db.before-restore)
 restore-not-a-journal = { $path } không phải bản sao lưu nhật ký dùng được: { $detail }
 restore-done = Đã khôi phục { $entries } hồ sơ từ { $path } ({ $waiting } đang chờ gửi). Khi kết nối, máy chỉ gửi những hồ sơ máy chủ còn thiếu.
+recover-done = Đã khôi phục nhật ký từ bản trên máy chủ: { $recovered } hồ sơ tải về ({ $refused } hồ sơ từng bị từ chối), nhật ký có { $entries } hồ sơ, mã kiểm tra và chuỗi đều đúng.
+recover-differs = bản nhật ký trên máy chủ không khớp với nhật ký ở đây tại hồ sơ #{ $seq }: đã dừng, không ghi gì thêm. Hãy báo cán bộ CNTT
+recover-missing = máy chủ không có nội dung của hồ sơ #{ $seq }: không khôi phục được phần sau đó. Hãy báo cán bộ CNTT
 status-journal-problem = LỖI NHẬT KÝ
 status-data-dir = Thư mục dữ liệu
 status-upload-limit = Giới hạn tải lên
@@ -255,7 +258,7 @@ journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version })
 ## Setup checks and doctor
 
 init-offline = Chưa kiểm tra với máy chủ (--offline): khi có mạng, hãy chạy `hotich-agent doctor`.
-init-server-holds-more = CHÚ Ý: máy chủ đã giữ { $server } hồ sơ trong nhật ký của mã khóa này, nhật ký ở đây có { $local }. Đây là máy thay thế? Hãy khôi phục bản sao lưu mới nhất (hotich-agent restore TỆP) trước khi nhập hồ sơ mới; nếu không, các hồ sơ mới sẽ trùng số thứ tự và không được gửi.
+init-server-holds-more = CHÚ Ý: máy chủ đã giữ { $server } hồ sơ trong nhật ký của mã khóa này, nhật ký ở đây có { $local }. Đây là máy thay thế? Hãy khôi phục bản sao lưu mới nhất (hotich-agent restore TỆP), hoặc xin cán bộ CNTT mã khôi phục rồi chạy hotich-agent recover --code MÃ (lệnh này cũng tải về phần máy chủ giữ mà bản sao lưu chưa có), trước khi nhập hồ sơ mới; nếu không, các hồ sơ mới sẽ trùng số thứ tự và không được gửi.
 init-confirmed = Máy chủ nhận mã khóa này: xã { $commune }{ $place }; đồng hồ máy này lệch { $skew } giây so với máy chủ.
 init-token-refused = máy chủ { $server } không chấp nhận mã khóa này: { $detail }. Hãy kiểm tra mã khóa do `hotich-server agent add` cấp; chưa ghi gì.
 init-unreachable = không kiểm tra được với máy chủ { $server }: { $detail }. Hãy kiểm tra địa chỉ và mạng (hoặc chứng chỉ CA nếu dùng https), hoặc cài đặt trước với --offline rồi chạy `hotich-agent doctor` sau; chưa ghi gì.

@@ -35,3 +35,71 @@ impl Journal {
         Ok(report)
     }
 }
+
+/// An entry rebuilt from the server's copy of this journal (`recover`).
+#[derive(Debug, Clone)]
+pub struct RecoveredEntry {
+    pub seq: u64,
+    pub hash: hotich_protocol::ContentHash,
+    pub chain: hotich_protocol::ChainHash,
+    /// The canonical text whose hash is `hash`.
+    pub record: String,
+    pub nat_key: String,
+    pub supersedes: Option<hotich_protocol::ContentHash>,
+    /// Stored centrally; otherwise refused, and parked here as such.
+    pub stored: bool,
+}
+
+impl Journal {
+    /// Appends entries rebuilt from the server, checked by the caller to
+    /// continue this journal's chain, in one transaction.
+    pub fn insert_recovered(&mut self, entries: &[RecoveredEntry]) -> Result<(), JournalError> {
+        use super::EntryState;
+        use rusqlite::params;
+        let now = super::ms(hotich_protocol::Timestamp::now());
+        let (tx, path) = self.write_tx()?;
+        let err = |source| JournalError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (seq, content_hash, chain_hash, record, nat_key, supersedes,
+                                          entered_at, state, state_reason, state_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7)",
+                )
+                .map_err(err)?;
+            for e in entries {
+                let (state, reason) = if e.stored {
+                    (EntryState::Acked, None)
+                } else {
+                    (
+                        EntryState::Parked,
+                        Some(
+                            serde_json::json!({
+                                "kind": "recovered",
+                                "text": "refused by the server before this journal was recovered"
+                            })
+                            .to_string(),
+                        ),
+                    )
+                };
+                insert
+                    .execute(params![
+                        e.seq as i64,
+                        e.hash.as_bytes().as_slice(),
+                        e.chain.as_bytes().as_slice(),
+                        e.record,
+                        e.nat_key,
+                        e.supersedes.as_ref().map(|h| h.as_bytes().as_slice()),
+                        now,
+                        state,
+                        reason,
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}

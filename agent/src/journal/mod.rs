@@ -18,6 +18,7 @@
 
 mod append;
 mod backup;
+pub use backup::RecoveredEntry;
 mod identity;
 mod queue;
 mod schema;

@@ -117,6 +117,10 @@ pub fn router<S: Storage>(
         .route(UPLOAD_PATH, post(upload::upload::<S>))
         .route(HAVE_PATH, post(queries::have::<S>))
         .route(CHAIN_PATH, get(queries::chain::<S>))
+        .route(
+            hotich_protocol::wire::JOURNAL_PATH,
+            get(queries::journal::<S>),
+        )
         .layer(middleware::from_fn_with_state(
             min_version,
             refuse_old_agents,

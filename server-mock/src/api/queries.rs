@@ -147,3 +147,60 @@ fn trimmed(mut beat: Heartbeat) -> Heartbeat {
     }
     beat
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub struct JournalQuery {
+    #[serde(default)]
+    from: Option<u64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/journal`: the calling agent's journal as the server holds
+/// it, for `recover`. A commune's records are powerful to hand out, so the
+/// token alone is not enough: the request needs a recovery code IT staff
+/// made for this agent; the code is spent once the last page is served.
+pub async fn journal<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<JournalQuery>,
+) -> Result<axum::Json<hotich_protocol::wire::JournalPage>, ApiError> {
+    use hotich_protocol::wire::{JOURNAL_PAGE_MAX, JournalEntry, JournalPage, RECOVERY_HEADER};
+    let agent = authenticate(&state, &headers).await?;
+    let code = headers
+        .get(RECOVERY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    let code_hash = crate::auth::token_hash(code);
+    if code.is_empty() || !state.store.recovery_code_valid(agent.id, code_hash).await? {
+        return Err(ApiError::Forbidden(
+            "the recovery code is missing, unknown, used or expired: ask the IT staff for a new \
+             one (`hotich-server agent recovery-code ID`)"
+                .into(),
+        ));
+    }
+    let from = query.from.unwrap_or(1).max(1);
+    let limit = query
+        .limit
+        .unwrap_or(JOURNAL_PAGE_MAX)
+        .clamp(1, JOURNAL_PAGE_MAX);
+    let rows = state.store.journal_page(agent.id, from, limit).await?;
+    if rows.len() < limit {
+        state.store.use_recovery_code(agent.id, code_hash).await?;
+        tracing::info!(agent = agent.id, "journal recovered; recovery code spent");
+    }
+    Ok(axum::Json(JournalPage {
+        contiguous_seq: agent.contiguous_seq,
+        entries: rows
+            .into_iter()
+            .map(|r| JournalEntry {
+                seq: r.seq,
+                hash: r.content_hash,
+                chain: r.chain,
+                stored: r.stored,
+                record: r.record,
+            })
+            .collect(),
+    }))
+}

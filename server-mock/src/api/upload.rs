@@ -243,6 +243,7 @@ fn check_upload_inner(
             prev,
             chain,
             entered_at: entry.entered_at,
+            raw: matches!(verdict, Verdict::Invalid(_)).then(|| entry.record.get().to_string()),
             verdict,
         });
         if (chunk.len() >= CHECK_CHUNK || i + 1 == total)

@@ -57,6 +57,8 @@ pub struct CheckedEntry {
     pub chain: ChainHash,
     pub entered_at: Option<Timestamp>,
     pub verdict: Verdict,
+    /// The record as sent, kept for a refused one (see [`NewLink::record`]).
+    pub raw: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,20 @@ pub struct NewLink {
     pub seq: u64,
     pub content_hash: ContentHash,
     pub chain: ChainHash,
+    /// The content of an entry not stored as a record (refused): part of
+    /// the agent's chain all the same, so `recover` can rebuild it whole.
+    pub record: Option<String>,
+}
+
+/// One entry of an agent's journal as the server holds it, for `recover`.
+#[derive(Debug, Clone)]
+pub struct JournalRow {
+    pub seq: u64,
+    pub content_hash: ContentHash,
+    pub chain: ChainHash,
+    /// Stored as a record (or held from another agent), or refused.
+    pub stored: bool,
+    pub record: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -154,6 +170,7 @@ pub struct Plan {
 pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
     let mut plan = Plan::default();
     for e in entries {
+        let mut new_link = None;
         plan.highest_seq = plan.highest_seq.max(e.seq);
         // The chain: record the link once, never overwrite it, and say when
         // it does not fit what came before.
@@ -196,13 +213,19 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                     }
                 }
                 snap.links.insert(e.seq, e.chain);
+                new_link = Some(plan.links.len());
                 plan.links.push(NewLink {
                     seq: e.seq,
                     content_hash: e.claimed_hash,
                     chain: e.chain,
+                    record: None,
                 });
             }
         }
+        let refused_content = match &e.verdict {
+            Verdict::Invalid(_) => e.raw.clone(),
+            Verdict::Valid(r) => Some(r.canonical.clone()),
+        };
         let result = match e.verdict {
             Verdict::Invalid(errors) => EntryResult {
                 reason: Some(summarize(&errors)),
@@ -242,6 +265,11 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                 }
             }
         };
+        if let Some(i) = new_link
+            && matches!(result.status, EntryStatus::Rejected | EntryStatus::Conflict)
+        {
+            plan.links[i].record = refused_content;
+        }
         plan.results.push(result);
     }
     // A key corrected twice in one batch needs only its last head.
@@ -461,6 +489,32 @@ pub trait Storage: monitor::MonitorStore + Send + Sync + 'static {
         commune: &str,
         hashes: Vec<ContentHash>,
     ) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
+    /// Stores a recovery code (its hash) for an agent, valid until `expires_at`.
+    fn add_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Whether `code_hash` is an unused, unexpired recovery code of this agent.
+    fn recovery_code_valid(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// A recovery is complete: its code cannot be used again.
+    fn use_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// This agent's journal entries from `from_seq`, at most `limit`, in order.
+    fn journal_page(
+        &self,
+        agent_id: i64,
+        from_seq: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JournalRow>, StoreError>> + Send;
     /// The content hashes of this agent's links with seq in `low..=high`.
     fn links_between(
         &self,
@@ -552,6 +606,7 @@ mod tests {
                     chain,
                     entered_at: None,
                     verdict: Verdict::Valid(r.clone()),
+                    raw: None,
                 };
                 prev = chain;
                 e

@@ -14,8 +14,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row};
 
 use super::{
-    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, NewAgent,
-    Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, JournalRow,
+    NewAgent, Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of,
+    plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -108,6 +109,16 @@ CREATE TABLE sessions (
     viewer_id  BIGINT NOT NULL REFERENCES viewers(id),
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL
+);
+"#,
+    r#"
+ALTER TABLE links ADD COLUMN record TEXT;
+CREATE TABLE recovery_codes (
+    code_hash  BYTEA PRIMARY KEY,
+    agent_id   BIGINT NOT NULL REFERENCES agents(id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
 );
 "#,
 ];
@@ -311,10 +322,11 @@ async fn write_chunk(
             .iter()
             .map(|l| l.chain.as_bytes().as_slice())
             .collect();
+        let refused: Vec<Option<&str>> = plan.links.iter().map(|l| l.record.as_deref()).collect();
         tx.execute(
-                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
-                 SELECT $1, s, c, h, $5 FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[]) AS t(s, c, h)",
-                &[&agent_id, &seqs, &contents, &chains, &now],
+                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record)
+                 SELECT $1, s, c, h, $5, r FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $6::text[]) AS t(s, c, h, r)",
+                &[&agent_id, &seqs, &contents, &chains, &now, &refused],
             )
             .await?;
     }
@@ -556,6 +568,83 @@ impl Storage for PgStore {
             held.insert(hash_of(h)?);
         }
         Ok(hashes.into_iter().filter(|h| !held.contains(h)).collect())
+    }
+
+    async fn add_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        conn.client()?
+            .execute(
+                "INSERT INTO recovery_codes (code_hash, agent_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+                &[&code_hash.as_slice(), &agent_id, &Timestamp::now().millis(), &expires_at.millis()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn recovery_code_valid(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.get().await?;
+        let row = conn
+            .client()?
+            .query_opt(
+                "SELECT 1 FROM recovery_codes WHERE code_hash = $1 AND agent_id = $2
+                 AND used_at IS NULL AND expires_at > $3",
+                &[&code_hash.as_slice(), &agent_id, &Timestamp::now().millis()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn use_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        conn.client()?
+            .execute(
+                "UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $1 AND agent_id = $2",
+                &[&code_hash.as_slice(), &agent_id, &Timestamp::now().millis()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn journal_page(
+        &self,
+        agent_id: i64,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalRow>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
+                 FROM links l LEFT JOIN records r ON r.hash = l.content_hash
+                 WHERE l.agent_id = $1 AND l.seq >= $2 ORDER BY l.seq LIMIT $3",
+                &[&agent_id, &(from_seq as i64), &(limit as i64)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(JournalRow {
+                seq: row.try_get::<_, i64>(0)? as u64,
+                content_hash: hash_of(row.try_get(1)?)?,
+                chain: chain_of(row.try_get(2)?)?,
+                stored: row.try_get(3)?,
+                record: row.try_get(4)?,
+            });
+        }
+        Ok(out)
     }
 
     async fn links_between(

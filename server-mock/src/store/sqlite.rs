@@ -12,8 +12,9 @@ use hotich_protocol::{ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, NewAgent,
-    Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of, plan_batch,
+    AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, JournalRow,
+    NewAgent, Snapshot, Storage, StoreError, advance_contiguous, cap_alerts, chain_of, hash_of,
+    plan_batch,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -106,6 +107,18 @@ CREATE TABLE sessions (
     viewer_id  INTEGER NOT NULL REFERENCES viewers(id),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    r#"
+-- 3: recovery. The content of an agent's entries the server refused, so
+-- its whole journal can be rebuilt from here; one-time recovery codes.
+ALTER TABLE links ADD COLUMN record TEXT;
+CREATE TABLE recovery_codes (
+    code_hash  BLOB PRIMARY KEY,
+    agent_id   INTEGER NOT NULL REFERENCES agents(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
 ) WITHOUT ROWID;
 "#,
 ];
@@ -302,7 +315,7 @@ fn write_chunk(
     }
     let plan = plan_batch(entries, snap);
     let mut link = tx.prepare_cached(
-        "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     for l in &plan.links {
         link.execute(params![
@@ -310,7 +323,8 @@ fn write_chunk(
             l.seq as i64,
             l.content_hash.as_bytes().as_slice(),
             l.chain.as_bytes().as_slice(),
-            now
+            now,
+            l.record
         ])?;
     }
     let mut record = tx.prepare_cached(
@@ -495,6 +509,85 @@ impl Storage for SqliteStore {
                 if !stmt.exists(params![h.as_bytes().as_slice(), commune])? {
                     out.push(h);
                 }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn add_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO recovery_codes (code_hash, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash.as_slice(), agent_id, Timestamp::now().millis(), expires_at.millis()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recovery_code_valid(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> Result<bool, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM recovery_codes WHERE code_hash = ?1 AND agent_id = ?2
+                     AND used_at IS NULL AND expires_at > ?3",
+                )?
+                .exists(params![
+                    code_hash.as_slice(),
+                    agent_id,
+                    Timestamp::now().millis()
+                ])?)
+        })
+        .await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        agent_id: i64,
+        code_hash: [u8; 32],
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE recovery_codes SET used_at = ?3 WHERE code_hash = ?1 AND agent_id = ?2",
+                params![code_hash.as_slice(), agent_id, Timestamp::now().millis()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn journal_page(
+        &self,
+        agent_id: i64,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalRow>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
+                 FROM links l LEFT JOIN records r ON r.hash = l.content_hash
+                 WHERE l.agent_id = ?1 AND l.seq >= ?2 ORDER BY l.seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![agent_id, from_seq as i64, limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(JournalRow {
+                    seq: row.get::<_, i64>(0)? as u64,
+                    content_hash: hash_of(&row.get::<_, Vec<u8>>(1)?)?,
+                    chain: chain_of(&row.get::<_, Vec<u8>>(2)?)?,
+                    stored: row.get(3)?,
+                    record: row.get(4)?,
+                });
             }
             Ok(out)
         })
