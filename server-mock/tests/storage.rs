@@ -225,6 +225,90 @@ async fn conflicts_and_corrections<S: Storage>(s: S) {
     assert_eq!(s.chain_state(id).await.unwrap().contiguous_seq, 4);
 }
 
+/// What `recover` downloads: every entry of the agent's chain in order,
+/// stored ones with their record (whichever agent stored it), refused ones
+/// with the content they were sent with; and the one-time codes it needs.
+async fn journal_for_recovery<S: Storage>(s: S) {
+    let first = new_agent(&s, "00004", "t1").await;
+    let id = new_agent(&s, "00004", "t2").await;
+    let g = RecordGen::new(4, "00004");
+    let theirs = g.record(9);
+    s.commit_batch(
+        first,
+        "00004",
+        entries(std::slice::from_ref(&theirs), 1, GENESIS),
+    )
+    .await
+    .unwrap();
+    let mut mine = theirs.clone();
+    mine["notes"] = json!("typed again, differently");
+    let same = g.record(9);
+    let mut batch = entries(&[g.record(1), same, mine.clone(), g.record(2)], 1, GENESIS);
+    batch[3].verdict = Verdict::Invalid(vec![hotich_protocol::FieldError::new(
+        "child.sex",
+        "\"x\" is not male or female",
+    )]);
+    batch[3].raw = Some("{\"kind\":\"birth\",\"sent\":\"as is\"}".into());
+    let r = s.commit_batch(id, "00004", batch.clone()).await.unwrap();
+    assert_eq!(
+        statuses(&r),
+        vec![
+            EntryStatus::Stored,
+            EntryStatus::Duplicate,
+            EntryStatus::Conflict,
+            EntryStatus::Rejected
+        ]
+    );
+    let page = s.journal_page(id, 1, 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(
+        page.iter().map(|e| e.stored).collect::<Vec<_>>(),
+        vec![true, true, false, false]
+    );
+    for (row, sent) in page.iter().zip(&batch) {
+        assert_eq!(
+            (row.content_hash, row.chain),
+            (sent.claimed_hash, sent.chain)
+        );
+    }
+    let canonical = |v: &Value| {
+        prepare_record(v.clone(), CivilDate::today_in_vietnam(Timestamp::now()))
+            .unwrap()
+            .canonical
+    };
+    assert_eq!(
+        page[1].record.as_deref(),
+        Some(canonical(&g.record(9)).as_str())
+    );
+    assert_eq!(page[2].record.as_deref(), Some(canonical(&mine).as_str()));
+    assert_eq!(
+        page[3].record.as_deref(),
+        Some("{\"kind\":\"birth\",\"sent\":\"as is\"}")
+    );
+    let window = s.journal_page(id, 2, 2).await.unwrap();
+    assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+
+    let code = token_hash("hrc_1");
+    s.add_recovery_code(id, code, Timestamp::now().plus_ms(3_600_000))
+        .await
+        .unwrap();
+    assert!(s.recovery_code_valid(id, code).await.unwrap());
+    assert!(
+        !s.recovery_code_valid(first, code).await.unwrap(),
+        "another agent's"
+    );
+    s.use_recovery_code(id, code).await.unwrap();
+    assert!(!s.recovery_code_valid(id, code).await.unwrap(), "spent");
+    let old = token_hash("hrc_2");
+    s.add_recovery_code(id, old, Timestamp::now().plus_ms(-1))
+        .await
+        .unwrap();
+    assert!(!s.recovery_code_valid(id, old).await.unwrap(), "expired");
+}
+
 async fn gaps_and_rewrites_are_alerts<S: Storage>(s: S) {
     let id = new_agent(&s, "00004", "t").await;
     let g = RecordGen::new(4, "00004");
@@ -536,6 +620,7 @@ macro_rules! suite {
 
 suite!(
     agents_and_tokens,
+    journal_for_recovery,
     store_resend_and_chain,
     concurrent_identical_batches_store_once,
     conflicts_and_corrections,
