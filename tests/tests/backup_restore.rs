@@ -108,16 +108,21 @@ fn server_cmd(server: &TestServer, args: &[&str]) -> std::process::Output {
     )
 }
 
+/// Registers an agent of commune 00004: its id (for `recovery-code`) and token.
+fn agent_with_id(server: &TestServer) -> (String, String) {
+    let added = server_cmd(server, &["agent", "add", "--commune", "00004", "--json"]);
+    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+    (
+        added["id"].to_string(),
+        added["token"].as_str().unwrap().to_string(),
+    )
+}
+
 #[test]
 fn a_dead_disk_is_recovered_from_the_central_copy_with_a_one_time_code() {
     use hotich_tests::records::minimal_birth;
     let server = TestServer::start();
-    let added = server_cmd(&server, &["agent", "add", "--commune", "00004", "--json"]);
-    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
-    let (id, token) = (
-        added["id"].to_string(),
-        added["token"].as_str().unwrap().to_string(),
-    );
+    let (id, token) = agent_with_id(&server);
     // Another PC of the commune holds book 01 entry 5 first, so this PC's
     // version of it is refused: the centre keeps its content all the same.
     let other = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
@@ -203,12 +208,7 @@ fn a_dead_disk_is_recovered_from_the_central_copy_with_a_one_time_code() {
 #[test]
 fn an_old_backup_gets_the_missing_tail_from_the_server_so_no_number_is_used_twice() {
     let server = TestServer::start();
-    let added = server_cmd(&server, &["agent", "add", "--commune", "00004", "--json"]);
-    let added: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
-    let (id, token) = (
-        added["id"].to_string(),
-        added["token"].as_str().unwrap().to_string(),
-    );
+    let (id, token) = agent_with_id(&server);
     let pc = TestAgent::init(&server.url(), &token, "00004");
     let records = RecordGen::new(44, "00004");
     let file = pc.dir.path().join("a.jsonl");
