@@ -247,12 +247,8 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(config: &AgentConfig) -> Result<ApiClient, ApiError> {
         if config.token.is_empty() {
-            return Err(ApiError::Setup(
-                "this account cannot read the agent's token (it is the service's alone): \
-                 start the service (`systemctl start hotich-agent`) and run the command again, \
-                 or run it as the service's administrator"
-                    .into(),
-            ));
+            // Shown to an official: worded by the catalog.
+            return Err(ApiError::Setup(crate::tr!("client-token-unreadable")));
         }
         let mut builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)

@@ -170,6 +170,7 @@ api-error-no-answer-in-time = the server did not answer in time
 api-error-journal-behind = the server holds { $server } entries from this agent but this journal has only { $local }: was the data directory replaced or restored from an old copy? Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell the IT staff
 api-error-journal-differs = the server's copy of this journal differs from the local one at or before entry #{ $at }. Uploading is stopped so that nothing is sent under numbers already used. Restore this data directory from its backup, or tell the IT staff
 api-error-too-old = the central server accepts hotich-agent { $required } or newer; this PC runs { $running }. Install hotich-agent { $required } or newer (ask the IT staff); the records already entered stay in the journal and are sent after the upgrade
+client-token-unreadable = this account cannot read the agent's token (it is the service's alone): start the service (`sudo systemctl start hotich-agent`) and run the command again, or ask the IT staff
 
 ## Refused records
 

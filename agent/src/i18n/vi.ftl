@@ -170,6 +170,7 @@ api-error-no-answer-in-time = máy chủ không trả lời kịp
 api-error-journal-behind = máy chủ đã giữ { $server } bản ghi của máy này nhưng nhật ký ở đây chỉ có { $local }: thư mục dữ liệu đã bị thay hoặc khôi phục từ bản cũ? Đã dừng gửi để không gửi trùng số thứ tự. Hãy khôi phục thư mục dữ liệu từ bản sao lưu, hoặc báo cán bộ CNTT
 api-error-journal-differs = bản nhật ký trên máy chủ khác với nhật ký ở đây tại hoặc trước bản ghi #{ $at }. Đã dừng gửi để không gửi trùng số thứ tự. Hãy khôi phục thư mục dữ liệu từ bản sao lưu, hoặc báo cán bộ CNTT
 api-error-too-old = máy chủ trung tâm chỉ nhận hotich-agent từ phiên bản { $required } trở lên; máy này đang chạy phiên bản { $running }. Hãy cài hotich-agent { $required } hoặc mới hơn (nhờ cán bộ CNTT); các bản ghi đã nhập vẫn nằm trong nhật ký và sẽ được gửi sau khi nâng cấp
+client-token-unreadable = tài khoản này không đọc được mã khóa của máy (chỉ dịch vụ được đọc): hãy bật dịch vụ (`sudo systemctl start hotich-agent`) rồi chạy lại lệnh, hoặc nhờ cán bộ CNTT
 
 ## Hồ sơ bị từ chối
 
