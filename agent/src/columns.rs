@@ -267,6 +267,62 @@ pub fn all_headers() -> Vec<&'static str> {
     out
 }
 
+/// Rows a template prepares drop-down lists and formats for.
+const TEMPLATE_ROWS: u32 = 5000;
+
+/// An empty CSV for `kind`, as Excel in a Vietnamese locale writes one:
+/// BOM, `;`, CRLF.
+pub fn template_csv(kind: RecordKind) -> String {
+    let header: Vec<&str> = template_columns(kind).iter().map(|c| c.header).collect();
+    format!("\u{feff}{}\r\n", header.join(";"))
+}
+
+/// An empty workbook for `kind`: its columns, text and date formats, and
+/// drop-down lists, for the official to fill in.
+pub fn template_xlsx(kind: RecordKind) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{DataValidation, Format, Workbook};
+    let columns = template_columns(kind);
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    ws.set_name(kind_name(kind))?;
+    let bold = Format::new().set_bold().set_text_wrap();
+    // Ids, codes and book numbers are text: as numbers Excel drops their
+    // leading zeros and writes long ids in scientific notation.
+    let text = Format::new().set_num_format("@");
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    for (i, c) in columns.iter().enumerate() {
+        let col = i as u16;
+        ws.write_string_with_format(0, col, c.header, &bold)?;
+        ws.set_column_width(col, (c.header.chars().count() as f64 * 1.1).max(12.0))?;
+        let path = match c.target {
+            Target::Field(p) => p,
+            _ => "",
+        };
+        match crate::input::field_type(path) {
+            crate::input::FieldType::PersonalId
+            | crate::input::FieldType::CommuneCode
+            | crate::input::FieldType::Book => {
+                ws.set_column_format(col, &text)?;
+            }
+            crate::input::FieldType::Date => {
+                ws.set_column_format(col, &date)?;
+            }
+            crate::input::FieldType::Sex => {
+                let list = DataValidation::new().allow_list_strings(&["Nam", "Nữ"])?;
+                ws.add_data_validation(1, col, TEMPLATE_ROWS, col, &list)?;
+            }
+            _ => {}
+        }
+        if c.target == Target::Kind {
+            let kinds: Vec<&str> = RecordKind::ALL.iter().map(|k| kind_name(*k)).collect();
+            let list = DataValidation::new().allow_list_strings(&kinds)?;
+            ws.add_data_validation(1, col, TEMPLATE_ROWS, col, &list)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    book.save_to_buffer()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

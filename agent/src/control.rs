@@ -23,7 +23,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use crate::config::{DataDir, write_private};
+use std::sync::Arc;
+
+use crate::config::{AgentConfig, DataDir, write_private};
 use crate::sync::SyncEvent;
 
 pub const SECRET_HEADER: &str = "x-hotich-control";
@@ -59,6 +61,7 @@ struct ControlState {
     secret: String,
     requests: mpsc::Sender<ControlRequest>,
     data_dir: DataDir,
+    ui: Arc<crate::ui::Ui>,
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -111,6 +114,51 @@ async fn sync_now(
         .header("content-type", "application/x-ndjson")
         .body(Body::from_stream(lines))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// `POST /v1/ui-link`: a one-time login path to the official's page, for
+/// `hotich-agent open` (which read the secret, so may use the page).
+async fn ui_link(State(state): State<ControlState>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    match state.ui.mint_login() {
+        Some(path) => axum::Json(serde_json::json!({ "path": path })).into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Whether `Host` names this machine's loopback (with our port or none).
+/// A web page whose name an attacker re-points at 127.0.0.1 (DNS
+/// rebinding) sends its own name here, and is refused.
+fn host_is_loopback(host: &str, port: u16) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, p)) if p == port.to_string() => name,
+        Some(_) => return false,
+        None => host,
+    };
+    name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+}
+
+async fn check_host(
+    State(port): State<u16>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !host_is_loopback(host, port) {
+        tracing::warn!(host, "control endpoint: request for a foreign host refused");
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this address serves 127.0.0.1 only\n",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn handle_poke(State(state): State<ControlState>, headers: HeaderMap) -> StatusCode {
@@ -196,6 +244,7 @@ impl Drop for ControlEndpoint {
 
 pub async fn start(
     data_dir: &DataDir,
+    config: &AgentConfig,
     requests: mpsc::Sender<ControlRequest>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<ControlEndpoint> {
@@ -211,15 +260,27 @@ pub async fn start(
     };
     let path = data_dir.control_path();
     write_private(&path, serde_json::to_string(&info)?.as_bytes())?;
+    let ui = Arc::new(crate::ui::Ui::new(
+        data_dir.clone(),
+        config.clone(),
+        addr.port(),
+    ));
     let app = Router::new()
         .route("/v1/sync", post(sync_now))
         .route("/v1/poke", post(handle_poke))
+        .route("/v1/ui-link", post(ui_link))
         .route("/metrics", axum::routing::get(metrics))
         .with_state(ControlState {
             secret,
-            requests,
+            requests: requests.clone(),
             data_dir: data_dir.clone(),
-        });
+            ui: ui.clone(),
+        })
+        .merge(crate::ui::router(ui, requests))
+        .layer(axum::middleware::from_fn_with_state(
+            addr.port(),
+            check_host,
+        ));
     tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

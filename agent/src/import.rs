@@ -29,6 +29,8 @@ pub const COMMIT_BATCH: usize = 4000;
 pub enum Output {
     Human,
     Json,
+    /// Nothing printed: the caller shows the summary (the local page).
+    Quiet,
 }
 
 /// Problems shown per file on a terminal before the rest go only to the rejects file.
@@ -41,6 +43,24 @@ pub struct ImportSummary {
     pub rejected: u64,
     pub files_refused: u64,
     pub rejects_files: Vec<PathBuf>,
+    /// The first [`KEPT_PROBLEMS`] refused rows, worded for the official
+    /// (the local page shows them; all are in the rejects file).
+    pub problems: Vec<RowProblem>,
+    /// Why whole files were refused, worded for the official.
+    pub files_problems: Vec<String>,
+}
+
+/// Refused rows kept in an [`ImportSummary`].
+pub const KEPT_PROBLEMS: usize = 200;
+
+/// A refused row: where it is and what is wrong with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowProblem {
+    pub line: u64,
+    pub sheet: Option<String>,
+    /// The fields at fault, as the record names them.
+    pub fields: Vec<String>,
+    pub message: String,
 }
 
 impl ImportSummary {
@@ -63,7 +83,7 @@ fn say(output: Output, progress: &ProgressBar, line: &str) {
 
 fn progress_bar(output: Output, path: &Path, format: &Format, total: u64) -> ProgressBar {
     let rows = *format == Format::Xlsx;
-    if output == Output::Json || (!rows && total < 256 * 1024) || (rows && total < 2000) {
+    if output != Output::Human || (!rows && total < 256 * 1024) || (rows && total < 2000) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
@@ -103,6 +123,14 @@ impl FileRun {
         self.summary.rejected += 1;
         let kind = kind_of_raw(raw);
         let problems = problems_text(errors, kind);
+        if self.summary.problems.len() < KEPT_PROBLEMS {
+            self.summary.problems.push(RowProblem {
+                line: at.line,
+                sheet: at.sheet.clone(),
+                fields: errors.iter().map(|e| e.field.clone()).collect(),
+                message: problems.clone(),
+            });
+        }
         match self.output {
             Output::Json => {
                 for e in errors {
@@ -114,6 +142,7 @@ impl FileRun {
                     );
                 }
             }
+            Output::Quiet => {}
             Output::Human => {
                 if self.shown < SHOWN_PROBLEMS {
                     say(
@@ -164,12 +193,15 @@ pub fn import_files(
     let today = CivilDate::today_in_vietnam(Timestamp::now());
     let mut total = ImportSummary::default();
     for path in files {
-        let summary = import_file(journal, options, path, today, data_dir, output)?;
+        let name = path.display().to_string();
+        let summary = import_file(journal, options, path, &name, today, data_dir, output)?;
         total.accepted += summary.accepted;
         total.already_present += summary.already_present;
         total.rejected += summary.rejected;
         total.files_refused += summary.files_refused;
         total.rejects_files.extend(summary.rejects_files);
+        total.problems.extend(summary.problems);
+        total.files_problems.extend(summary.files_problems);
     }
     Ok(total)
 }
@@ -316,15 +348,30 @@ fn read_and_prepare(
     }
 }
 
+/// Imports one file that the journal and the messages call `name` (a file
+/// uploaded through the local page is kept under a name of the agent's).
+pub fn import_named(
+    journal: &mut Journal,
+    options: &Options,
+    path: &Path,
+    name: &str,
+    data_dir: &Path,
+    output: Output,
+) -> Result<ImportSummary, JournalError> {
+    let today = CivilDate::today_in_vietnam(Timestamp::now());
+    import_file(journal, options, path, name, today, data_dir, output)
+}
+
 fn import_file(
     journal: &mut Journal,
     options: &Options,
     path: &Path,
+    input_name: &str,
     today: CivilDate,
     data_dir: &Path,
     output: Output,
 ) -> Result<ImportSummary, JournalError> {
-    let input_name = path.display().to_string();
+    let input_name = input_name.to_string();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         scope.spawn(move || read_and_prepare(path, options, today, tx));
@@ -364,11 +411,15 @@ fn import_file(
             }
         }
         let Some(mut run) = run else {
-            if let Some(e) = refused {
-                report_file_error(output, &e);
-            }
+            let files_problems = refused
+                .map(|e| {
+                    report_file_error(output, &e);
+                    vec![file_problem(&e)]
+                })
+                .unwrap_or_default();
             return Ok(ImportSummary {
                 files_refused: 1,
+                files_problems,
                 ..ImportSummary::default()
             });
         };
@@ -376,6 +427,7 @@ fn import_file(
         if let Some(e) = refused {
             run.summary.files_refused += 1;
             report_file_error(output, &e);
+            run.summary.files_problems.push(file_problem(&e));
         }
         let rejects_file = match run.rejects.finish() {
             Ok(p) => p,
@@ -426,6 +478,14 @@ fn import_file(
     })
 }
 
+/// Why a file was refused, without its path (the reader knows which file).
+fn file_problem(e: &input::FileError) -> String {
+    match &e.at {
+        Some(at) => format!("{at}: {}", e.message),
+        None => e.message.clone(),
+    }
+}
+
 fn report_file_error(output: Output, e: &input::FileError) {
     match output {
         Output::Json => emit(
@@ -435,6 +495,7 @@ fn report_file_error(output: Output, e: &input::FileError) {
                    "message": e.message}),
         ),
         Output::Human => println!("{e}"),
+        Output::Quiet => {}
     }
 }
 
@@ -544,6 +605,7 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
                                    "sheet": item.at.sheet, "field": e.field, "code": e.code,
                                    "reason": e.reason, "message": i18n::problem(&e, kind)}),
                         ),
+                        Output::Quiet => {}
                     }
                 }
             }

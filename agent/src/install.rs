@@ -23,6 +23,8 @@ pub const SERVICE_NAME: &str = "hotich-agent";
 pub const SERVICE_USER: &str = "hotich-agent";
 pub const OFFICIALS_GROUP: &str = "hotich";
 pub const UNIT_DIR: &str = "/etc/systemd/system";
+/// Shortcuts here appear in every user's application menu.
+pub const DESKTOP_DIR: &str = "/usr/share/applications";
 /// systemd restarts a service that has not fed its watchdog for this long.
 pub const WATCHDOG_SECS: u64 = 120;
 
@@ -34,9 +36,34 @@ pub struct ServiceSpec {
     pub user: String,
     pub group: String,
     pub unit_dir: PathBuf,
+    pub desktop_dir: PathBuf,
 }
 
 impl ServiceSpec {
+    pub fn desktop_path(&self) -> PathBuf {
+        self.desktop_dir.join(format!("{SERVICE_NAME}.desktop"))
+    }
+
+    /// The shortcut that opens the official's page (`hotich-agent open`).
+    pub fn desktop_entry(&self) -> String {
+        format!(
+            "[Desktop Entry]
+Type=Application
+Version=1.0
+Name=Hộ tịch – Đồng bộ
+Name[en]=Civil registry sync
+Comment=Hàng chờ gửi, Đồng bộ ngay, nhập tệp hồ sơ
+Comment[en]=Upload queue, sync now, import files
+Exec={exe} --data-dir {data} open
+Icon=network-transmit-receive
+Terminal=false
+Categories=Office;
+",
+            exe = self.exe.display(),
+            data = self.data_dir.display()
+        )
+    }
+
     pub fn unit_path(&self) -> PathBuf {
         self.unit_dir.join(format!("{SERVICE_NAME}.service"))
     }
@@ -170,7 +197,12 @@ pub fn install(
         spec.data_dir.display()
     );
     if dry_run {
-        print!("{plan}{}", spec.unit());
+        print!(
+            "{plan}{}\n# {}\n{}",
+            spec.unit(),
+            spec.desktop_path().display(),
+            spec.desktop_entry()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if !is_root() {
@@ -249,6 +281,17 @@ pub fn install(
         .and_then(|()| std::fs::write(&unit_path, spec.unit()))
         .map_err(|e| AgentError::io(format!("cannot write {}", unit_path.display()), e))?;
     println!("unit written: {}", unit_path.display());
+    let desktop = spec.desktop_path();
+    // Without a desktop (a server install) the shortcut is only a nicety.
+    match std::fs::create_dir_all(&spec.desktop_dir)
+        .and_then(|()| std::fs::write(&desktop, spec.desktop_entry()))
+    {
+        Ok(()) => println!(
+            "shortcut written: {} (\"Hộ tịch – Đồng bộ\" opens the officials' page)",
+            desktop.display()
+        ),
+        Err(e) => println!("warning: no shortcut at {}: {e}", desktop.display()),
+    }
     let set_up = spec.data_dir.join(CONFIG_FILE).exists();
     if systemd_running() {
         tool("systemctl", &["daemon-reload"])?;
@@ -302,6 +345,14 @@ pub fn uninstall(spec: &ServiceSpec, remove_account: bool) -> Result<ExitCode, A
                 e,
             ));
         }
+    }
+    match std::fs::remove_file(spec.desktop_path()) {
+        Ok(()) => println!("shortcut removed: {}", spec.desktop_path().display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => println!(
+            "warning: cannot remove {}: {e}",
+            spec.desktop_path().display()
+        ),
     }
     if systemd_running() {
         tool("systemctl", &["daemon-reload"])?;

@@ -25,6 +25,7 @@ pub mod service;
 pub mod status;
 pub mod sync;
 pub mod sync_now;
+pub mod ui;
 
 pub use config::{AgentConfig, DataDir};
 pub use error::AgentError;

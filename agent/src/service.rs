@@ -42,7 +42,7 @@ pub async fn run_service(
     let (requests_tx, mut requests) = mpsc::channel(16);
     // Without its control endpoint (control.json cannot be written: a full
     // disk) the service still uploads; only "sync now" must wait for it.
-    let control = match control::start(data_dir, requests_tx, shutdown.clone()).await {
+    let control = match control::start(data_dir, &config, requests_tx, shutdown.clone()).await {
         Ok(control) => Some(control),
         Err(error) => {
             error!(%error, "cannot start the control endpoint; uploading without it");

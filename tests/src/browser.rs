@@ -212,6 +212,23 @@ impl Browser {
         }
     }
 
+    /// Chooses `file` in the file input `selector`, as a person picking it
+    /// in the file dialog would (the input's change event fires).
+    pub fn choose_file(&mut self, selector: &str, file: &Path) {
+        let document = self.call("DOM.getDocument", json!({}));
+        let root = document["root"]["nodeId"].clone();
+        let found = self.call(
+            "DOM.querySelector",
+            json!({"nodeId": root, "selector": selector}),
+        );
+        let node = found["nodeId"].clone();
+        assert_ne!(node, json!(0), "no {selector} on the page");
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({"nodeId": node, "files": [file.display().to_string()]}),
+        );
+    }
+
     /// The page's address now.
     pub fn location(&mut self) -> String {
         self.eval("location.href")

@@ -61,8 +61,22 @@ fn dry_run_prints_a_unit_systemd_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(agent(&dir.path().join("sys")).args(["service", "install", "--dry-run"]));
     assert!(out.status.success(), "{}", stderr(&out));
-    let unit = stdout(&out);
+    let printed = stdout(&out);
+    let (unit, desktop) = printed
+        .split_once("[Desktop Entry]")
+        .expect("the desktop shortcut is printed after the unit");
+    let unit = unit.to_string();
     let exe = agent_bin().canonicalize().unwrap();
+    assert!(
+        desktop.lines().any(|l| l
+            == format!(
+                "Exec={} --data-dir {} open",
+                exe.display(),
+                dir.path().join("sys").display()
+            )),
+        "{desktop}"
+    );
+    assert!(desktop.contains("Name=Hộ tịch – Đồng bộ"), "{desktop}");
     for line in [
         "Type=notify".to_string(),
         "Restart=always".into(),
@@ -125,6 +139,8 @@ fn install_without_administrator_rights_is_refused_and_changes_nothing() {
     let mut install = agent(&dir.path().join("sys"));
     install
         .args(["service", "install", "--unit-dir"])
+        .arg(&units)
+        .arg("--desktop-dir")
         .arg(&units);
     let out = run(Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -158,6 +174,8 @@ impl Drop for Accounts {
             .arg("--group")
             .arg(&self.group)
             .arg("--unit-dir")
+            .arg(&self.units)
+            .arg("--desktop-dir")
             .arg(&self.units)
             .output();
         for user in &self.officials {
@@ -210,6 +228,8 @@ fn installed_service_shares_the_journal_with_the_officials_group_and_keeps_the_t
         .args(["service", "install", "--user", &accounts.service])
         .args(["--group", &accounts.group, "--official", official])
         .arg("--unit-dir")
+        .arg(&accounts.units)
+        .arg("--desktop-dir")
         .arg(&accounts.units));
     assert!(install.status.success(), "install: {}", stderr(&install));
     assert!(
@@ -219,6 +239,13 @@ fn installed_service_shares_the_journal_with_the_officials_group_and_keeps_the_t
     );
     let unit = std::fs::read_to_string(accounts.units.join("hotich-agent.service")).unwrap();
     assert!(unit.contains(&format!("User={}", accounts.service)));
+    let shortcut = std::fs::read_to_string(accounts.units.join("hotich-agent.desktop")).unwrap();
+    assert!(
+        shortcut
+            .lines()
+            .any(|l| l.starts_with("Exec=") && l.ends_with(" open")),
+        "{shortcut}"
+    );
     let meta = std::fs::metadata(&system_dir).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o2770);
 
@@ -320,6 +347,24 @@ fn installed_service_shares_the_journal_with_the_officials_group_and_keeps_the_t
     );
     assert_eq!(server.export().len(), 25);
 
+    // The desktop shortcut's `open`: the official gets a login link to the
+    // service's page; someone outside the group gets none.
+    let mut open = agent(&system_dir);
+    open.args(["open", "--print"]);
+    let opened = run(&mut as_user(official, open));
+    assert!(opened.status.success(), "open: {}", stderr(&opened));
+    assert!(
+        stdout(&opened).starts_with("http://127.0.0.1:")
+            && stdout(&opened).contains("/ui/login?code="),
+        "{}",
+        stdout(&opened)
+    );
+    let mut open = agent(&system_dir);
+    open.args(["open", "--print"]);
+    let refused = run(&mut as_user(outsider, open));
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    assert!(!stdout(&refused).contains("/ui/login"));
+
     terminate(&service);
     assert!(wait_exit(&mut service, Duration::from_secs(10)).is_some_and(|s| s.success()));
     let stopping = notifications(&socket, |got| got.iter().any(|m| m == "STOPPING=1"));
@@ -359,9 +404,12 @@ fn installed_service_shares_the_journal_with_the_officials_group_and_keeps_the_t
         .args(["service", "uninstall", "--remove-account", "--user"])
         .arg(&accounts.service)
         .args(["--group", &accounts.group, "--unit-dir"])
+        .arg(&accounts.units)
+        .arg("--desktop-dir")
         .arg(&accounts.units));
     assert!(uninstall.status.success(), "{}", stderr(&uninstall));
     assert!(!accounts.units.join("hotich-agent.service").exists());
+    assert!(!accounts.units.join("hotich-agent.desktop").exists());
     assert!(
         system_dir.join("journal.db").exists(),
         "the journal is kept"

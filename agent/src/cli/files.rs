@@ -10,7 +10,7 @@ use hotich_protocol::{RecordKind, Timestamp, content_hash, parse_strict};
 use serde_json::json;
 
 use super::{LegacyArg, SheetFormat, exit};
-use crate::columns::{self, Target};
+use crate::columns;
 use crate::config::{AgentConfig, DataDir};
 use crate::control;
 use crate::error::AgentError;
@@ -68,6 +68,7 @@ pub(super) fn import(
                    "rejected": summary.rejected, "files_refused": summary.files_refused,
                    "rejects_files": summary.rejects_files})
         ),
+        Output::Quiet => {}
         Output::Human => {
             let rejects = if summary.rejects_files.is_empty() {
                 String::new()
@@ -135,15 +136,11 @@ pub(super) fn validate(
     Ok(exit(summary.invalid == 0 && summary.files_refused == 0))
 }
 
-/// Rows a template prepares drop-down lists and formats for.
-const TEMPLATE_ROWS: u32 = 5000;
-
 pub(super) fn template(
     kind: RecordKind,
     format: SheetFormat,
     out: &Path,
 ) -> Result<ExitCode, AgentError> {
-    let columns = columns::template_columns(kind);
     let write_err = |e: String| {
         AgentError::Input(tr!(
             "template-unwritable",
@@ -153,13 +150,12 @@ pub(super) fn template(
     };
     match format {
         SheetFormat::Csv => {
-            // As Excel in a Vietnamese locale writes it: BOM, ';', CRLF.
-            let header: Vec<&str> = columns.iter().map(|c| c.header).collect();
-            let text = format!("\u{feff}{}\r\n", header.join(";"));
-            std::fs::write(out, text).map_err(|e| write_err(e.to_string()))?;
+            std::fs::write(out, columns::template_csv(kind))
+                .map_err(|e| write_err(e.to_string()))?;
         }
         SheetFormat::Xlsx => {
-            template_xlsx(kind, &columns, out).map_err(|e| write_err(e.to_string()))?;
+            let bytes = columns::template_xlsx(kind).map_err(|e| write_err(e.to_string()))?;
+            std::fs::write(out, bytes).map_err(|e| write_err(e.to_string()))?;
         }
     }
     println!(
@@ -171,56 +167,6 @@ pub(super) fn template(
         )
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn template_xlsx(
-    kind: RecordKind,
-    columns: &[&columns::Column],
-    out: &Path,
-) -> Result<(), rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{DataValidation, Format, Workbook};
-    let mut book = Workbook::new();
-    let ws = book.add_worksheet();
-    ws.set_name(columns::kind_name(kind))?;
-    let bold = Format::new().set_bold().set_text_wrap();
-    // Ids, codes and book numbers are text: as numbers Excel drops their
-    // leading zeros and writes long ids in scientific notation.
-    let text = Format::new().set_num_format("@");
-    let date = Format::new().set_num_format("dd/mm/yyyy");
-    for (i, c) in columns.iter().enumerate() {
-        let col = i as u16;
-        ws.write_string_with_format(0, col, c.header, &bold)?;
-        ws.set_column_width(col, (c.header.chars().count() as f64 * 1.1).max(12.0))?;
-        let path = match c.target {
-            Target::Field(p) => p,
-            _ => "",
-        };
-        match crate::input::field_type(path) {
-            crate::input::FieldType::PersonalId
-            | crate::input::FieldType::CommuneCode
-            | crate::input::FieldType::Book => {
-                ws.set_column_format(col, &text)?;
-            }
-            crate::input::FieldType::Date => {
-                ws.set_column_format(col, &date)?;
-            }
-            crate::input::FieldType::Sex => {
-                let list = DataValidation::new().allow_list_strings(&["Nam", "Nữ"])?;
-                ws.add_data_validation(1, col, TEMPLATE_ROWS, col, &list)?;
-            }
-            _ => {}
-        }
-        if c.target == Target::Kind {
-            let kinds: Vec<&str> = RecordKind::ALL
-                .iter()
-                .map(|k| columns::kind_name(*k))
-                .collect();
-            let list = DataValidation::new().allow_list_strings(&kinds)?;
-            ws.add_data_validation(1, col, TEMPLATE_ROWS, col, &list)?;
-        }
-    }
-    ws.set_freeze_panes(1, 0)?;
-    book.save(out)
 }
 
 pub(super) fn convert(

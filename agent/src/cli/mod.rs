@@ -11,6 +11,7 @@
 mod backup;
 mod doctor;
 mod files;
+mod open;
 mod setup;
 mod sync;
 
@@ -183,6 +184,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Open the official's page (the queue, "Đồng bộ ngay", importing files)
+    /// in the browser, through a one-time login link.
+    Open {
+        /// Print the link instead of opening a browser (it works once, for 5 minutes).
+        #[arg(long)]
+        print: bool,
+    },
     /// What is waiting, the last success and error, and the next retry.
     Status {
         #[arg(long)]
@@ -252,6 +260,10 @@ pub struct ServiceArgs {
     /// Where the systemd unit goes.
     #[arg(long, default_value = crate::install::UNIT_DIR, value_name = "DIR")]
     unit_dir: PathBuf,
+    /// Where the desktop shortcut to the official's page goes (every
+    /// user's application menu and desktop).
+    #[arg(long, default_value = crate::install::DESKTOP_DIR, value_name = "DIR")]
+    desktop_dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -405,6 +417,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync { timeout, json } => sync::sync(&resolve()?, timeout, json),
+        Command::Open { print } => open::open(&resolve()?, print),
         Command::Service { command } => {
             let spec = |args: ServiceArgs| -> Result<crate::install::ServiceSpec, AgentError> {
                 let data_dir = cli
@@ -421,6 +434,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                     user: args.user,
                     group: args.group,
                     unit_dir: args.unit_dir,
+                    desktop_dir: args.desktop_dir,
                 })
             };
             match command {

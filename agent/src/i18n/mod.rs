@@ -37,8 +37,29 @@ pub fn set_lang(lang: Lang) {
     let _ = LANG.set(lang);
 }
 
+thread_local! {
+    /// A language for this thread only, for the local page, where each
+    /// request says its own (`?lang=en`) while the process keeps its own.
+    static THREAD_LANG: std::cell::Cell<Option<Lang>> = const { std::cell::Cell::new(None) };
+}
+
 pub fn lang() -> Lang {
-    *LANG.get().unwrap_or(&Lang::Vi)
+    THREAD_LANG
+        .with(std::cell::Cell::get)
+        .unwrap_or_else(|| *LANG.get().unwrap_or(&Lang::Vi))
+}
+
+/// Runs `f` with messages in `lang` on this thread (nothing in `f` may
+/// move to another thread and expect the same language).
+pub fn with_lang<R>(lang: Lang, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Lang>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_LANG.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_LANG.with(|l| l.replace(Some(lang))));
+    f()
 }
 
 fn bundle(
