@@ -299,6 +299,10 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     let server = TestServer::start();
     let token = server.add_agent("00004");
     let mut agent = TestAgent::init(&server.url(), &token, "00004");
+    // No service, no page: `open` says so instead of printing a dead link.
+    let out = agent.cmd(&["open", "--print"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("chưa chạy"), "{}", stderr(&out));
     agent.start_service();
     let port = control_port(&agent);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
