@@ -374,7 +374,9 @@ fn import_file(
     let input_name = input_name.to_string();
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || read_and_prepare(path, options, today, tx));
+        // The reader words a refused file's message: in the caller's language.
+        let lang = i18n::lang();
+        scope.spawn(move || i18n::with_lang(lang, || read_and_prepare(path, options, today, tx)));
         let mut run: Option<FileRun> = None;
         let mut refused = None;
         for message in rx {

@@ -98,6 +98,18 @@ impl Drop for OtherSite {
     }
 }
 
+/// What the service wrote to its log files.
+fn service_log(agent: &TestAgent) -> String {
+    std::fs::read_dir(agent.data_dir.join("logs"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn text_of(browser: &mut Browser, id: &str) -> String {
     browser
         .eval(&format!("document.getElementById('{id}').textContent"))
@@ -172,8 +184,11 @@ fn an_official_imports_a_file_and_syncs_from_the_page_and_another_site_cannot() 
         "{problem}"
     );
     // The refused row comes back as a file to fix, in the file's own dialect.
-    let rejects =
-        browser.eval("fetch(document.querySelector('#import-rejects a').href).then(r => r.text())");
+    let rejects = browser.eval(
+        "fetch(document.querySelector('#import-rejects a').dataset.url,
+                   {headers: {'x-hotich-session': sessionStorage.getItem('hotich-session')}})
+               .then(r => r.text())",
+    );
     let rejects = rejects.as_str().unwrap_or_default();
     assert!(
         rejects.contains("Lê Văn Cường")
@@ -225,7 +240,18 @@ fn an_official_imports_a_file_and_syncs_from_the_page_and_another_site_cannot() 
         answer.as_str().unwrap_or_default().contains("bị từ chối"),
         "the form post was not refused: {answer}"
     );
-    std::thread::sleep(Duration::from_secs(2));
+    // The service saw both attempts and refused them; nothing was sent.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            service_log(&agent)
+                .matches("request from another page refused")
+                .count()
+                >= 2
+        }),
+        "{}",
+        service_log(&agent)
+    );
+    std::thread::sleep(Duration::from_secs(1));
     assert!(
         server.export().is_empty(),
         "another site started a sync: {:?}",
@@ -256,9 +282,13 @@ fn an_official_imports_a_file_and_syncs_from_the_page_and_another_site_cannot() 
     assert_eq!(server.export().len(), 2);
     browser.screenshot("local-page.png");
 
-    // English on request.
-    browser.goto(&format!("{target}/?lang=en"));
+    // English on request, the script's words and the service's alike.
+    browser.goto(&format!("{target}/?lang=EN"));
     assert_eq!(text_of(&mut browser, "sync-now"), "Sync now");
+    assert!(browser.wait_for(
+        "document.getElementById('next-try').textContent === 'nothing is waiting'",
+        Duration::from_secs(10)
+    ));
 
     // The one-time link does not work twice.
     browser.goto(&link);
@@ -270,8 +300,9 @@ fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Answer {
     request(addr, "GET", path, headers, b"").expect("request")
 }
 
-/// The session cookie a login link sets, as `name=value`.
-fn log_in(addr: SocketAddr, link: &str) -> String {
+/// The session a login link starts: its cookie (`name=value`) and the key
+/// the page's script gets in the fragment of the address it is sent to.
+fn log_in(addr: SocketAddr, link: &str) -> (String, String) {
     let path = &link[link.find("/ui/login").expect("login path")..];
     let answer = get(addr, path, &[]);
     assert_eq!(answer.status, 303, "{}", answer.text());
@@ -280,7 +311,14 @@ fn log_in(addr: SocketAddr, link: &str) -> String {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
-    cookie.split(';').next().expect("name=value").to_string()
+    let location = answer.header("location").expect("sent on to the page");
+    let key = location
+        .strip_prefix("/#k=")
+        .unwrap_or_else(|| panic!("no key in {location}"));
+    (
+        cookie.split(';').next().expect("name=value").to_string(),
+        key.to_string(),
+    )
 }
 
 fn raw_request(addr: SocketAddr, text: &str) -> String {
@@ -302,7 +340,7 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     // No service, no page: `open` says so instead of printing a dead link.
     let out = agent.cmd(&["open", "--print"]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
-    assert!(stderr(&out).contains("chưa chạy"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
     agent.start_service();
     let port = control_port(&agent);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -315,7 +353,7 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     assert_eq!(get(addr, "/ui/api/status", &[]).status, 401);
 
     let link = login_link(&agent);
-    let cookie = log_in(addr, &link);
+    let (cookie, key) = log_in(addr, &link);
     let path = &link[link.find("/ui/login").expect("login path")..];
     let again = get(addr, path, &[]);
     assert_eq!(again.status, 403, "a login link worked twice");
@@ -330,38 +368,88 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     let english = get(addr, "/?lang=en", &[("cookie", &cookie)]);
     assert!(english.text().contains("Sync now"), "{}", english.text());
 
-    // A name that is not this machine's (DNS rebinding) is refused, even
-    // with the session, even for the counts.
-    for target in ["/", "/metrics", "/ui/api/status"] {
-        let answer = raw_request(
-            addr,
-            &format!(
-                "GET {target} HTTP/1.1\r\nHost: hotich.attacker.example:{port}\r\n\
-                 Cookie: {cookie}\r\nConnection: close\r\n\r\n"
-            ),
-        );
-        assert!(answer.starts_with("HTTP/1.1 421"), "{target}: {answer}");
+    // A name that is not this machine's (DNS rebinding), or another port,
+    // is refused, even with the session, even for the counts.
+    for host in [
+        format!("hotich.attacker.example:{port}"),
+        "127.0.0.1:1".to_string(),
+    ] {
+        for target in ["/", "/metrics", "/ui/api/status"] {
+            let answer = raw_request(
+                addr,
+                &format!(
+                    "GET {target} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\
+                     x-hotich-session: {key}\r\nConnection: close\r\n\r\n"
+                ),
+            );
+            assert!(
+                answer.starts_with("HTTP/1.1 421"),
+                "{host}{target}: {answer}"
+            );
+        }
     }
 
-    // Actions need this origin as well as the session.
-    let sync = |headers: &[(&str, &str)]| {
-        request(addr, "POST", "/ui/api/sync", headers, b"").expect("sync request")
-    };
+    // The cookie alone (what a program on another loopback port receives
+    // from the browser) reads nothing and does nothing: the API needs the
+    // key the page's script keeps.
     assert_eq!(
-        sync(&[("cookie", &cookie), ("origin", "http://127.0.0.1:1")]).status,
-        403
+        get(addr, "/ui/api/status", &[("cookie", &cookie)]).status,
+        401
     );
-    assert_eq!(sync(&[("cookie", &cookie)]).status, 403, "no Origin");
     assert_eq!(
-        sync(&[
-            ("cookie", &cookie),
+        get(
+            addr,
+            "/ui/api/status",
+            &[("cookie", &cookie), ("x-hotich-session", &"0".repeat(64))]
+        )
+        .status,
+        401
+    );
+    assert_eq!(
+        request(
+            addr,
+            "POST",
+            "/ui/api/sync",
+            &[("cookie", &cookie), ("origin", &origin)],
+            b""
+        )
+        .expect("sync")
+        .status,
+        401
+    );
+
+    // Actions need this origin as well as the session.
+    let session = [
+        ("cookie", cookie.as_str()),
+        ("x-hotich-session", key.as_str()),
+    ];
+    let with = |extra: &[(&'static str, &str)]| -> Vec<(&str, String)> {
+        session
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (*k, v.to_string()))
+            .collect()
+    };
+    let sync = |headers: Vec<(&str, String)>| {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        request(addr, "POST", "/ui/api/sync", &headers, b"").expect("sync request")
+    };
+    assert_eq!(sync(with(&[("origin", "http://127.0.0.1:1")])).status, 403);
+    assert_eq!(sync(with(&[("origin", "http://localhost:1")])).status, 403);
+    assert_eq!(sync(with(&[])).status, 403, "no Origin");
+    assert_eq!(
+        sync(with(&[
             ("origin", &origin),
             ("sec-fetch-site", "same-site")
-        ])
+        ]))
         .status,
         403
     );
-    assert_eq!(sync(&[("origin", &origin)]).status, 401, "no session");
+    assert_eq!(
+        sync(vec![("origin", origin.clone())]).status,
+        401,
+        "no session"
+    );
 
     // Import through the page's API: per-row results, the rejects file.
     let book = std::fs::read(write_book(agent.dir.path())).expect("book");
@@ -369,7 +457,11 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
         addr,
         "POST",
         "/ui/api/import?name=so-khai-sinh.csv",
-        &[("cookie", &cookie), ("origin", &origin)],
+        &[
+            ("cookie", &cookie),
+            ("x-hotich-session", &key),
+            ("origin", &origin),
+        ],
         &book,
     )
     .expect("import");
@@ -380,7 +472,7 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     assert_eq!(result["problems"][0]["line"], 4, "{result}");
     assert_eq!(result["problems"][0]["fields"][0], "child.sex", "{result}");
     let url = result["rejects"][0]["url"].as_str().expect("rejects url");
-    let rejects = get(addr, url, &[("cookie", &cookie)]);
+    let rejects = get(addr, url, &session);
     assert_eq!(rejects.status, 200);
     assert!(
         rejects.text().contains("Lê Văn Cường"),
@@ -388,6 +480,17 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
         rejects.text()
     );
     assert_eq!(get(addr, url, &[]).status, 401, "rejects without a session");
+    // Nothing but the files an import wrote there.
+    let id = url.split('/').nth(4).expect("upload id");
+    for name in [
+        "..%2F..%2Fconfig.toml",
+        "..%5Cconfig.toml",
+        "C%3Aconfig.toml",
+        "..",
+    ] {
+        let answer = get(addr, &format!("/ui/api/rejects/{id}/{name}"), &session);
+        assert_eq!(answer.status, 404, "{name}: {}", answer.text());
+    }
     // The journal remembers the official's file name, not the upload's.
     let conn = rusqlite::Connection::open(agent.journal_path()).expect("journal");
     let sources: Vec<String> = conn
@@ -405,7 +508,11 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
         addr,
         "POST",
         "/ui/api/import?name=so-khai-sinh.csv",
-        &[("cookie", &cookie), ("origin", &origin)],
+        &[
+            ("cookie", &cookie),
+            ("x-hotich-session", &key),
+            ("origin", &origin),
+        ],
         &book,
     )
     .expect("import again")
@@ -414,7 +521,7 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     assert_eq!(again["already_present"], 2, "{again}");
 
     // Sync now from the page: the events stream, the queue drains.
-    let synced = sync(&[("cookie", &cookie), ("origin", &origin)]);
+    let synced = sync(with(&[("origin", &origin)]));
     assert_eq!(synced.status, 200, "{}", synced.text());
     let last: Value = synced
         .text()
@@ -435,13 +542,13 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
         .export()
         .len()
         == 2));
-    let status = get(addr, "/ui/api/status", &[("cookie", &cookie)]).json();
+    let status = get(addr, "/ui/api/status", &session).json();
     assert_eq!(status["waiting"], 0, "{status}");
     assert_eq!(status["sent"], 2, "{status}");
     assert_eq!(status["link"], "up", "{status}");
 
     // Blank templates to download.
-    let template = get(addr, "/ui/templates/birth.xlsx", &[("cookie", &cookie)]);
+    let template = get(addr, "/ui/templates/birth.xlsx", &session);
     assert_eq!(template.status, 200);
     assert!(template.body.starts_with(b"PK"), "not a workbook");
 }

@@ -319,6 +319,7 @@ ui-import-row = Line { $line }
 ui-import-row-sheet = Sheet { $sheet }, row { $line }
 ui-import-more = … and { $count } more refused rows: see the rejects file.
 ui-import-failed = The file could not be imported: { $error }
+ui-import-too-large = the file is larger than 100 MB; split it into smaller files
 ui-import-no-name = the file has no name
 ui-rejects-download = Download the refused rows ({ $name }) to fix and import again
 ui-rejects-gone = This file is gone (rejects files are kept 7 days); import the original file again.

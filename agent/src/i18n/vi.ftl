@@ -319,6 +319,7 @@ ui-import-row = Dòng { $line }
 ui-import-row-sheet = Trang { $sheet }, dòng { $line }
 ui-import-more = … và { $count } dòng lỗi khác: xem trong tệp các dòng bị từ chối.
 ui-import-failed = Không nhập được tệp: { $error }
+ui-import-too-large = tệp lớn hơn 100 MB; hãy chia thành nhiều tệp nhỏ hơn
 ui-import-no-name = tệp không có tên
 ui-rejects-download = Tải tệp các dòng bị từ chối ({ $name }) để sửa rồi nhập lại
 ui-rejects-gone = Tệp này không còn (tệp các dòng bị từ chối được giữ 7 ngày); hãy nhập lại tệp gốc.

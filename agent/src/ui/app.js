@@ -1,12 +1,26 @@
 // The official's page: fills the queue from /ui/api/status, runs "sync now"
 // and imports through the service. Plain ES2017, no library: it has to
 // work offline in the browsers a commune PC has.
+//
+// The login link hands over a session key in the address's fragment; it is
+// kept in sessionStorage (this origin's alone, port included, unlike the
+// cookie) and sent with every API request.
 "use strict";
 
 (function () {
   var S = JSON.parse(document.getElementById("strings").textContent);
-  var lang = new URLSearchParams(location.search).get("lang") === "en" ? "en" : "vi";
+  var lang = document.documentElement.lang === "en" ? "en" : "vi";
+  var KEY_NAME = "hotich-session";
   var syncing = false;
+  var ended = false;
+  var poller = null;
+
+  var handed = /^#k=([0-9a-f]{64})$/.exec(location.hash);
+  if (handed) {
+    sessionStorage.setItem(KEY_NAME, handed[1]);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  var key = sessionStorage.getItem(KEY_NAME) || "";
 
   function $(id) { return document.getElementById(id); }
 
@@ -20,28 +34,50 @@
     return path + (path.indexOf("?") < 0 ? "?" : "&") + "lang=" + lang;
   }
 
+  function call(path, options) {
+    options = options || {};
+    options.credentials = "same-origin";
+    options.headers = Object.assign({ "x-hotich-session": key }, options.headers || {});
+    return fetch(api(path), options);
+  }
+
+  // The answer's JSON, or an error the official can read when there is none.
+  async function answer(response) {
+    try {
+      return await response.json();
+    } catch (e) {
+      return { error: fill(S["ui-request-failed"], { error: "HTTP " + response.status }) };
+    }
+  }
+
   function number(n) {
     return typeof n === "number" ? n.toLocaleString(lang === "en" ? "en-US" : "vi-VN") : "–";
   }
 
-  function sessionEnded(response) {
-    if (response.status === 401) {
-      $("sync-message").textContent = S["ui-session-ended"];
-      return true;
-    }
-    return false;
+  // A session that ended (service restarted, 8 hours idle): say so once,
+  // stop asking.
+  function sessionEnded(response, where) {
+    if (response.status !== 401) return false;
+    ended = true;
+    if (poller !== null) clearInterval(poller);
+    $("sync-message").textContent = S["ui-session-ended"];
+    if (where) where.textContent = S["ui-session-ended"];
+    $("sync-now").disabled = true;
+    $("import-button").disabled = true;
+    return true;
   }
 
   async function refresh() {
+    if (ended) return;
     var response;
     try {
-      response = await fetch(api("/ui/api/status"), { credentials: "same-origin" });
+      response = await call("/ui/api/status");
     } catch (e) {
       $("sync-message").textContent = fill(S["ui-request-failed"], { error: e.message });
       return;
     }
     if (sessionEnded(response)) return;
-    var s = await response.json();
+    var s = await answer(response);
     if (s.error) {
       $("journal-problem").hidden = false;
       $("journal-problem").textContent = s.error;
@@ -90,7 +126,7 @@
   }
 
   async function syncNow() {
-    if (syncing) return;
+    if (syncing || ended) return;
     syncing = true;
     var button = $("sync-now");
     var bar = $("sync-progress");
@@ -100,15 +136,10 @@
     bar.removeAttribute("value");
     message.textContent = S["ui-syncing"];
     try {
-      var response = await fetch(api("/ui/api/sync"), {
-        method: "POST",
-        credentials: "same-origin",
-      });
+      var response = await call("/ui/api/sync", { method: "POST" });
+      if (sessionEnded(response)) return;
       if (!response.ok) {
-        if (!sessionEnded(response)) {
-          var problem = await response.json().catch(function () { return {}; });
-          message.textContent = problem.error || fill(S["ui-request-failed"], { error: response.status });
-        }
+        message.textContent = (await answer(response)).error;
         return;
       }
       var reader = response.body.getReader();
@@ -129,8 +160,9 @@
       message.textContent = fill(S["ui-request-failed"], { error: e.message });
     } finally {
       syncing = false;
-      button.disabled = false;
-      await refresh();
+      bar.hidden = true;
+      if (!ended) button.disabled = false;
+      refresh().catch(function () {});
     }
   }
 
@@ -143,13 +175,11 @@
       bar.value = total > 0 ? event.sent : 1;
       $("waiting").textContent = number(event.pending);
     }
-    if (event.event === "finished") {
-      bar.hidden = true;
-    }
   }
 
   async function importFile(submit) {
     submit.preventDefault();
+    if (ended) return;
     var input = $("import-file");
     var summary = $("import-summary");
     var table = $("import-problems");
@@ -166,14 +196,13 @@
     var body = table.querySelector("tbody");
     body.textContent = "";
     try {
-      var response = await fetch(api("/ui/api/import?name=" + encodeURIComponent(file.name)), {
+      var response = await call("/ui/api/import?name=" + encodeURIComponent(file.name), {
         method: "POST",
-        credentials: "same-origin",
         headers: { "content-type": "application/octet-stream" },
         body: file,
       });
-      if (sessionEnded(response)) return;
-      var result = await response.json();
+      if (sessionEnded(response, summary)) return;
+      var result = await answer(response);
       if (result.error) {
         summary.textContent = result.error;
         return;
@@ -193,8 +222,9 @@
       table.hidden = body.children.length === 0;
       result.rejects.forEach(function (r) {
         var a = document.createElement("a");
-        a.href = r.url;
-        a.setAttribute("download", r.name);
+        a.href = "#";
+        a.dataset.url = r.url;
+        a.dataset.name = r.name;
         a.className = "rejects-link";
         a.textContent = fill(S["ui-rejects-download"], { name: r.name });
         rejects.appendChild(a);
@@ -202,9 +232,9 @@
     } catch (e) {
       summary.textContent = fill(S["ui-request-failed"], { error: e.message });
     } finally {
-      $("import-button").disabled = false;
+      if (!ended) $("import-button").disabled = false;
       input.value = "";
-      await refresh();
+      refresh().catch(function () {});
     }
   }
 
@@ -220,8 +250,40 @@
     body.appendChild(row);
   }
 
+  // Downloads need the session key too, so they go through fetch.
+  async function download(url, name) {
+    var response = await call(url);
+    if (sessionEnded(response)) return;
+    if (!response.ok) {
+      $("import-summary").textContent = (await answer(response)).error;
+      return;
+    }
+    var blob = await response.blob();
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () {
+      URL.revokeObjectURL(link.href);
+      link.remove();
+    }, 1000);
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target.closest("a[data-url]") : null;
+    if (!target) return;
+    event.preventDefault();
+    download(target.dataset.url, target.dataset.name || "").catch(function (e) {
+      $("import-summary").textContent = fill(S["ui-request-failed"], { error: e.message });
+    });
+  });
   $("sync-now").addEventListener("click", syncNow);
   $("import-form").addEventListener("submit", importFile);
+  if (!key) {
+    sessionEnded({ status: 401 });
+    return;
+  }
   refresh();
-  setInterval(function () { if (!syncing) refresh(); }, 5000);
+  poller = setInterval(function () { if (!syncing) refresh(); }, 5000);
 })();

@@ -6,11 +6,16 @@
 //! Who may use it: whoever can read `control.json` (the data directory's
 //! owner, or the service's group) asks the service for a one-time login
 //! link (`hotich-agent open`); following it sets a session cookie
-//! (HttpOnly, SameSite=Strict) that every other request needs. Because a
-//! page on another loopback port is "same-site" for cookies, state-changing
-//! requests must also come from this very origin (`Origin`), and every
-//! request must name this machine in `Host` (no DNS rebinding: see
-//! `control::check_host`). All assets are built into the binary.
+//! (HttpOnly, SameSite=Strict) and hands the page's script a session key in
+//! the address's fragment, which the script keeps in `sessionStorage` and
+//! sends as [`SESSION_HEADER`] with every API request. Cookies do not tell
+//! ports apart, so a program listening on another loopback port would
+//! receive the cookie; `sessionStorage` belongs to this origin alone, port
+//! included, so the key does not leak with it. Because a page on another
+//! loopback port is also "same-site", state-changing requests must come
+//! from this very origin (`Origin`), and every request must name this
+//! machine in `Host` (no DNS rebinding: see `control::check_host`). All
+//! assets are built into the binary.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -53,6 +58,15 @@ const MAX_UPLOAD: usize = 100 * 1024 * 1024;
 /// Uploaded files' rejects are kept this long for download.
 const UPLOADS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 const UPLOADS_DIR: &str = "ui-uploads";
+/// The header the page's script sends its session key in.
+pub const SESSION_HEADER: &str = "x-hotich-session";
+
+/// One logged-in page: the cookie names it, the key proves the request
+/// comes from the page's own script.
+struct Session {
+    key: String,
+    used: Instant,
+}
 
 /// The page's sessions and login links, shared with the control endpoint
 /// (which mints links for `hotich-agent open`).
@@ -61,7 +75,7 @@ pub struct Ui {
     config: AgentConfig,
     port: u16,
     codes: Mutex<HashMap<String, Instant>>,
-    sessions: Mutex<HashMap<String, Instant>>,
+    sessions: Mutex<HashMap<String, Session>>,
 }
 
 fn random_hex() -> Option<String> {
@@ -70,18 +84,40 @@ fn random_hex() -> Option<String> {
     Some(hex::encode(bytes))
 }
 
-/// Drops the entry used longest ago when `map` is full.
-fn make_room(map: &mut HashMap<String, Instant>, max: usize) {
+/// Drops the entries used longest ago until `map` has room for one more.
+fn make_room<V>(map: &mut HashMap<String, V>, max: usize, used: impl Fn(&V) -> Instant) {
     while map.len() >= max {
-        let Some(oldest) = map.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) else {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, v)| used(v))
+            .map(|(k, _)| k.clone())
+        else {
             break;
         };
         map.remove(&oldest);
     }
 }
 
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// How much of a session a request must show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// The page itself (a navigation carries only the cookie).
+    Page,
+    /// Reading through the API: the cookie and the script's key.
+    Read,
+    /// Acting (sync, import): as `Read`, and from this origin.
+    Change,
+}
+
 impl Ui {
     pub fn new(data_dir: DataDir, config: AgentConfig, port: u16) -> Ui {
+        // Rejects files hold names and dates of birth: not kept for ever
+        // because nobody imported through the page again.
+        prune_uploads(&uploads_dir(&data_dir));
         Ui {
             data_dir,
             config,
@@ -96,7 +132,7 @@ impl Ui {
         let code = random_hex()?;
         let mut codes = self.codes.lock().ok()?;
         codes.retain(|_, made| made.elapsed() < LOGIN_CODE_TTL);
-        make_room(&mut codes, MAX_CODES);
+        make_room(&mut codes, MAX_CODES, |made| *made);
         codes.insert(code.clone(), Instant::now());
         Some(format!("/ui/login?code={code}"))
     }
@@ -112,13 +148,21 @@ impl Ui {
             .is_some_and(|made| made.elapsed() < LOGIN_CODE_TTL)
     }
 
-    fn new_session(&self) -> Option<String> {
+    /// A new session: its cookie id and the key the script will send.
+    fn new_session(&self) -> Option<(String, String)> {
         let id = random_hex()?;
+        let key = random_hex()?;
         let mut sessions = self.sessions.lock().ok()?;
-        sessions.retain(|_, used| used.elapsed() < SESSION_IDLE);
-        make_room(&mut sessions, MAX_SESSIONS);
-        sessions.insert(id.clone(), Instant::now());
-        Some(id)
+        sessions.retain(|_, s| s.used.elapsed() < SESSION_IDLE);
+        make_room(&mut sessions, MAX_SESSIONS, |s| s.used);
+        sessions.insert(
+            id.clone(),
+            Session {
+                key: key.clone(),
+                used: Instant::now(),
+            },
+        );
+        Some((id, key))
     }
 
     fn cookie_name(&self) -> String {
@@ -127,34 +171,41 @@ impl Ui {
         format!("hotich_session_{}", self.port)
     }
 
-    /// Whether the request carries a live session (and keeps it alive).
-    fn has_session(&self, headers: &HeaderMap) -> bool {
+    /// Whether the request carries a live session (and keeps it alive):
+    /// any cookie of ours naming one (another program on this host can
+    /// plant a cookie of the same name, but not remove ours), and for the
+    /// API the key that goes with it.
+    fn has_session(&self, headers: &HeaderMap, need: Need) -> bool {
         let name = self.cookie_name();
-        let Some(id) = headers
+        let key = headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return false;
+        };
+        let ids = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-        else {
-            return false;
-        };
-        let Ok(mut sessions) = self.sessions.lock() else {
-            return false;
-        };
-        match sessions.get_mut(&id) {
-            Some(used) if used.elapsed() < SESSION_IDLE => {
-                *used = Instant::now();
-                true
-            }
-            Some(_) => {
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string());
+        for id in ids {
+            let Some(session) = sessions.get_mut(&id) else {
+                continue;
+            };
+            if session.used.elapsed() >= SESSION_IDLE {
                 sessions.remove(&id);
-                false
+                continue;
             }
-            None => false,
+            if need == Need::Page || constant_time_eq(key.as_bytes(), session.key.as_bytes()) {
+                session.used = Instant::now();
+                return true;
+            }
         }
+        false
     }
 
     fn own_origin(&self, origin: &str) -> bool {
@@ -177,21 +228,34 @@ enum Refusal {
     CrossSite,
 }
 
-/// Checks a request to the page: from a page of this origin (or typed,
-/// or followed from outside the browser), and for `needs_session` with a
-/// live session. State-changing requests must name their origin.
-fn admit(state: &UiState, headers: &HeaderMap, changes_state: bool) -> Result<(), Refusal> {
-    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
-    if fetch_site.is_some_and(|site| site != "same-origin" && site != "none") {
+/// Whether the browser says the request comes from another site's page
+/// (`Sec-Fetch-Site`; "none" is a link opened from outside the browser).
+fn sent_by_another_page(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site != "same-origin" && site != "none")
+}
+
+/// Checks a request to the page: not sent by another site's page, from
+/// this origin if it names one (and it must to change anything), and with
+/// the session it needs. Refusals of another page are logged: they are
+/// attacks or a misconfigured browser, and IT staff may want to know.
+fn admit(state: &UiState, headers: &HeaderMap, need: Need) -> Result<(), Refusal> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let foreign = sent_by_another_page(headers)
+        || match origin {
+            Some(origin) => !state.ui.own_origin(origin),
+            None => need == Need::Change,
+        };
+    if foreign {
+        tracing::warn!(
+            origin = origin.unwrap_or("none"),
+            "official's page: request from another page refused"
+        );
         return Err(Refusal::CrossSite);
     }
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    match origin {
-        Some(origin) if !state.ui.own_origin(origin) => return Err(Refusal::CrossSite),
-        None if changes_state => return Err(Refusal::CrossSite),
-        _ => {}
-    }
-    if !state.ui.has_session(headers) {
+    if !state.ui.has_session(headers, need) {
         return Err(Refusal::NoSession);
     }
     Ok(())
@@ -352,8 +416,8 @@ fn index_html(ui: &Ui, lang: Lang) -> String {
             Lang::En => kind.as_str().to_string(),
         };
         templates.push_str(&format!(
-            "<li>{name}: <a href=\"/ui/templates/{k}.xlsx\" download>Excel (.xlsx)</a> · \
-             <a href=\"/ui/templates/{k}.csv\" download>CSV</a></li>",
+            "<li>{name}: <a href=\"#\" data-url=\"/ui/templates/{k}.xlsx\" data-name=\"mau-{k}.xlsx\">Excel (.xlsx)</a> · \
+             <a href=\"#\" data-url=\"/ui/templates/{k}.csv\" data-name=\"mau-{k}.csv\">CSV</a></li>",
             name = html_escape(&name),
             k = kind.as_str(),
         ));
@@ -408,7 +472,7 @@ async fn index(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = q.lang();
-    if let Err(refusal) = admit(&state, &headers, false) {
+    if let Err(refusal) = admit(&state, &headers, Need::Page) {
         return refused(refusal, lang);
     }
     guarded(
@@ -427,18 +491,16 @@ struct LoginQuery {
 }
 
 /// `GET /ui/login?code=…`: spends the code, sets the session cookie and
-/// sends the browser on to the page (so the code leaves the address bar).
+/// sends the browser on to the page with the session key in the fragment
+/// (which the browser keeps to itself; the script moves it to
+/// `sessionStorage` and clears the address bar).
 async fn login(
     State(state): State<UiState>,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let lang = LangQuery { lang: q.lang }.lang();
-    let site_ok = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|site| site == "same-origin" || site == "none");
-    if !site_ok {
+    if sent_by_another_page(&headers) {
         return refused(Refusal::CrossSite, lang);
     }
     let spent = q
@@ -453,15 +515,20 @@ async fn login(
             "ui-login-used",
         );
     }
-    let Some(session) = state.ui.new_session() else {
+    let Some((session, key)) = state.ui.new_session() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let cookie = format!(
         "{}={session}; Path=/; HttpOnly; SameSite=Strict",
         state.ui.cookie_name()
     );
-    let location = if lang == Lang::En { "/?lang=en" } else { "/" };
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    let page = if lang == Lang::En { "/?lang=en" } else { "/" };
+    let location = format!("{page}#k={key}");
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.as_str())],
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -569,7 +636,7 @@ async fn api_status(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = q.lang();
-    if let Err(refusal) = admit(&state, &headers, false) {
+    if let Err(refusal) = admit(&state, &headers, Need::Read) {
         return api_refused(refusal, lang);
     }
     let ui = state.ui.clone();
@@ -645,7 +712,7 @@ async fn api_sync(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = q.lang();
-    if let Err(refusal) = admit(&state, &headers, true) {
+    if let Err(refusal) = admit(&state, &headers, Need::Change) {
         return api_refused(refusal, lang);
     }
     let (tx, rx) = mpsc::unbounded_channel();
@@ -688,10 +755,26 @@ fn safe_file_name(name: &str) -> Option<String> {
     let clean: String = base
         .chars()
         .filter(|c| !c.is_control() && !matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|'))
-        .take(120)
         .collect();
-    let clean = clean.trim_start_matches('.').to_string();
-    (!clean.is_empty()).then_some(clean)
+    let clean = clean.trim_start_matches('.');
+    // Short enough in bytes that "NAME.rejects.xlsx" and its temporary
+    // name fit the file system's 255, keeping the extension (the format).
+    let (stem, ext) = match clean.rsplit_once('.') {
+        Some((stem, ext)) if ext.len() <= 8 => (stem, Some(ext)),
+        _ => (clean, None),
+    };
+    let mut stem = stem.to_string();
+    while stem.len() > 100 {
+        stem.pop();
+    }
+    let stem = stem.trim();
+    if stem.is_empty() {
+        return None;
+    }
+    Some(match ext {
+        Some(ext) => format!("{stem}.{ext}"),
+        None => stem.to_string(),
+    })
 }
 
 fn uploads_dir(data_dir: &DataDir) -> PathBuf {
@@ -716,53 +799,76 @@ fn prune_uploads(dir: &Path) {
     }
 }
 
-fn import_upload(ui: &Ui, name: &str, body: &[u8], lang: Lang) -> (StatusCode, Value) {
-    i18n::with_lang(lang, || {
-        let failed = |error: String| {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({"error": tr!("ui-import-failed", error = error)}),
-            )
-        };
-        let Some(file_name) = safe_file_name(name) else {
-            return failed(tr!("ui-import-no-name"));
-        };
+/// Deletes a file when dropped, whatever happened in between.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Where an upload is kept while it is imported: a fresh directory of its
+/// own (its id names it in the rejects download).
+struct Upload {
+    id: String,
+    dir: PathBuf,
+    path: PathBuf,
+    name: String,
+}
+
+impl Upload {
+    fn create(ui: &Ui, name: String) -> std::io::Result<Upload> {
         let root = uploads_dir(&ui.data_dir);
         prune_uploads(&root);
-        let Some(id) = random_hex().map(|h| h[..16].to_string()) else {
-            return failed("no randomness".into());
-        };
+        let id = random_hex()
+            .map(|h| h[..16].to_string())
+            .ok_or_else(|| std::io::Error::other("no randomness"))?;
         let dir = root.join(&id);
-        let path = dir.join(&file_name);
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, body)) {
-            let _ = std::fs::remove_dir_all(&dir);
-            return failed(e.to_string());
-        }
-        let summary = import_into_journal(ui, &path, &file_name);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Upload {
+            path: dir.join(&name),
+            id,
+            dir,
+            name,
+        })
+    }
+}
+
+fn import_upload(ui: &Ui, upload: &Upload, lang: Lang) -> (StatusCode, Value) {
+    i18n::with_lang(lang, || {
         // The official's file itself is not kept: its refused rows are, in
         // the rejects file beside it.
-        let _ = std::fs::remove_file(&path);
+        let saved = RemoveOnDrop(upload.path.clone());
+        let summary = import_into_journal(ui, &upload.path, &upload.name);
+        drop(saved);
         let summary = match summary {
             Ok(s) => s,
             Err(message) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return failed(message);
+                let _ = std::fs::remove_dir_all(&upload.dir);
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": tr!("ui-import-failed", error = message)}),
+                );
             }
         };
         let rejects: Vec<Value> = summary
             .rejects_files
             .iter()
-            .filter(|p| p.parent() == Some(dir.as_path()))
+            .filter(|p| p.parent() == Some(upload.dir.as_path()))
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .map(|n| json!({"name": n, "url": format!("/ui/api/rejects/{id}/{}", percent_encode(&n))}))
+            .map(|n| {
+                json!({"name": n,
+                       "url": format!("/ui/api/rejects/{}/{}", upload.id, percent_encode(&n))})
+            })
             .collect();
         if rejects.is_empty() {
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&upload.dir);
         }
         (
             StatusCode::OK,
             json!({
-                "file": file_name,
+                "file": upload.name,
                 "accepted": summary.accepted,
                 "already_present": summary.already_present,
                 "rejected": summary.rejected,
@@ -832,20 +938,73 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// `POST /ui/api/import?name=FILE`: the file's bytes as the body.
+/// Writes the request's body to the upload's file, at most [`MAX_UPLOAD`]
+/// bytes; `Ok(false)` when the file is larger.
+async fn save_body(body: Body, path: &Path) -> std::io::Result<bool> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        size += chunk.len();
+        if size > MAX_UPLOAD {
+            return Ok(false);
+        }
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    Ok(true)
+}
+
+/// `POST /ui/api/import?name=FILE`: the file's bytes as the body, read
+/// only once the request is admitted (another page must not make the
+/// service hold 100 MB).
 async fn api_import(
     State(state): State<UiState>,
     headers: HeaderMap,
     Query(q): Query<ImportQuery>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let lang = LangQuery { lang: q.lang }.lang();
-    if let Err(refusal) = admit(&state, &headers, true) {
+    if let Err(refusal) = admit(&state, &headers, Need::Change) {
         return api_refused(refusal, lang);
     }
+    let problem = |status: StatusCode, message: String| {
+        json_response(
+            status,
+            json!({"error": i18n::message_in(lang, "ui-import-failed",
+                                             &[("error", i18n::Arg::Text(message))])}),
+        )
+    };
+    let Some(name) = q.name.as_deref().and_then(safe_file_name) else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t(lang, "ui-import-no-name"),
+        );
+    };
     let ui = state.ui.clone();
-    let name = q.name.unwrap_or_default();
-    let done = tokio::task::spawn_blocking(move || import_upload(&ui, &name, &body, lang)).await;
+    let upload = match tokio::task::spawn_blocking(move || Upload::create(&ui, name)).await {
+        Ok(Ok(upload)) => upload,
+        Ok(Err(e)) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    match save_body(body, &upload.path).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let _ = tokio::fs::remove_dir_all(&upload.dir).await;
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                t(lang, "ui-import-too-large"),
+            );
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&upload.dir).await;
+            return problem(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    }
+    let ui = state.ui.clone();
+    let done = tokio::task::spawn_blocking(move || import_upload(&ui, &upload, lang)).await;
     match done {
         Ok((status, value)) => {
             if value["accepted"].as_u64().is_some_and(|n| n > 0) {
@@ -854,10 +1013,7 @@ async fn api_import(
             }
             json_response(status, value)
         }
-        Err(e) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"error": e.to_string()}),
-        ),
+        Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -904,12 +1060,13 @@ async fn api_rejects(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = q.lang();
-    if let Err(refusal) = admit(&state, &headers, false) {
+    if let Err(refusal) = admit(&state, &headers, Need::Read) {
         return api_refused(refusal, lang);
     }
-    let plain =
-        |s: &str| !s.is_empty() && !s.starts_with('.') && !s.contains(['/', '\\']) && s != "..";
-    if !plain(&id) || !plain(&name) || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+    // Only a name an import could have written: on Windows "C:x" or
+    // "x:stream" would leave the directory.
+    let written_by_import = safe_file_name(&name).is_some_and(|safe| safe == name);
+    if id.len() != 16 || !id.chars().all(|c| c.is_ascii_hexdigit()) || !written_by_import {
         return StatusCode::NOT_FOUND.into_response();
     }
     let path = uploads_dir(&state.ui.data_dir).join(&id).join(&name);
@@ -930,7 +1087,7 @@ async fn template(
     Query(q): Query<LangQuery>,
 ) -> Response {
     let lang = q.lang();
-    if let Err(refusal) = admit(&state, &headers, false) {
+    if let Err(refusal) = admit(&state, &headers, Need::Read) {
         return refused(refusal, lang);
     }
     let Some((kind, ext)) = file.rsplit_once('.') else {
@@ -959,10 +1116,7 @@ pub fn router(ui: Arc<Ui>, requests: mpsc::Sender<ControlRequest>) -> Router {
         .route("/ui/app.css", get(app_css))
         .route("/ui/api/status", get(api_status))
         .route("/ui/api/sync", post(api_sync))
-        .route(
-            "/ui/api/import",
-            post(api_import).layer(DefaultBodyLimit::max(MAX_UPLOAD)),
-        )
+        .route("/ui/api/import", post(api_import))
         .route("/ui/api/rejects/{id}/{name}", get(api_rejects))
         .route("/ui/templates/{file}", get(template))
         .with_state(UiState { ui, requests })
@@ -985,6 +1139,10 @@ mod tests {
         assert_eq!(safe_file_name("..").as_deref(), None);
         assert_eq!(safe_file_name(".hidden.csv").as_deref(), Some("hidden.csv"));
         assert_eq!(safe_file_name("").as_deref(), None);
+        assert_eq!(safe_file_name("C:x.csv").as_deref(), Some("Cx.csv"));
+        let long = format!("{}.xlsx", "Sổ khai sinh ".repeat(30));
+        let kept = safe_file_name(&long).expect("a name");
+        assert!(kept.len() <= 105 && kept.ends_with(".xlsx"), "{kept}");
     }
 
     #[test]
