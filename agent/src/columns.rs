@@ -181,6 +181,12 @@ pub const COLUMNS: &[Column] = &[
         D,
     ),
     col("Ghi chú", "notes", ALL),
+    col_also(
+        "Ảnh trang sổ",
+        "scans",
+        ALL,
+        &["Ảnh", "Ảnh scan", "Tệp ảnh"],
+    ),
     Column {
         header: PROBLEMS_HEADER,
         target: Target::Problems,
@@ -392,6 +398,11 @@ mod tests {
         let known = hotich_protocol::validate::known_field_paths();
         for c in COLUMNS {
             if let Target::Field(path) = c.target {
+                // Ảnh trang sổ names files; import turns them into the
+                // model's scans (hash, size, type).
+                if path == "scans" {
+                    continue;
+                }
                 assert!(known.iter().any(|k| k == path), "{path}");
             }
         }

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::blobs::{self, BlobStore};
 use crate::error::JournalError;
 use crate::input::{self, Format, Item, Options, Raw, RowRef};
 use crate::journal::{AppendOutcome, Journal, Origin};
@@ -290,14 +291,71 @@ fn prepare(
     Ok(p)
 }
 
+/// A record's scans named by file (`{"path": "trang-12.jpg"}`, or an
+/// `Ảnh trang sổ` cell "trang-12.jpg; trang-13.jpg"), relative to the input
+/// file: each is checked, stored when there is a `store` (import; validate
+/// only checks), and replaced by what the record keeps: its hash, size and
+/// type. Scans already given by hash pass through for the model to check.
+fn attach_scans(
+    mut value: Value,
+    base: &Path,
+    store: Option<&BlobStore>,
+) -> Result<Value, Vec<FieldError>> {
+    let Some(scans) = value.get_mut("scans") else {
+        return Ok(value);
+    };
+    if let Value::String(text) = scans {
+        let named: Vec<Value> = text
+            .split([';', '|', '\n'])
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(|name| json!({ "path": name }))
+            .collect();
+        *scans = Value::Array(named);
+    }
+    let Value::Array(items) = scans else {
+        return Ok(value);
+    };
+    let mut errors = Vec::new();
+    for item in items.iter_mut() {
+        let Some(name) = item.get("path").and_then(Value::as_str).map(str::to_string) else {
+            continue;
+        };
+        let file = base.join(&name);
+        let taken = match store {
+            Some(store) => store.put_file(&file),
+            None => blobs::inspect(&file),
+        };
+        match taken {
+            Ok(scan) => {
+                *item = json!({"sha256": scan.sha256.to_hex(), "bytes": scan.bytes,
+                               "media_type": scan.media_type});
+            }
+            Err(e) => errors.push(FieldError::coded(
+                "scans",
+                e.code(),
+                BTreeMap::from([("file".to_string(), name.clone())]),
+                e.to_string(),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Reads, parses, validates and hashes on its own thread, so that this CPU
 /// work overlaps the journal's writes and fsyncs on a two-core PC.
 fn read_and_prepare(
     path: &Path,
     options: &Options,
     today: CivilDate,
+    blobs: &BlobStore,
     tx: std::sync::mpsc::SyncSender<FromReader>,
 ) {
+    let base = path.parent().unwrap_or(Path::new("."));
     let mut input = match input::open(path, options) {
         Ok(i) => i,
         Err(e) => {
@@ -328,7 +386,9 @@ fn read_and_prepare(
                 return;
             }
             Some(Ok(Item { at, value, raw })) => {
-                let prepared = value.and_then(|v| prepare(v, commune, today));
+                let prepared = value
+                    .and_then(|v| attach_scans(v, base, Some(blobs)))
+                    .and_then(|v| prepare(v, commune, today));
                 items.push((at, raw, prepared));
                 false
             }
@@ -376,7 +436,10 @@ fn import_file(
         let (tx, rx) = std::sync::mpsc::sync_channel(2);
         // The reader words a refused file's message: in the caller's language.
         let lang = i18n::lang();
-        scope.spawn(move || i18n::with_lang(lang, || read_and_prepare(path, options, today, tx)));
+        let blobs = BlobStore::new(data_dir);
+        scope.spawn(move || {
+            i18n::with_lang(lang, || read_and_prepare(path, options, today, &blobs, tx))
+        });
         let mut run: Option<FileRun> = None;
         let mut refused = None;
         for message in rx {
@@ -572,6 +635,7 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
     let mut summary = ValidateSummary::default();
     for path in files {
         let name = path.display().to_string();
+        let base = path.parent().unwrap_or(Path::new("."));
         let input = match input::open(path, options) {
             Ok(i) => i,
             Err(e) => {
@@ -592,6 +656,7 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
             summary.records += 1;
             if let Err(errors) = item
                 .value
+                .and_then(|v| attach_scans(v, base, None))
                 .and_then(|v| prepare(v, options.commune.as_deref(), today))
             {
                 summary.invalid += 1;

@@ -2,6 +2,7 @@
 //! engine that uploads it to the central database whenever the network
 //! allows. See ARCHITECTURE.md for the data flow and the invariants.
 
+pub mod blobs;
 pub mod cli;
 pub mod client;
 pub mod columns;

@@ -474,27 +474,60 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             AgentConfig::load(&data_dir)?;
             let journal = data_dir.open_journal(Access::ReadOnly)?;
             let report = journal.verify()?;
+            let blobs = crate::blobs::BlobStore::new(data_dir.path());
+            let mut scan_problems = Vec::new();
+            for (seq, hash) in &report.scans {
+                let state = blobs
+                    .check(hash)
+                    .map_err(|e| AgentError::io(format!("cannot read the scan {hash}"), e))?;
+                if state != crate::blobs::BlobState::Intact {
+                    scan_problems.push((*seq, hash.to_hex(), state));
+                }
+            }
             if json {
                 println!(
                     "{}",
-                    json!({"entries": report.entries, "intact": report.first_broken.is_none(),
-                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why}))})
+                    json!({"entries": report.entries,
+                    "intact": report.first_broken.is_none() && scan_problems.is_empty(),
+                    "first_broken": report.first_broken.as_ref().map(|(seq, why)| json!({"seq": seq, "problem": why})),
+                    "scans": report.scans.len(),
+                    "scan_problems": scan_problems.iter().map(|(seq, hash, state)| json!({
+                        "seq": seq, "sha256": hash,
+                        "problem": if *state == crate::blobs::BlobState::Missing { "missing" } else { "altered" }
+                    })).collect::<Vec<_>>()})
                 );
             }
-            match report.first_broken {
-                None => {
-                    if !json {
-                        println!("{}", tr!("verify-intact", entries = report.entries));
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some((seq, why)) => Err(AgentError::Failed(tr!(
+            if let Some((seq, why)) = report.first_broken {
+                return Err(AgentError::Failed(tr!(
                     "verify-altered",
                     path = journal.path().display().to_string(),
                     seq = seq,
                     detail = why
-                ))),
+                )));
             }
+            if !scan_problems.is_empty() {
+                let lines: Vec<String> = scan_problems
+                    .iter()
+                    .map(|(seq, hash, state)| match state {
+                        crate::blobs::BlobState::Missing => {
+                            tr!("verify-scan-missing", seq = *seq, hash = hash.as_str())
+                        }
+                        _ => tr!("verify-scan-altered", seq = *seq, hash = hash.as_str()),
+                    })
+                    .collect();
+                return Err(AgentError::Failed(tr!(
+                    "verify-scans-broken",
+                    count = scan_problems.len(),
+                    list = lines.join("; ")
+                )));
+            }
+            if !json {
+                println!("{}", tr!("verify-intact", entries = report.entries));
+                if !report.scans.is_empty() {
+                    println!("{}", tr!("verify-scans-intact", count = report.scans.len()));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file } => backup::backup(&resolve()?, &file),
         Command::Recover { code } => backup::recover(&resolve()?, code.trim()),

@@ -19,6 +19,11 @@ event-wife-birth = the wife's birth
 
 ## Problems in records (codes of protocol::validate::Problem)
 
+problem-scan-missing = the scan file "{ $file }" does not exist (paths are relative to the imported file)
+problem-scan-unreadable = the scan file "{ $file }" cannot be read
+problem-scan-type = "{ $file }" is not a JPEG, PNG, TIFF or PDF file
+problem-scan-too-large = the scan file "{ $file }" is larger than 50 MB
+problem-scan-store = the scan "{ $file }" could not be stored in the data directory (disk full?)
 problem-required = is required
 problem-unknown-field = unknown field
 problem-unknown-field-near = unknown field (did you mean { $suggestion }?)
@@ -124,6 +129,10 @@ init-done = Agent set up for commune { $commune } in { $dir }
 init-token-empty = the token is empty
 init-ca-not-a-file = CA certificate { $path } is not a file
 init-other-commune = the journal in { $dir } holds records of commune { $old }; set up commune { $new } in a new data directory (--data-dir)
+verify-scans-intact = { $count } page scans are intact
+verify-scan-missing = entry #{ $seq }: scan { $hash } is missing
+verify-scan-altered = entry #{ $seq }: scan { $hash } was altered
+verify-scans-broken = { $count } page scans are not as imported ({ $list }); import those scans again from the original files, and tell the IT officer
 verify-intact = Journal intact: { $entries } entries, every hash and the chain check out.
 verify-altered = journal { $path } was altered: entry #{ $seq }: { $detail }
 requeue-done = { $count } refused record(s) put back in the queue; they will be sent at the next sync.

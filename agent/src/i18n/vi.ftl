@@ -19,6 +19,11 @@ event-wife-birth = ngày sinh của vợ
 
 ## Lỗi trong hồ sơ (theo mã của protocol::validate::Problem)
 
+problem-scan-missing = không tìm thấy tệp ảnh "{ $file }" (đường dẫn tính từ thư mục của tệp đang nhập)
+problem-scan-unreadable = không đọc được tệp ảnh "{ $file }"
+problem-scan-type = tệp "{ $file }" không phải ảnh JPEG, PNG, TIFF hay tệp PDF
+problem-scan-too-large = tệp ảnh "{ $file }" lớn hơn 50 MB
+problem-scan-store = không lưu được ảnh "{ $file }" vào thư mục dữ liệu (đĩa đầy?)
 problem-required = còn trống, cần phải ghi
 problem-unknown-field = không có trong mẫu hồ sơ
 problem-unknown-field-near = không có trong mẫu hồ sơ (có phải là "{ $suggestion }"?)
@@ -124,6 +129,10 @@ init-done = Đã cài đặt máy cho xã { $commune } trong { $dir }
 init-token-empty = mã khóa (token) còn trống
 init-ca-not-a-file = chứng chỉ CA { $path } không phải là một tệp
 init-other-commune = nhật ký trong { $dir } đang giữ hồ sơ của xã { $old }; hãy cài đặt xã { $new } trong một thư mục dữ liệu mới (--data-dir)
+verify-scans-intact = { $count } ảnh trang sổ còn nguyên vẹn
+verify-scan-missing = mục #{ $seq }: thiếu ảnh { $hash }
+verify-scan-altered = mục #{ $seq }: ảnh { $hash } đã bị thay đổi
+verify-scans-broken = { $count } ảnh trang sổ không còn như khi nhập ({ $list }); hãy nhập lại các ảnh đó từ tệp gốc, và báo cán bộ CNTT
 verify-intact = Nhật ký nguyên vẹn: { $entries } bản ghi, mọi mã kiểm tra và chuỗi liên kết đều khớp.
 verify-altered = nhật ký { $path } đã bị sửa đổi: bản ghi #{ $seq }: { $detail }
 requeue-done = Đã đưa { $count } hồ sơ bị từ chối trở lại hàng đợi; lần đồng bộ tới sẽ gửi lại.

@@ -166,7 +166,8 @@ fn concurrent_writers_keep_one_linear_chain() {
         report,
         VerifyReport {
             entries: 1000,
-            first_broken: None
+            first_broken: None,
+            scans: Vec::new(),
         }
     );
 }

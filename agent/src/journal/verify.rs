@@ -14,6 +14,9 @@ pub struct VerifyReport {
     pub entries: u64,
     /// The first entry that does not check out, with what is wrong.
     pub first_broken: Option<(u64, String)>,
+    /// The scans the entries name (entry, scan's hash), for the blob
+    /// store to check.
+    pub scans: Vec<(u64, hotich_protocol::ContentHash)>,
 }
 
 impl Journal {
@@ -27,6 +30,7 @@ impl Journal {
         let mut prev = GENESIS;
         let mut expected_seq = 1u64;
         let mut entries = 0u64;
+        let mut scans = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let seq = row.get::<_, i64>(0).map_err(|e| self.err(e))? as u64;
             let stored_hash: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
@@ -43,6 +47,7 @@ impl Journal {
                 Ok(VerifyReport {
                     entries,
                     first_broken: Some((seq, detail)),
+                    scans: Vec::new(),
                 })
             };
             if seq != expected_seq {
@@ -60,9 +65,23 @@ impl Journal {
                     hex::encode(&stored_hash)
                 ));
             }
-            match parse_strict(&record).map(|v| canonical(&v)) {
-                Ok(Ok(c)) if c == record => {}
+            let parsed = parse_strict(&record).ok();
+            match parsed.as_ref().map(canonical) {
+                Some(Ok(c)) if c == record => {}
                 _ => return broken("the record is not in canonical form".into()),
+            }
+            if let Some(listed) = parsed
+                .as_ref()
+                .and_then(|v| v.get("scans"))
+                .and_then(|v| v.as_array())
+            {
+                scans.extend(
+                    listed
+                        .iter()
+                        .filter_map(|s| s.get("sha256").and_then(|h| h.as_str()))
+                        .filter_map(|h| hotich_protocol::ContentHash::from_hex(h).ok())
+                        .map(|h| (seq, h)),
+                );
             }
             let chain = chain_hash(&prev, seq, &actual);
             if stored_chain != chain.as_bytes() {
@@ -77,6 +96,7 @@ impl Journal {
         Ok(VerifyReport {
             entries,
             first_broken: None,
+            scans,
         })
     }
 }

@@ -1,0 +1,215 @@
+//! Page scans on the agent: import takes the files a record names (a
+//! `Ảnh trang sổ` column, or `{"path"}` in JSON Lines), checks what they
+//! are by their bytes, stores each once by its SHA-256, and `verify`
+//! notices a scan altered or lost on disk.
+
+use std::path::{Path, PathBuf};
+
+use hotich_tests::TestAgent;
+use hotich_tests::harness::{hex_lower, stderr, stdout};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn jpeg(seed: u8, size: usize) -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
+    ];
+    bytes.extend((0..size).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    bytes
+}
+
+fn png(size: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend((0..size).map(|i| (i % 251) as u8));
+    bytes
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex_lower(&Sha256::digest(bytes))
+}
+
+/// Blob files in the agent's store.
+fn blobs(agent: &TestAgent) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(agent.data_dir.join("blobs")) else {
+        return found;
+    };
+    for dir in dirs.flatten().filter(|d| d.path().is_dir()) {
+        found.extend(
+            std::fs::read_dir(dir.path())
+                .expect("blob dir")
+                .flatten()
+                .map(|e| e.path()),
+        );
+    }
+    found
+}
+
+/// The scans each journal entry names, by entry number.
+fn journal_scans(agent: &TestAgent) -> Vec<(i64, Vec<String>)> {
+    let conn = rusqlite::Connection::open(agent.journal_path()).expect("journal");
+    let mut stmt = conn
+        .prepare("SELECT seq, record FROM entries ORDER BY seq")
+        .expect("query");
+    stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .expect("rows")
+        .map(|row| {
+            let (seq, record) = row.expect("row");
+            let record: Value = serde_json::from_str(&record).expect("record");
+            let scans = record["scans"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .map(|s| s["sha256"].as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (seq, scans)
+        })
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("dir");
+    }
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+#[test]
+fn import_takes_the_scan_files_a_record_names_stores_each_once_and_verify_catches_an_altered_one() {
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
+    let dir = agent.dir.path().join("so");
+    let page_1 = jpeg(1, 300_000);
+    let page_2 = png(120_000);
+    write(&dir, "anh/trang-1.jpg", &page_1);
+    write(&dir, "anh/trang-2.png", &page_2);
+    // A zip named .jpg: what a file is comes from its bytes.
+    write(&dir, "anh/trang-3.jpg", b"PK\x03\x04 not a scan");
+    let book = write(
+        &dir,
+        "so-khai-sinh.csv",
+        "\u{feff}Loại;Mã xã;Năm;Quyển số;Số;Ngày đăng ký;Họ và tên;Giới tính;Ngày sinh;Ảnh trang sổ\r\n\
+         Khai sinh;00004;1998;01;1;20/03/1998;Nguyễn Văn An;Nam;15/03/1998;anh/trang-1.jpg\r\n\
+         Khai sinh;00004;1998;01;2;21/03/1998;Trần Thị Bình;Nữ;16/03/1998;\"anh/trang-1.jpg; anh/trang-2.png\"\r\n\
+         Khai sinh;00004;1998;01;3;22/03/1998;Lê Văn Cường;Nam;17/03/1998;anh/khong-co.jpg\r\n\
+         Khai sinh;00004;1998;01;4;23/03/1998;Phạm Thị Dung;Nữ;18/03/1998;anh/trang-3.jpg\r\n\
+         Khai sinh;00004;1998;01;5;24/03/1998;Hoàng Văn Em;Nam;19/03/1998;\r\n"
+            .as_bytes(),
+    );
+    let out = agent.import(&book);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("so-khai-sinh.csv:4: ") && text.contains("anh/khong-co.jpg"),
+        "{text}"
+    );
+    assert!(
+        text.contains("so-khai-sinh.csv:5: ") && text.contains("is not a JPEG, PNG, TIFF or PDF"),
+        "{text}"
+    );
+    assert!(text.contains("3 accepted"), "{text}");
+
+    // JSON Lines name scans by path too; the same page again is not stored again.
+    let mut record = hotich_tests::records::minimal_birth("00004", 6, "Đỗ Thị Giang");
+    record["scans"] = serde_json::json!([{"path": "anh/trang-2.png"}]);
+    let jsonl = write(&dir, "them.jsonl", format!("{record}\n").as_bytes());
+    let out = agent.import(&jsonl);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    let (h1, h2) = (sha256_hex(&page_1), sha256_hex(&page_2));
+    let scans = journal_scans(&agent);
+    assert_eq!(
+        scans,
+        vec![
+            (1, vec![h1.clone()]),
+            (2, vec![h1.clone(), h2.clone()]),
+            (3, vec![]),
+            (4, vec![h2.clone()]),
+        ],
+        "the records hold their scans' hashes (entries 3 and 4 of the book were refused)"
+    );
+    let stored = blobs(&agent);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    for blob in &stored {
+        let bytes = std::fs::read(blob).expect("blob");
+        let name = blob
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        assert_eq!(sha256_hex(&bytes), name, "a blob is named by its hash");
+    }
+    // The rejects file keeps the refused rows, scan names and all.
+    let rejects = std::fs::read_to_string(dir.join("so-khai-sinh.rejects.csv")).expect("rejects");
+    assert!(
+        rejects.contains("anh/khong-co.jpg") && rejects.contains("anh/trang-3.jpg"),
+        "{rejects}"
+    );
+
+    let verified = agent.cmd(&["verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert!(
+        stdout(&verified).contains("4 page scans are intact"),
+        "{}",
+        stdout(&verified)
+    );
+
+    // A scan altered on disk: verify names the entries that rely on it.
+    let blob_1 = stored
+        .iter()
+        .find(|p| p.ends_with(&h1))
+        .expect("blob of page 1");
+    let mut altered = page_1.clone();
+    altered[100_000] ^= 0x55;
+    std::fs::write(blob_1, &altered).expect("alter");
+    let verified = agent.cmd(&["verify", "--json"]);
+    assert_eq!(verified.status.code(), Some(1), "{}", stdout(&verified));
+    let report: Value = serde_json::from_slice(&verified.stdout).expect("verify --json");
+    assert_eq!(report["intact"], false, "{report}");
+    let problems: Vec<(u64, String)> = report["scan_problems"]
+        .as_array()
+        .expect("scan problems")
+        .iter()
+        .map(|p| {
+            (
+                p["seq"].as_u64().unwrap_or(0),
+                p["problem"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [(1, "altered".to_string()), (2, "altered".to_string())]
+    );
+
+    // Importing the book again puts the page back; nothing is stored twice.
+    let out = agent.import(&book);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("0 accepted"), "{}", stdout(&out));
+    let verified = agent.cmd(&["verify"]);
+    assert!(verified.status.success(), "{}", stderr(&verified));
+    assert_eq!(journal_scans(&agent).len(), 4);
+}
+
+#[test]
+fn validate_checks_scan_files_without_storing_them() {
+    let agent = TestAgent::init_offline("http://127.0.0.1:9", "hts_test", "00004");
+    let dir = agent.dir.path().join("so");
+    write(&dir, "trang-1.jpg", &jpeg(2, 1000));
+    let mut good = hotich_tests::records::minimal_birth("00004", 1, "Nguyễn Văn An");
+    good["scans"] = serde_json::json!([{"path": "trang-1.jpg"}]);
+    let mut bad = hotich_tests::records::minimal_birth("00004", 2, "Trần Thị Bình");
+    bad["scans"] = serde_json::json!([{"path": "trang-9.jpg"}]);
+    let file = write(&dir, "so.jsonl", format!("{good}\n{bad}\n").as_bytes());
+    let out = agent.cmd(&["validate", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("so.jsonl:2: ") && stdout(&out).contains("trang-9.jpg"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(blobs(&agent).is_empty(), "validate stores nothing");
+}
