@@ -407,6 +407,43 @@ impl ApiClient {
         .await
     }
 
+    /// How much of a page scan the server holds for this agent's commune.
+    pub async fn blob_status(
+        &self,
+        sha256: &str,
+    ) -> Result<hotich_protocol::wire::BlobStatus, ApiError> {
+        self.send(self.http.get(format!(
+            "{}{}/{sha256}",
+            self.base,
+            hotich_protocol::wire::BLOBS_PATH
+        )))
+        .await
+    }
+
+    /// Sends bytes `offset..offset + chunk.len()` of a scan of `length`
+    /// bytes, with the chunk's own hash; the answer says where the upload
+    /// stands on the server.
+    pub async fn blob_append(
+        &self,
+        sha256: &str,
+        offset: u64,
+        length: u64,
+        chunk: Vec<u8>,
+    ) -> Result<hotich_protocol::wire::BlobStatus, ApiError> {
+        use sha2::Digest;
+        let chunk_hash = hex::encode(sha2::Sha256::digest(&chunk));
+        let request = self
+            .http
+            .patch(format!(
+                "{}{}/{sha256}?offset={offset}&length={length}",
+                self.base,
+                hotich_protocol::wire::BLOBS_PATH
+            ))
+            .header(CONTENT_TYPE, "application/offset+octet-stream")
+            .header(hotich_protocol::wire::CHUNK_SHA256_HEADER, chunk_hash);
+        self.send(self.paced(request, chunk)).await
+    }
+
     /// Who the server takes this token for (`init`, `doctor`).
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         self.send(self.http.get(format!("{}{WHOAMI_PATH}", self.base)))

@@ -83,6 +83,9 @@ pub struct StatusReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_limit: Option<crate::ratelimit::UploadLimit>,
     pub upload_limit_now_kbit_per_s: Option<u64>,
+    /// Page scans: waiting, stored centrally, damaged on this PC, and the
+    /// records still waiting for theirs (not synced until they are).
+    pub scans: crate::journal::ScanCounts,
 }
 
 pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, AgentError> {
@@ -117,6 +120,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
                 journal_problem: Some(e.to_string()),
                 upload_limit: None,
                 upload_limit_now_kbit_per_s: None,
+                scans: Default::default(),
             });
         }
         Err(e) => return Err(e.into()),
@@ -162,6 +166,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
             .upload_limit
             .bytes_per_sec_now()
             .map(|b| b * 8 / 1000),
+        scans: journal.scan_counts()?,
     })
 }
 
@@ -254,6 +259,19 @@ pub fn render(r: &StatusReport) -> String {
     ));
     if let Some(t) = r.oldest_pending_at {
         out.push(line(&tr!("status-oldest"), when(t, now)));
+    }
+    let scans = &r.scans;
+    if scans.waiting + scans.stored + scans.damaged > 0 {
+        out.push(line(
+            &tr!("status-scans"),
+            tr!(
+                "status-scans-value",
+                stored = scans.stored,
+                waiting = scans.waiting,
+                damaged = scans.damaged,
+                records = scans.records_waiting_for_scans
+            ),
+        ));
     }
     if let Some(limit) = &r.upload_limit {
         let rate = |kbit: u64| {

@@ -163,6 +163,16 @@ pub struct SyncEngine {
 /// as the batch shrinks: the link is not delivering.
 pub const MAX_BREAKS_PER_ROUND: u32 = 8;
 
+/// Bytes of a page scan per request: a cut costs the chunk in flight, and
+/// every chunk costs ~450 bytes of headers and a sync on the server. On a
+/// link cut every 256 KB, 32 KB chunks put 1.13x the file's bytes on the
+/// wire, 16 KB chunks 1.05x (`tests/tests/scans.rs`).
+pub const SCAN_CHUNK: usize = 16 * 1024;
+
+/// How long one round spends on scans after its records: records always
+/// go first, and a big scan continues next round from the server's offset.
+pub const SCAN_ROUND_BUDGET: Duration = Duration::from_secs(20);
+
 /// Below this much free space on the journal's disk the service warns
 /// (about 100,000 records' worth).
 pub const LOW_DISK_BYTES: u64 = 100_000_000;
@@ -238,7 +248,8 @@ impl SyncEngine {
             || self
                 .last_reconcile
                 .is_none_or(|t| t.elapsed() >= reconcile_every)
-            || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty())
+            || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
+            || self.journal.next_scan()?.is_some())
     }
 
     /// Whether the last round failed without reaching the server (a link or
@@ -272,7 +283,9 @@ impl SyncEngine {
                 .max(0);
             return Ok(Duration::from_millis(wait as u64));
         }
-        if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty() {
+        if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
+            || self.journal.next_scan()?.is_some()
+        {
             return Ok(Duration::ZERO);
         }
         let heartbeat = Duration::from_secs(self.settings.heartbeat_secs);
@@ -305,7 +318,10 @@ impl SyncEngine {
             pending: counts.pending,
         });
         let mut sent = 0u64;
-        let result = self.upload_all(&mut sent, sink).await;
+        let result = match self.upload_all(&mut sent, sink).await {
+            Ok(()) => self.upload_scans(SCAN_ROUND_BUDGET).await,
+            failed => failed,
+        };
         let mut state = self.journal.sync_state()?;
         state.last_attempt_at = Some(started);
         state.batch_size = Some(self.batch_size);
@@ -376,6 +392,111 @@ impl SyncEngine {
         };
         self.heartbeat_if_due(reachable).await;
         Ok(report)
+    }
+
+    /// Uploads waiting page scans, the oldest record's first, for at most
+    /// `budget`. A scan whose file no longer hashes to its name is not sent:
+    /// it is marked damaged (`status`, `verify` name it; importing its file
+    /// again repairs it).
+    async fn upload_scans(&mut self, budget: Duration) -> Result<(), SyncError> {
+        let started = Instant::now();
+        let Some(dir) = self
+            .journal
+            .path()
+            .parent()
+            .map(std::path::Path::to_path_buf)
+        else {
+            return Ok(());
+        };
+        let blobs = crate::blobs::BlobStore::new(&dir);
+        // A damaged scan whose file was imported again is sent after all.
+        for (sha, _) in self.journal.damaged_scans()? {
+            let repaired = hotich_protocol::ContentHash::from_hex(&sha)
+                .ok()
+                .and_then(|h| blobs.check(&h).ok())
+                == Some(crate::blobs::BlobState::Intact);
+            if repaired {
+                self.journal.clear_scan_problem(&sha)?;
+            }
+        }
+        while started.elapsed() < budget {
+            let Some(scan) = self.journal.next_scan()? else {
+                return Ok(());
+            };
+            let damaged = |problem: String| {
+                warn!(sha256 = %scan.sha256, entry = scan.first_seq, %problem, "scan not sent");
+                problem
+            };
+            let hash = match hotich_protocol::ContentHash::from_hex(&scan.sha256) {
+                Ok(h) => h,
+                Err(e) => {
+                    let problem = damaged(format!("not a SHA-256: {e}"));
+                    self.journal.mark_scan_damaged(&scan.sha256, &problem)?;
+                    continue;
+                }
+            };
+            let problem = match blobs.check(&hash) {
+                Ok(crate::blobs::BlobState::Intact) => None,
+                Ok(crate::blobs::BlobState::Missing) => Some("missing".to_string()),
+                Ok(crate::blobs::BlobState::Altered) => Some("altered".to_string()),
+                Err(e) => Some(format!("unreadable: {e}")),
+            };
+            if let Some(problem) = problem {
+                let problem = damaged(problem);
+                self.journal.mark_scan_damaged(&scan.sha256, &problem)?;
+                continue;
+            }
+            let sha = scan.sha256.as_str();
+            let status = self.call(|| self.client.blob_status(sha)).await?;
+            let (mut offset, mut complete) = (status.offset, status.complete);
+            let mut stalls = 0u32;
+            let path = blobs.path_of(&hash);
+            while !complete {
+                if started.elapsed() >= budget {
+                    return Ok(());
+                }
+                let chunk = match read_chunk(&path, offset, SCAN_CHUNK) {
+                    Ok(c) if !c.is_empty() => c,
+                    Ok(_) => {
+                        let problem = damaged(format!(
+                            "the server holds {offset} bytes, more than the file has"
+                        ));
+                        self.journal.mark_scan_damaged(sha, &problem)?;
+                        break;
+                    }
+                    Err(e) => {
+                        let problem = damaged(format!("unreadable: {e}"));
+                        self.journal.mark_scan_damaged(sha, &problem)?;
+                        break;
+                    }
+                };
+                // Not retried blindly: after a break the server may have
+                // committed the chunk (only the answer was lost), so ask
+                // where it stands rather than send the chunk again.
+                let answer = match self
+                    .client
+                    .blob_append(sha, offset, scan.bytes, chunk)
+                    .await
+                {
+                    Ok(answer) => answer,
+                    Err(error) if error.is_transient() && stalls < MAX_BREAKS_PER_ROUND => {
+                        debug!(%error, offset, "scan chunk broke; asking the server's offset");
+                        let now = self.call(|| self.client.blob_status(sha)).await?;
+                        // Breaks that move nothing end the round (and back off).
+                        stalls = if now.offset > offset { 0 } else { stalls + 1 };
+                        now
+                    }
+                    Err(error) => return Err(error.into()),
+                };
+                offset = answer.offset;
+                complete = answer.complete;
+            }
+            if complete {
+                self.journal.mark_scan_stored(sha)?;
+                info!(sha256 = %sha, bytes = scan.bytes, entry = scan.first_seq, "scan stored centrally");
+            }
+        }
+        Ok(())
     }
 
     async fn upload_all(
@@ -883,6 +1004,16 @@ async fn upload(
         |e| e.is_transient() && !e.broke_mid_request(),
     )
     .await
+}
+
+/// Bytes `offset..offset + max` of a scan file (fewer at its end).
+fn read_chunk(path: &std::path::Path, offset: u64, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut chunk = Vec::with_capacity(max);
+    file.take(max as u64).read_to_end(&mut chunk)?;
+    Ok(chunk)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,28 @@ pub const WHOAMI_PATH: &str = "/api/v1/whoami";
 /// [`RECOVERY_HEADER`] besides the token.
 pub const JOURNAL_PATH: &str = "/api/v1/journal";
 pub const RECOVERY_HEADER: &str = "x-hotich-recovery";
+/// `GET /api/v1/blobs/{sha256}`: how much of a page scan the server holds
+/// for the calling agent ([`BlobStatus`]); `PATCH` with `?offset=N&length=L`
+/// appends the body (a chunk, its SHA-256 in [`CHUNK_SHA256_HEADER`]) at
+/// byte N of a scan of L bytes. The scan becomes visible only once all L
+/// bytes hash to its name.
+pub const BLOBS_PATH: &str = "/api/v1/blobs";
+pub const CHUNK_SHA256_HEADER: &str = "x-chunk-sha256";
+/// The largest page scan either side takes.
+pub const MAX_BLOB_BYTES: u64 = 50 * 1024 * 1024;
+/// The largest chunk of a scan in one request.
+pub const MAX_BLOB_CHUNK: usize = 1024 * 1024;
+
+/// What the server holds of one scan for the calling agent's commune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStatus {
+    /// Bytes committed so far (the whole length once complete).
+    pub offset: u64,
+    /// Stored, checked against its hash, and visible.
+    #[serde(default)]
+    pub complete: bool,
+}
+
 /// Entries per journal page, at most.
 pub const JOURNAL_PAGE_MAX: usize = 2000;
 

@@ -34,6 +34,10 @@ pub enum Command {
         /// A file path (SQLite) or postgres://user@host/db.
         #[arg(long, env = "HOTICH_DATABASE")]
         database: String,
+        /// Where page scans are kept (default: beside the SQLite file, as
+        /// NAME.blobs; with PostgreSQL a path every replica shares).
+        #[arg(long, value_name = "DIR")]
+        blobs: Option<std::path::PathBuf>,
         /// Largest request body, after decompression, in MiB.
         #[arg(long, default_value_t = 16)]
         max_body_mb: usize,
@@ -253,8 +257,10 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             behind_after_minutes,
             dashboard_refresh_secs,
             min_agent_version,
+            blobs,
         } => {
             let mut config = ServerConfig::new(database(&db)?);
+            config.blobs = blobs;
             let positive = |name: &str, v: f64, max: f64| {
                 if v.is_finite() && v > 0.0 && v <= max {
                     Ok(v)

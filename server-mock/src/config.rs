@@ -84,6 +84,9 @@ pub struct ServerConfig {
     pub conn: ConnLimits,
     /// When the dashboard calls a commune behind or silent.
     pub thresholds: Thresholds,
+    /// Where page scans are kept (`--blobs`); by default beside the SQLite
+    /// file, and none for PostgreSQL (replicas need a shared path).
+    pub blobs: Option<std::path::PathBuf>,
 }
 
 impl ServerConfig {
@@ -96,6 +99,7 @@ impl ServerConfig {
             max_connections: 16,
             conn: ConnLimits::default(),
             thresholds: Thresholds::default(),
+            blobs: None,
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blobs;
 pub mod chaos;
 pub mod cli;
 pub mod commands;
@@ -96,12 +97,30 @@ pub async fn serve<S: Storage>(
         tracing::warn!(chaos = ?config.chaos, "fault injection is ON");
     }
     let chaos = Arc::new(Chaos::new(config.chaos.clone()));
+    let blob_dir = config.blobs.clone().or_else(|| match &config.database {
+        Database::Sqlite(path) => Some(blobs::BlobDir::beside(path)),
+        Database::Postgres(_) => None,
+    });
+    let blob_store = match blob_dir {
+        Some(dir) => {
+            let opened = blobs::BlobDir::open(&dir).map_err(|source| ServerError::Io {
+                context: format!("opening the scans directory {}", dir.display()),
+                source,
+            })?;
+            Some(Arc::new(opened) as Arc<dyn blobs::BlobBackend>)
+        }
+        None => {
+            tracing::warn!("no --blobs directory: page scans are refused");
+            None
+        }
+    };
     let app = api::router(
         store,
         config.limits,
         chaos,
         config.thresholds,
         config.tls.is_some(),
+        blob_store,
     );
     match &config.tls {
         None => conn::serve(PlainListener(listener), app, config.conn, shutdown).await,

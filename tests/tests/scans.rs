@@ -213,3 +213,222 @@ fn validate_checks_scan_files_without_storing_them() {
     );
     assert!(blobs(&agent).is_empty(), "validate stores nothing");
 }
+
+/// One birth record of book 01/1998 naming `scan` (a file beside the book).
+fn book_with_scan(dir: &Path, entry: u32, scan: &str) -> PathBuf {
+    write(
+        dir,
+        &format!("so-{entry}.csv"),
+        format!(
+            "\u{feff}Loại;Mã xã;Năm;Quyển số;Số;Ngày đăng ký;Họ và tên;Giới tính;Ngày sinh;Ảnh trang sổ\r\n\
+             Khai sinh;00004;1998;01;{entry};20/03/1998;Nguyễn Văn An;Nam;15/03/1998;{scan}\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
+fn server_blob(server: &hotich_tests::TestServer, sha: &str) -> Option<Vec<u8>> {
+    let dir = Path::new(&server.database).with_extension("blobs");
+    std::fs::read(dir.join("objects").join(&sha[..2]).join(sha)).ok()
+}
+
+#[test]
+fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
+    let server = hotich_tests::TestServer::start();
+    let token = server.add_agent("00004");
+    let agent = TestAgent::init(&server.url(), &token, "00004");
+    let dir = agent.dir.path().join("so");
+    let page = jpeg(3, 1_500_000);
+    write(&dir, "trang-7.jpg", &page);
+    let out = agent.import(&book_with_scan(&dir, 7, "trang-7.jpg"));
+    assert!(out.status.success(), "{}", stdout(&out));
+    let status = agent.status();
+    assert_eq!(status["scans"]["waiting"], 1, "{status}");
+    assert_eq!(status["scans"]["records_waiting_for_scans"], 1, "{status}");
+
+    let synced = agent.cmd(&["sync"]);
+    assert!(
+        synced.status.success(),
+        "{}{}",
+        stdout(&synced),
+        stderr(&synced)
+    );
+    let sha = sha256_hex(&page);
+    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    let status = agent.status();
+    assert_eq!(status["scans"]["stored"], 1, "{status}");
+    assert_eq!(status["scans"]["waiting"], 0, "{status}");
+    assert_eq!(status["scans"]["records_waiting_for_scans"], 0, "{status}");
+
+    // Another commune is not told that the server holds this scan.
+    let other = server.add_agent("00005");
+    let answer = hotich_tests::http::request(
+        server.addr,
+        "GET",
+        &format!("/api/v1/blobs/{sha}"),
+        &[("authorization", &format!("Bearer {other}"))],
+        b"",
+    )
+    .expect("blob status");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(
+        answer.json(),
+        serde_json::json!({"offset": 0, "complete": false})
+    );
+}
+
+#[test]
+fn a_scan_over_a_link_cut_every_256_kb_completes_with_little_sent_twice() {
+    let server = hotich_tests::TestServer::start();
+    let token = server.add_agent("00004");
+    let proxy = hotich_tests::FaultProxy::start(
+        server.addr,
+        hotich_tests::Mode::CutAfter {
+            bytes: 256 * 1024,
+            jitter: 0,
+        },
+    )
+    .expect("proxy");
+    let agent = TestAgent::init_offline(&proxy.url(), &token, "00004");
+    let dir = agent.dir.path().join("so");
+    let page = jpeg(4, 5 * 1024 * 1024);
+    write(&dir, "trang-9.jpg", &page);
+    let out = agent.import(&book_with_scan(&dir, 9, "trang-9.jpg"));
+    assert!(out.status.success(), "{}", stdout(&out));
+    let before = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed);
+    let synced = agent.cmd(&["sync", "--timeout", "300"]);
+    assert!(
+        synced.status.success(),
+        "{}{}",
+        stdout(&synced),
+        stderr(&synced)
+    );
+    let sha = sha256_hex(&page);
+    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    let up = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed) - before;
+    let ratio = up as f64 / page.len() as f64;
+    eprintln!(
+        "scan upload through a link cut every 256 KB: {up} bytes up for {} ({ratio:.3}x), {} connections",
+        page.len(),
+        proxy
+            .counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert!(ratio <= 1.1, "{ratio:.3}x the file's size went up the wire");
+}
+
+/// The server's unfinished upload of `sha`, if any (one per agent).
+fn server_partial_len(server: &hotich_tests::TestServer, sha: &str) -> u64 {
+    let dir = Path::new(&server.database)
+        .with_extension("blobs")
+        .join("partial");
+    std::fs::read_dir(dir)
+        .map(|agents| {
+            agents
+                .flatten()
+                .filter_map(|a| std::fs::metadata(a.path().join(sha)).ok())
+                .map(|m| m.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_agent_killed_mid_scan_resumes_from_the_servers_offset_not_from_zero() {
+    let server = hotich_tests::TestServer::start();
+    let token = server.add_agent("00004");
+    // 512 KB/s: a 4 MB scan takes about 8 seconds.
+    let proxy = hotich_tests::FaultProxy::start(
+        server.addr,
+        hotich_tests::Mode::Throttle {
+            bytes_per_sec: 512 * 1024,
+        },
+    )
+    .expect("proxy");
+    let mut agent = TestAgent::init_offline(&proxy.url(), &token, "00004");
+    let dir = agent.dir.path().join("so");
+    let page = jpeg(5, 4 * 1024 * 1024);
+    write(&dir, "trang-11.jpg", &page);
+    assert!(
+        agent
+            .import(&book_with_scan(&dir, 11, "trang-11.jpg"))
+            .status
+            .success()
+    );
+    let sha = sha256_hex(&page);
+    agent.start_service();
+    assert!(
+        hotich_tests::harness::wait_until(std::time::Duration::from_secs(30), || {
+            server_partial_len(&server, &sha) >= 1024 * 1024
+        }),
+        "the upload never got under way"
+    );
+    agent.kill_service();
+    let committed = server_partial_len(&server, &sha);
+    assert!(committed < page.len() as u64, "finished before the kill");
+    let up_before = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed);
+    agent.start_service();
+    assert!(
+        hotich_tests::harness::wait_until(std::time::Duration::from_secs(60), || {
+            server_blob(&server, &sha).is_some()
+        }),
+        "the scan never completed after the restart"
+    );
+    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    let resent = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed) - up_before;
+    let rest = page.len() as u64 - committed;
+    eprintln!(
+        "killed with {committed} of {} bytes committed; {resent} bytes up after the restart for the {rest} left",
+        page.len()
+    );
+    assert!(
+        resent < rest + rest / 10 + 64 * 1024,
+        "after the restart {resent} bytes went up for the {rest} the server lacked: it started over"
+    );
+}
+
+#[test]
+fn a_scan_altered_on_this_pc_is_not_sent_and_is_reported_until_imported_again() {
+    let server = hotich_tests::TestServer::start();
+    let token = server.add_agent("00004");
+    let agent = TestAgent::init(&server.url(), &token, "00004");
+    let dir = agent.dir.path().join("so");
+    let page = jpeg(6, 200_000);
+    write(&dir, "trang-12.jpg", &page);
+    let book = book_with_scan(&dir, 12, "trang-12.jpg");
+    assert!(agent.import(&book).status.success());
+    let sha = sha256_hex(&page);
+    let blob = blobs(&agent).pop().expect("the stored scan");
+    let mut altered = page.clone();
+    altered[150_000] ^= 1;
+    std::fs::write(&blob, altered).expect("alter");
+
+    let synced = agent.cmd(&["sync"]);
+    assert!(
+        synced.status.success(),
+        "{}{}",
+        stdout(&synced),
+        stderr(&synced)
+    );
+    assert!(
+        server_blob(&server, &sha).is_none(),
+        "an altered scan was sent"
+    );
+    assert_eq!(server_partial_len(&server, &sha), 0, "not even in part");
+    let status = agent.status();
+    assert_eq!(status["scans"]["damaged"], 1, "{status}");
+    assert_eq!(status["scans"]["records_waiting_for_scans"], 1, "{status}");
+    let shown = stdout(&agent.cmd(&["status"]));
+    assert!(shown.contains("1 damaged on this PC"), "{shown}");
+
+    // The official imports the page again: it is repaired and sent.
+    assert!(agent.import(&book).status.success());
+    let synced = agent.cmd(&["sync"]);
+    assert!(synced.status.success(), "{}", stderr(&synced));
+    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    let status = agent.status();
+    assert_eq!(status["scans"]["damaged"], 0, "{status}");
+    assert_eq!(status["scans"]["stored"], 1, "{status}");
+}

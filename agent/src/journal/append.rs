@@ -188,6 +188,16 @@ impl Journal {
                         origin.map(|o| o.line as i64),
                     ])
                     .map_err(err)?;
+                // The scans it names wait to be uploaded (once each).
+                if record.canonical.contains("\"scans\":") {
+                    for sql in super::scans::NOTE_SCANS {
+                        tx.prepare_cached(sql)
+                            .and_then(|mut note| {
+                                note.execute(params![seq as i64, record.canonical])
+                            })
+                            .map_err(err)?;
+                    }
+                }
                 if let Some(superseded) = &record.supersedes {
                     resolve
                         .execute(params![

@@ -21,6 +21,7 @@ mod backup;
 pub use backup::RecoveredEntry;
 mod identity;
 mod queue;
+mod scans;
 mod schema;
 mod sync_state;
 mod verify;
@@ -39,6 +40,7 @@ pub use identity::{Access, ID_FILE, JournalAnchor};
 pub use queue::{
     ClosedEntry, Counts, Dismissal, ENTRY_RETRY_HORIZON, ParkedEntry, QueuedEntry, Resolution,
 };
+pub use scans::{ScanCounts, WaitingScan};
 pub use sync_state::SyncState;
 pub use verify::VerifyReport;
 

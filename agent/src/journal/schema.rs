@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -91,6 +91,34 @@ INSERT OR IGNORE INTO meta (key, value)
 /// dismissed); an older agent must not read state 3 as damage.
 const SCHEMA_V4: &str = "
 CREATE INDEX IF NOT EXISTS entries_closed ON entries(seq) WHERE state = 3;
+";
+
+/// Version 5: page scans the records name, each once, and whether the
+/// server holds it yet (see `scans`); entries already there are read for
+/// theirs.
+const SCHEMA_V5: &str = "
+CREATE TABLE IF NOT EXISTS scans (
+    sha256     TEXT PRIMARY KEY,
+    bytes      INTEGER NOT NULL,
+    first_seq  INTEGER NOT NULL,
+    stored_at  INTEGER,
+    problem    TEXT
+);
+CREATE INDEX IF NOT EXISTS scans_waiting ON scans(first_seq) WHERE stored_at IS NULL;
+CREATE TABLE IF NOT EXISTS entry_scans (
+    seq     INTEGER NOT NULL,
+    sha256  TEXT NOT NULL,
+    PRIMARY KEY (seq, sha256)
+);
+CREATE INDEX IF NOT EXISTS entry_scans_by_scan ON entry_scans(sha256);
+INSERT OR IGNORE INTO scans (sha256, bytes, first_seq)
+    SELECT json_extract(s.value, '$.sha256'), json_extract(s.value, '$.bytes'), e.seq
+    FROM entries e, json_each(e.record, '$.scans') s
+    WHERE e.record LIKE '%\"scans\":%';
+INSERT OR IGNORE INTO entry_scans (seq, sha256)
+    SELECT e.seq, json_extract(s.value, '$.sha256')
+    FROM entries e, json_each(e.record, '$.scans') s
+    WHERE e.record LIKE '%\"scans\":%';
 ";
 
 /// How long a writer waits for another process's transaction (an importer
@@ -179,6 +207,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 4 {
         tx.execute_batch(SCHEMA_V4).map_err(err)?;
+    }
+    if version < 5 {
+        tx.execute_batch(SCHEMA_V5).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -9,6 +9,7 @@
 //! - `heartbeats`: heartbeats stored in groups (one transaction for many);
 //! - `metrics`: request counters and latencies for `/metrics`.
 
+mod blobs;
 mod body;
 mod error;
 mod heartbeats;
@@ -70,6 +71,9 @@ pub struct AppState<S> {
     pub metrics: Arc<Metrics>,
     pub uploads: Arc<UploadGate>,
     pub heartbeats: Arc<HeartbeatWriter>,
+    /// Where page scans are kept; `None`: this server takes none.
+    pub blobs: Option<Arc<dyn crate::blobs::BlobBackend>>,
+    pub blob_gate: Arc<blobs::BlobGate>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -80,6 +84,8 @@ impl<S> Clone for AppState<S> {
             metrics: self.metrics.clone(),
             uploads: self.uploads.clone(),
             heartbeats: self.heartbeats.clone(),
+            blobs: self.blobs.clone(),
+            blob_gate: self.blob_gate.clone(),
         }
     }
 }
@@ -92,6 +98,7 @@ pub fn router<S: Storage>(
     chaos: Arc<Chaos>,
     thresholds: crate::monitor::Thresholds,
     secure_cookies: bool,
+    blob_store: Option<Arc<dyn crate::blobs::BlobBackend>>,
 ) -> Router {
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
@@ -100,6 +107,8 @@ pub fn router<S: Storage>(
         metrics: metrics.clone(),
         uploads: Arc::new(UploadGate::new(limits.upload_slots)),
         heartbeats: Arc::new(HeartbeatWriter::start(store.clone())),
+        blobs: blob_store,
+        blob_gate: Arc::default(),
     };
     let min_version = limits.min_agent_version;
     let setup = Router::new()
@@ -117,6 +126,10 @@ pub fn router<S: Storage>(
         .route(UPLOAD_PATH, post(upload::upload::<S>))
         .route(HAVE_PATH, post(queries::have::<S>))
         .route(CHAIN_PATH, get(queries::chain::<S>))
+        .route(
+            &format!("{}/{{sha256}}", hotich_protocol::wire::BLOBS_PATH),
+            get(blobs::status::<S>).patch(blobs::append::<S>),
+        )
         .route(
             hotich_protocol::wire::JOURNAL_PATH,
             get(queries::journal::<S>),

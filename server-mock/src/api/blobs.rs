@@ -1,0 +1,170 @@
+//! `GET|PATCH /api/v1/blobs/{sha256}`: page scans, uploaded in chunks that
+//! resume from the last byte the server committed (see [`crate::blobs`]).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use hotich_protocol::ContentHash;
+use hotich_protocol::wire::{BlobStatus, CHUNK_SHA256_HEADER, MAX_BLOB_BYTES, MAX_BLOB_CHUNK};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::body::read_body;
+use super::{ApiError, AppState, authenticate};
+use crate::blobs::{Appended, BlobBackend};
+use crate::store::Storage;
+
+/// Agents with a scan chunk in progress: one at a time each, so two
+/// copies of one agent cannot interleave chunks of a file.
+#[derive(Debug, Default)]
+pub struct BlobGate(Mutex<HashSet<i64>>);
+
+struct BlobSlot<'g> {
+    gate: &'g BlobGate,
+    agent: i64,
+}
+
+impl BlobGate {
+    fn take(&self, agent: i64) -> Option<BlobSlot<'_>> {
+        let mut busy = self.0.lock().ok()?;
+        busy.insert(agent).then_some(BlobSlot { gate: self, agent })
+    }
+}
+
+impl Drop for BlobSlot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.gate.0.lock() {
+            busy.remove(&self.agent);
+        }
+    }
+}
+
+fn backend<S>(state: &AppState<S>) -> Result<Arc<dyn BlobBackend>, ApiError> {
+    state.blobs.clone().ok_or_else(|| {
+        ApiError::Unavailable("this server keeps no page scans (start it with --blobs DIR)".into())
+    })
+}
+
+fn scan_hash(text: &str) -> Result<ContentHash, ApiError> {
+    ContentHash::from_hex(text)
+        .map_err(|e| ApiError::BadRequest(format!("not a SHA-256 scan name: {e}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "scan storage failed");
+            Err(ApiError::Internal(
+                "the scan storage failed; try again later".into(),
+            ))
+        }
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// How much of a scan the server holds for the calling agent.
+pub async fn status<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(sha): Path<String>,
+) -> Result<axum::Json<BlobStatus>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let blobs = backend(&state)?;
+    let sha = scan_hash(&sha)?;
+    let status = blocking(move || {
+        if blobs.held(&agent.commune, &sha)? {
+            return Ok(BlobStatus {
+                offset: blobs.len(&sha)?,
+                complete: true,
+            });
+        }
+        Ok(BlobStatus {
+            offset: blobs.partial_len(agent.id, &sha)?,
+            complete: false,
+        })
+    })
+    .await?;
+    Ok(axum::Json(status))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChunkQuery {
+    offset: u64,
+    length: u64,
+}
+
+/// Appends one chunk. The answer says where the upload stands: past this
+/// chunk, complete, or (a chunk lost or repeated) where to resume.
+pub async fn append<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    Path(sha): Path<String>,
+    Query(at): Query<ChunkQuery>,
+    body: Body,
+) -> Result<axum::Json<BlobStatus>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let blobs = backend(&state)?;
+    let sha = scan_hash(&sha)?;
+    if at.length == 0 || at.length > MAX_BLOB_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "a scan is at most {MAX_BLOB_BYTES} bytes (this one says {})",
+            at.length
+        )));
+    }
+    let _slot = state.blob_gate.take(agent.id).ok_or_else(|| {
+        ApiError::Busy("a scan chunk of this agent is already being received".into())
+    })?;
+    let chunk = read_body(&headers, body, MAX_BLOB_CHUNK).await?;
+    if at.offset + chunk.len() as u64 > at.length {
+        return Err(ApiError::BadRequest(format!(
+            "the chunk ends at byte {}, past the scan's length {}",
+            at.offset + chunk.len() as u64,
+            at.length
+        )));
+    }
+    let declared = headers
+        .get(CHUNK_SHA256_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if hex::encode(Sha256::digest(&chunk)) != declared.to_ascii_lowercase() {
+        return Err(ApiError::BadRequest(format!(
+            "the chunk does not match its {CHUNK_SHA256_HEADER} (damaged on the way); send it again"
+        )));
+    }
+    let length = at.length;
+    let appended = blocking(move || {
+        if blobs.held(&agent.commune, &sha)? {
+            return Ok(Appended::Complete);
+        }
+        blobs.append(agent.id, &agent.commune, &sha, at.offset, length, &chunk)
+    })
+    .await?;
+    let status = match appended {
+        Appended::Partial(offset) | Appended::Elsewhere(offset) => BlobStatus {
+            offset,
+            complete: false,
+        },
+        Appended::Complete => BlobStatus {
+            offset: length,
+            complete: true,
+        },
+        Appended::Mismatch => {
+            return Err(ApiError::BadRequest(
+                "the scan's bytes do not hash to its name; it was discarded".into(),
+            ));
+        }
+        Appended::TooManyPartials => {
+            return Err(ApiError::Busy(format!(
+                "this agent has {} unfinished scans; finish one first",
+                crate::blobs::MAX_PARTIALS_PER_AGENT
+            )));
+        }
+    };
+    Ok(axum::Json(status))
+}
