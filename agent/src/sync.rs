@@ -441,13 +441,18 @@ impl SyncEngine {
                 Ok(crate::blobs::BlobState::Altered) => Some("altered".to_string()),
                 Err(e) => Some(format!("unreadable: {e}")),
             };
-            if let Some(problem) = problem {
-                let problem = damaged(problem);
-                self.journal.mark_scan_damaged(&scan.sha256, &problem)?;
-                continue;
-            }
             let sha = scan.sha256.as_str();
             let status = self.call(|| self.client.blob_status(sha)).await?;
+            // Not on this PC (a recovered journal) but held centrally: done.
+            if status.complete {
+                self.journal.mark_scan_stored(sha)?;
+                continue;
+            }
+            if let Some(problem) = problem {
+                let problem = damaged(problem);
+                self.journal.mark_scan_damaged(sha, &problem)?;
+                continue;
+            }
             let (mut offset, mut complete) = (status.offset, status.complete);
             let mut stalls = 0u32;
             let path = blobs.path_of(&hash);

@@ -98,6 +98,15 @@ impl Journal {
                         reason,
                     ])
                     .map_err(err)?;
+                // Its scans: the server may hold them; if not, and they
+                // are not on this PC either, `status` says so.
+                if e.record.contains("\"scans\":") {
+                    for sql in super::scans::NOTE_SCANS {
+                        tx.prepare_cached(sql)
+                            .and_then(|mut note| note.execute(params![e.seq as i64, e.record]))
+                            .map_err(err)?;
+                    }
+                }
             }
         }
         tx.commit().map_err(err)

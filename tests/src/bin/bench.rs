@@ -61,12 +61,11 @@ fn parse_args() -> Result<Args> {
             "--batches" => args.batches = value("--batches")?.max(1) as usize,
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
-            "import" | "xlsx" | "server" | "sync" | "hostile" | "heartbeats" | "all" | "gen" => {
-                args.what = a
-            }
+            "import" | "xlsx" | "server" | "sync" | "scans" | "hostile" | "heartbeats" | "all"
+            | "gen" => args.what = a,
             "-h" | "--help" => {
                 println!(
-                    "bench [import|xlsx|server|sync|hostile|heartbeats|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|xlsx|server|sync|scans|hostile|heartbeats|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (valid test records: JSON Lines, or an official's workbook if FILE ends in .xlsx)"
@@ -119,6 +118,9 @@ fn main() -> Result<()> {
     }
     if matches!(args.what.as_str(), "sync" | "all") {
         bench_sync(&args, work.path())?;
+    }
+    if matches!(args.what.as_str(), "scans" | "all") {
+        bench_scans(&args, work.path())?;
     }
     if matches!(args.what.as_str(), "hostile" | "all") {
         bench_hostile(&args)?;
@@ -868,5 +870,79 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
             if once { "yes" } else { "NO" }
         );
     }
+    Ok(())
+}
+
+/// One record naming a scan of `bytes` (a JPEG header and filler).
+fn scan_book(dir: &Path, bytes: usize) -> Result<std::path::PathBuf> {
+    let mut page = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
+    ];
+    let mut rng = fastrand::Rng::with_seed(bytes as u64);
+    page.extend((0..bytes).map(|_| rng.u8(..)));
+    std::fs::write(dir.join("trang.jpg"), &page)?;
+    let book = dir.join("so.csv");
+    std::fs::write(
+        &book,
+        "\u{feff}Loại;Mã xã;Năm;Quyển số;Số;Ngày đăng ký;Họ và tên;Giới tính;Ngày sinh;Ảnh trang sổ\r\n\
+         Khai sinh;00004;1998;01;1;20/03/1998;Nguyễn Văn An;Nam;15/03/1998;trang.jpg\r\n",
+    )?;
+    Ok(book)
+}
+
+fn bench_scans(args: &Args, dir: &Path) -> Result<()> {
+    const SCAN_MB: usize = 5;
+    let size = SCAN_MB * 1024 * 1024;
+    let dir = dir.join("scans");
+    std::fs::create_dir_all(&dir)?;
+    let book = scan_book(&dir, size)?;
+    println!(
+        "\n## Page scan upload: one {SCAN_MB} MB scan, `hotich-agent sync` against hotich-server (SQLite)"
+    );
+    println!("| run | link | seconds | MB/s | wire bytes up / file bytes | connections |");
+    println!("|----:|------|--------:|-----:|---------------------------:|------------:|");
+    let mut rows: Vec<(&str, Vec<f64>, Vec<f64>)> = vec![
+        ("loopback", Vec::new(), Vec::new()),
+        ("cut every 256 KB", Vec::new(), Vec::new()),
+    ];
+    for run in 1..=args.runs {
+        for (link, rates, ratios) in rows.iter_mut() {
+            let server = TestServer::start();
+            let mode = if *link == "loopback" {
+                Mode::Pass
+            } else {
+                Mode::CutAfter {
+                    bytes: 256 * 1024,
+                    jitter: 0,
+                }
+            };
+            let proxy = FaultProxy::start(server.addr, mode)?;
+            let agent = agent_with_records(&server, &proxy.url(), &book)?;
+            let (secs, _) = timed_sync(&agent)?;
+            if agent.status()["scans"]["stored"] != 1 {
+                bail!("the scan was not stored");
+            }
+            let up = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed) as f64;
+            let ratio = up / size as f64;
+            let rate = size as f64 / 1_048_576.0 / secs;
+            let connections = proxy
+                .counters
+                .connections
+                .load(std::sync::atomic::Ordering::Relaxed);
+            println!("| {run} | {link} | {secs:.2} | {rate:.1} | {ratio:.3} | {connections} |");
+            rates.push(rate);
+            ratios.push(ratio);
+        }
+    }
+    for (link, rates, ratios) in rows {
+        println!(
+            "| **median** | {link} | | **{:.1}** | **{:.3}** | |",
+            median(rates),
+            median(ratios)
+        );
+    }
+    println!(
+        "(wire bytes include the record's upload, the have/lack exchange and the heartbeat: a few KB)"
+    );
     Ok(())
 }
