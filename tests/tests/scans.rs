@@ -236,15 +236,20 @@ fn server_blob(server: &hotich_tests::TestServer, sha: &str) -> Option<Vec<u8>> 
 fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
     let server = hotich_tests::TestServer::start();
     let token = server.add_agent("00004");
-    let agent = TestAgent::init(&server.url(), &token, "00004");
+    // Through a counting proxy: the scan two records name goes up once.
+    let proxy =
+        hotich_tests::FaultProxy::start(server.addr, hotich_tests::Mode::Pass).expect("proxy");
+    let agent = TestAgent::init(&proxy.url(), &token, "00004");
     let dir = agent.dir.path().join("so");
     let page = jpeg(3, 1_500_000);
     write(&dir, "trang-7.jpg", &page);
     let out = agent.import(&book_with_scan(&dir, 7, "trang-7.jpg"));
     assert!(out.status.success(), "{}", stdout(&out));
+    let out = agent.import(&book_with_scan(&dir, 8, "trang-7.jpg"));
+    assert!(out.status.success(), "{}", stdout(&out));
     let status = agent.status();
     assert_eq!(status["scans"]["waiting"], 1, "{status}");
-    assert_eq!(status["scans"]["records_waiting_for_scans"], 1, "{status}");
+    assert_eq!(status["scans"]["records_waiting_for_scans"], 2, "{status}");
 
     let synced = agent.cmd(&["sync"]);
     assert!(
@@ -259,6 +264,12 @@ fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
     assert_eq!(status["scans"]["stored"], 1, "{status}");
     assert_eq!(status["scans"]["waiting"], 0, "{status}");
     assert_eq!(status["scans"]["records_waiting_for_scans"], 0, "{status}");
+    let up = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        up < page.len() as u64 * 11 / 10,
+        "{up} bytes went up for one {}-byte scan named twice",
+        page.len()
+    );
 
     // Another commune is not told that the server holds this scan.
     let other = server.add_agent("00005");
