@@ -230,22 +230,13 @@ impl BlobStore {
     /// Whether the blob is here and still hashes to its name.
     pub fn check(&self, hash: &ContentHash) -> std::io::Result<BlobState> {
         let path = self.path_of(hash);
-        let mut file = match File::open(&path) {
+        let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BlobState::Missing),
             Err(e) => return Err(e),
         };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let digest: [u8; 32] = hasher.finalize().into();
-        Ok(if digest == *hash.as_bytes() {
+        let digest = ContentHash::of_reader(file)?;
+        Ok(if digest == *hash {
             BlobState::Intact
         } else {
             BlobState::Altered

@@ -114,6 +114,23 @@ digest_newtype!(
     ChainHash
 );
 
+impl ContentHash {
+    /// The SHA-256 of everything `reader` yields: a page scan's name, read
+    /// in pieces (a scan is up to 50 MB).
+    pub fn of_reader(mut reader: impl std::io::Read) -> std::io::Result<ContentHash> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(ContentHash(Digest32(hasher.finalize().into())))
+    }
+}
+
 impl fmt::Debug for Digest32 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
@@ -137,6 +154,7 @@ mod tests {
             Err(HashParseError::Digits)
         );
         assert_eq!(ContentHash::from_hex("abc"), Err(HashParseError::Length(3)));
+        assert_eq!(ContentHash::of_reader(&b"abc"[..]).unwrap(), h);
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<ContentHash>(&json).unwrap(), h);
     }

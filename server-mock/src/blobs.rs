@@ -13,11 +13,10 @@
 //! replicas it is a shared path (`--blobs DIR`).
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hotich_protocol::ContentHash;
-use sha2::{Digest, Sha256};
 
 /// Unfinished scans one agent may have at once (each a file on disk).
 pub const MAX_PARTIALS_PER_AGENT: usize = 8;
@@ -69,18 +68,8 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn hash_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
+fn hash_file(path: &Path) -> std::io::Result<ContentHash> {
+    ContentHash::of_reader(File::open(path)?)
 }
 
 impl BlobDir {
@@ -126,14 +115,14 @@ impl BlobDir {
         sha: &ContentHash,
         partial: &Path,
     ) -> std::io::Result<Appended> {
-        if hash_file(partial)? != *sha.as_bytes() {
+        if hash_file(partial)? != *sha {
             std::fs::remove_file(partial)?;
             return Ok(Appended::Mismatch);
         }
         let object = self.object_path(sha);
         let dir = object.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir)?;
-        if object.exists() && hash_file(&object)? == *sha.as_bytes() {
+        if object.exists() && hash_file(&object)? == *sha {
             std::fs::remove_file(partial)?;
         } else {
             std::fs::rename(partial, &object)?;
@@ -209,6 +198,7 @@ impl BlobBackend for BlobDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn hash(bytes: &[u8]) -> ContentHash {
         ContentHash::from_bytes(Sha256::digest(bytes).into())
