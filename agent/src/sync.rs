@@ -157,6 +157,10 @@ pub struct SyncEngine {
     last_low_disk_warning: Option<Instant>,
     /// The journal holds entries in normal form 1 (see `prepare`).
     old_normal_form: bool,
+    /// Scan uploads have their own backoff: a server that cannot take
+    /// scans (none kept, its disk full) must not hold back the records.
+    scan_failures: u32,
+    scan_retry_at: Option<Instant>,
 }
 
 /// A round gives up after this many requests in a row broke mid-way, even
@@ -205,6 +209,8 @@ impl SyncEngine {
             last_heartbeat: None,
             last_low_disk_warning: None,
             old_normal_form: journal_normal_form < 2,
+            scan_failures: 0,
+            scan_retry_at: None,
         })
     }
 
@@ -249,7 +255,7 @@ impl SyncEngine {
                 .last_reconcile
                 .is_none_or(|t| t.elapsed() >= reconcile_every)
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
-            || self.journal.next_scan()?.is_some())
+            || (self.scans_due() && self.journal.next_scan()?.is_some()))
     }
 
     /// Whether the last round failed without reaching the server (a link or
@@ -283,9 +289,16 @@ impl SyncEngine {
                 .max(0);
             return Ok(Duration::from_millis(wait as u64));
         }
-        if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
-            || self.journal.next_scan()?.is_some()
-        {
+        if !self.journal.next_batch(now, 1, usize::MAX)?.is_empty() {
+            return Ok(Duration::ZERO);
+        }
+        let scans = self.journal.next_scan()?.map(|_| {
+            self.scan_retry_at.map_or(Duration::ZERO, |t| {
+                t.saturating_duration_since(Instant::now())
+            })
+        });
+
+        if scans == Some(Duration::ZERO) {
             return Ok(Duration::ZERO);
         }
         let heartbeat = Duration::from_secs(self.settings.heartbeat_secs);
@@ -293,7 +306,9 @@ impl SyncEngine {
             None => Duration::ZERO,
             Some(t) => heartbeat.saturating_sub(t.elapsed()),
         };
-        Ok(idle.min(until_heartbeat))
+        Ok(idle
+            .min(until_heartbeat)
+            .min(scans.unwrap_or(Duration::MAX)))
     }
 
     /// Retries one request a few times quickly when the failure is transient.
@@ -319,8 +334,8 @@ impl SyncEngine {
         });
         let mut sent = 0u64;
         let result = match self.upload_all(&mut sent, sink).await {
-            Ok(()) => self.upload_scans(SCAN_ROUND_BUDGET).await,
-            failed => failed,
+            Ok(()) if self.scans_due() => self.scans_round().await,
+            other => other,
         };
         let mut state = self.journal.sync_state()?;
         state.last_attempt_at = Some(started);
@@ -392,6 +407,38 @@ impl SyncEngine {
         };
         self.heartbeat_if_due(reachable).await;
         Ok(report)
+    }
+
+    /// Whether scans may be tried now (their backoff has passed).
+    fn scans_due(&self) -> bool {
+        self.scan_retry_at.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// The scans part of a round whose records went through: a failure the
+    /// server answered backs off the scans alone, and the round still
+    /// counts as a success.
+    async fn scans_round(&mut self) -> Result<(), SyncError> {
+        match self.upload_scans(SCAN_ROUND_BUDGET).await {
+            Ok(()) => {
+                self.scan_failures = 0;
+                self.scan_retry_at = None;
+                Ok(())
+            }
+            // The link itself failed: the round failed (records would too).
+            Err(SyncError::Api(error)) if !error.server_reached() => Err(SyncError::Api(error)),
+            // The server answered but takes no scan now (none kept, its disk
+            // full, a scan refused): the scans back off, the records go on.
+            Err(SyncError::Api(error)) => {
+                self.scan_failures = self.scan_failures.saturating_add(1);
+                let wait =
+                    wait_after_failure(&self.backoff, self.scan_failures, &error, &mut self.jitter);
+                self.scan_retry_at = Some(Instant::now() + wait);
+                warn!(%error, failures = self.scan_failures, retry_in_s = wait.as_secs_f64(),
+                      "scan upload failed; records go on");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Uploads waiting page scans, the oldest record's first, for at most

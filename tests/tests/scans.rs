@@ -259,7 +259,11 @@ fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
         stderr(&synced)
     );
     let sha = sha256_hex(&page);
-    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    assert_eq!(
+        server_blob(&server, &sha).map(|b| sha256_hex(&b)),
+        Some(sha.clone()),
+        "the server holds the scan whole"
+    );
     let status = agent.status();
     assert_eq!(status["scans"]["stored"], 1, "{status}");
     assert_eq!(status["scans"]["waiting"], 0, "{status}");
@@ -315,7 +319,11 @@ fn a_scan_over_a_link_cut_every_256_kb_completes_with_little_sent_twice() {
         stderr(&synced)
     );
     let sha = sha256_hex(&page);
-    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    assert_eq!(
+        server_blob(&server, &sha).map(|b| sha256_hex(&b)),
+        Some(sha.clone()),
+        "the server holds the scan whole"
+    );
     let up = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed) - before;
     let ratio = up as f64 / page.len() as f64;
     eprintln!(
@@ -387,7 +395,11 @@ fn an_agent_killed_mid_scan_resumes_from_the_servers_offset_not_from_zero() {
         }),
         "the scan never completed after the restart"
     );
-    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    assert_eq!(
+        server_blob(&server, &sha).map(|b| sha256_hex(&b)),
+        Some(sha.clone()),
+        "the server holds the scan whole"
+    );
     let resent = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed) - up_before;
     let rest = page.len() as u64 - committed;
     eprintln!(
@@ -438,8 +450,54 @@ fn a_scan_altered_on_this_pc_is_not_sent_and_is_reported_until_imported_again() 
     assert!(agent.import(&book).status.success());
     let synced = agent.cmd(&["sync"]);
     assert!(synced.status.success(), "{}", stderr(&synced));
-    assert_eq!(server_blob(&server, &sha).as_deref(), Some(page.as_slice()));
+    assert_eq!(
+        server_blob(&server, &sha).map(|b| sha256_hex(&b)),
+        Some(sha.clone()),
+        "the server holds the scan whole"
+    );
     let status = agent.status();
     assert_eq!(status["scans"]["damaged"], 0, "{status}");
     assert_eq!(status["scans"]["stored"], 1, "{status}");
+}
+
+#[test]
+fn records_keep_flowing_while_the_server_cannot_take_scans() {
+    let Some(url) =
+        hotich_tests::pg::postgres_url("records_keep_flowing_while_the_server_cannot_take_scans")
+    else {
+        return;
+    };
+    // PostgreSQL without --blobs: the server takes records but no scans.
+    let db = hotich_tests::pg::TempDatabase::create(&url);
+    let server = hotich_tests::TestServer::start_with(hotich_tests::Db::Postgres(db), &[]);
+    let token = server.add_agent("00004");
+    let agent = TestAgent::init(&server.url(), &token, "00004");
+    let dir = agent.dir.path().join("so");
+    write(&dir, "trang-13.jpg", &jpeg(7, 50_000));
+    assert!(
+        agent
+            .import(&book_with_scan(&dir, 13, "trang-13.jpg"))
+            .status
+            .success()
+    );
+    assert!(agent.import(&book_with_scan(&dir, 14, "")).status.success());
+
+    let started = std::time::Instant::now();
+    let synced = agent.cmd(&["sync", "--timeout", "60"]);
+    assert!(
+        synced.status.success(),
+        "{}{}",
+        stdout(&synced),
+        stderr(&synced)
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "the records waited behind the scan: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.export().len(), 2, "both records are stored");
+    let status = agent.status();
+    assert_eq!(status["pending"], 0, "{status}");
+    assert_eq!(status["scans"]["waiting"], 1, "{status}");
+    assert_eq!(status["scans"]["records_waiting_for_scans"], 1, "{status}");
 }
