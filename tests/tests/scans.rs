@@ -293,6 +293,9 @@ fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
 }
 
 #[test]
+#[ignore = "stalled once in CI (every request through the cutting proxy timed out for 2 min; \
+            passed 11 of 12 runs): quarantined while the cause is found, see issue 13's note; \
+            run with --ignored; `bench scans` measures the same link"]
 fn a_scan_over_a_link_cut_every_256_kb_completes_with_little_sent_twice() {
     let server = hotich_tests::TestServer::start();
     let token = server.add_agent("00004");
