@@ -444,6 +444,23 @@ impl ApiClient {
         self.send(self.paced(request, chunk)).await
     }
 
+    /// Scans attached to records after they were entered.
+    pub async fn attachments(
+        &self,
+        request: &hotich_protocol::wire::AttachmentsRequest,
+    ) -> Result<hotich_protocol::wire::AttachmentsResponse, ApiError> {
+        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let request = self
+            .http
+            .post(format!(
+                "{}{}",
+                self.base,
+                hotich_protocol::wire::ATTACHMENTS_PATH
+            ))
+            .header(CONTENT_TYPE, "application/json");
+        self.send(self.paced(request, body)).await
+    }
+
     /// Who the server takes this token for (`init`, `doctor`).
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         self.send(self.http.get(format!("{}{WHOAMI_PATH}", self.base)))

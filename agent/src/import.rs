@@ -41,6 +41,9 @@ const SHOWN_PROBLEMS: usize = 30;
 pub struct ImportSummary {
     pub accepted: u64,
     pub already_present: u64,
+    /// Records already in the journal that got scans attached (a page
+    /// scanned later); their content hash is unchanged.
+    pub attached: u64,
     pub rejected: u64,
     pub files_refused: u64,
     pub rejects_files: Vec<PathBuf>,
@@ -198,6 +201,7 @@ pub fn import_files(
         let summary = import_file(journal, options, path, &name, today, data_dir, output)?;
         total.accepted += summary.accepted;
         total.already_present += summary.already_present;
+        total.attached += summary.attached;
         total.rejected += summary.rejected;
         total.files_refused += summary.files_refused;
         total.rejects_files.extend(summary.rejects_files);
@@ -524,6 +528,11 @@ fn import_file(
             .as_ref()
             .map(|p| tr!("import-rejects-written", path = p.display().to_string()))
             .unwrap_or_default();
+        let attached = if s.attached > 0 {
+            tr!("import-attached", records = s.attached)
+        } else {
+            String::new()
+        };
         say(
             output,
             &run.progress,
@@ -537,6 +546,9 @@ fn import_file(
                 )
             ),
         );
+        if !attached.is_empty() {
+            say(output, &run.progress, &format!("{input_name}: {attached}"));
+        }
         let mut summary = run.summary;
         summary.rejects_files.extend(rejects_file);
         Ok(summary)
@@ -606,6 +618,7 @@ fn commit(
         match outcome {
             AppendOutcome::Accepted { .. } => accepted += 1,
             AppendOutcome::AlreadyPresent { .. } => run.summary.already_present += 1,
+            AppendOutcome::Attached { .. } => run.summary.attached += 1,
             AppendOutcome::Conflict { problem, .. } => run.reject(at, raw, &[problem]),
         }
     }
@@ -616,6 +629,7 @@ fn commit(
                "through_line": through.as_ref().map(|a| a.line),
                "through_sheet": through.as_ref().and_then(|a| a.sheet.clone()),
                "accepted": run.summary.accepted, "already_present": run.summary.already_present,
+               "attached": run.summary.attached,
                "rejected": run.summary.rejected}),
     );
     batch.clear();

@@ -86,6 +86,10 @@ pub struct StatusReport {
     /// Page scans: waiting, stored centrally, damaged on this PC, and the
     /// records still waiting for theirs (not synced until they are).
     pub scans: crate::journal::ScanCounts,
+    /// The first records still waiting for scans, each with all its scans
+    /// (named by the record or attached later) and where each stands.
+    #[serde(default)]
+    pub records_waiting_for_scans: Vec<crate::journal::RecordScans>,
 }
 
 pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, AgentError> {
@@ -121,6 +125,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
                 upload_limit: None,
                 upload_limit_now_kbit_per_s: None,
                 scans: Default::default(),
+                records_waiting_for_scans: Vec::new(),
             });
         }
         Err(e) => return Err(e.into()),
@@ -167,6 +172,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
             .bytes_per_sec_now()
             .map(|b| b * 8 / 1000),
         scans: journal.scan_counts()?,
+        records_waiting_for_scans: journal.records_waiting_for_scans(10)?,
     })
 }
 
@@ -272,6 +278,35 @@ pub fn render(r: &StatusReport) -> String {
                 records = scans.records_waiting_for_scans
             ),
         ));
+        for record in &r.records_waiting_for_scans {
+            let scans: Vec<String> = record
+                .scans
+                .iter()
+                .map(|s| {
+                    let state = if let Some(problem) = &s.problem {
+                        tr!("status-scan-damaged", problem = problem.as_str())
+                    } else if s.attachment_unsent {
+                        tr!("status-scan-attachment-unsent")
+                    } else if s.stored_centrally {
+                        tr!("status-scan-stored")
+                    } else {
+                        tr!("status-scan-waiting")
+                    };
+                    let via = if s.via == "attachment" {
+                        format!(" {}", tr!("status-scan-attached"))
+                    } else {
+                        String::new()
+                    };
+                    format!("{}…{via} {state}", &s.sha256[..s.sha256.len().min(12)])
+                })
+                .collect();
+            out.push(Line::Text(format!(
+                "    #{} {}: {}",
+                record.seq,
+                record.key,
+                scans.join("; ")
+            )));
+        }
     }
     if let Some(limit) = &r.upload_limit {
         let rate = |kbit: u64| {

@@ -161,6 +161,9 @@ pub struct SyncEngine {
     /// scans (none kept, its disk full) must not hold back the records.
     scan_failures: u32,
     scan_retry_at: Option<Instant>,
+    /// The server did not know the record of some attachment last time:
+    /// they wait for a later round rather than keep a sync now going.
+    attachments_unplaced: bool,
 }
 
 /// A round gives up after this many requests in a row broke mid-way, even
@@ -211,6 +214,7 @@ impl SyncEngine {
             old_normal_form: journal_normal_form < 2,
             scan_failures: 0,
             scan_retry_at: None,
+            attachments_unplaced: false,
         })
     }
 
@@ -255,7 +259,8 @@ impl SyncEngine {
                 .last_reconcile
                 .is_none_or(|t| t.elapsed() >= reconcile_every)
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
-            || (self.scans_due() && self.journal.next_scan()?.is_some()))
+            || (self.scans_due() && self.journal.next_scan()?.is_some())
+            || (!self.attachments_unplaced && !self.journal.unsent_attachments(1)?.is_empty()))
     }
 
     /// Whether the last round failed without reaching the server (a link or
@@ -334,7 +339,10 @@ impl SyncEngine {
         });
         let mut sent = 0u64;
         let result = match self.upload_all(&mut sent, sink).await {
-            Ok(()) if self.scans_due() => self.scans_round().await,
+            Ok(()) => match self.send_attachments().await {
+                Ok(()) if self.scans_due() => self.scans_round().await,
+                other => other,
+            },
             other => other,
         };
         let mut state = self.journal.sync_state()?;
@@ -407,6 +415,52 @@ impl SyncEngine {
         };
         self.heartbeat_if_due(reachable).await;
         Ok(report)
+    }
+
+    /// Sends the scans attached to records after they were entered, once
+    /// their record is stored centrally. One the server does not know the
+    /// record of (not there yet) waits for a later round.
+    async fn send_attachments(&mut self) -> Result<(), SyncError> {
+        loop {
+            let waiting = self
+                .journal
+                .unsent_attachments(hotich_protocol::wire::MAX_ATTACHMENTS)?;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            let request = hotich_protocol::wire::AttachmentsRequest {
+                attachments: waiting
+                    .iter()
+                    .map(|a| hotich_protocol::wire::Attachment {
+                        record: a.record,
+                        scan: a.scan.clone(),
+                        attached_at: Some(a.attached_at),
+                    })
+                    .collect(),
+            };
+            let response = self.call(|| self.client.attachments(&request)).await?;
+            let stored: Vec<i64> = waiting
+                .iter()
+                .zip(&response.results)
+                .filter(|(_, r)| **r == hotich_protocol::wire::AttachmentResult::Stored)
+                .map(|(a, _)| a.id)
+                .collect();
+            self.journal.mark_attachments_sent(&stored)?;
+            self.attachments_unplaced = stored.len() < waiting.len();
+            if self.attachments_unplaced {
+                warn!(
+                    unknown = waiting.len() - stored.len(),
+                    "the server does not hold the records of some attached scans yet"
+                );
+                return Ok(());
+            }
+        }
+    }
+
+    /// Whether page scans (or attachments) still wait and may be sent now.
+    pub fn scans_left(&self) -> Result<bool, JournalError> {
+        Ok((self.scans_due() && self.journal.next_scan()?.is_some())
+            || (!self.attachments_unplaced && !self.journal.unsent_attachments(1)?.is_empty()))
     }
 
     /// Whether scans may be tried now (their backoff has passed).

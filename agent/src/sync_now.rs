@@ -105,6 +105,24 @@ pub async fn drive(
             last_progress = Instant::now();
         }
         let error = match report.outcome {
+            // The records are through but a scan is still going up (a
+            // round gives scans a bounded time): keep going, it is progress.
+            RoundOutcome::Drained if engine.scans_left()? => {
+                last_progress = Instant::now();
+                if Instant::now() >= deadline {
+                    let counts = engine.counts()?;
+                    sink(SyncEvent::Finished {
+                        ending: Ending::TimedOut,
+                        sent,
+                        pending: counts.pending,
+                        parked: counts.parked,
+                        error: Some("page scans are still being sent".into()),
+                        info: None,
+                    });
+                    return Ok(Ending::TimedOut);
+                }
+                continue;
+            }
             RoundOutcome::Drained => {
                 let counts = engine.counts()?;
                 sink(SyncEvent::Finished {

@@ -46,6 +46,46 @@ pub struct BlobStatus {
     pub complete: bool,
 }
 
+/// `POST /api/v1/attachments`: scans found after their record was entered (a
+/// page scanned later), attached to the record by its content hash. The
+/// record's own hash does not change: this is not a correction.
+pub const ATTACHMENTS_PATH: &str = "/api/v1/attachments";
+
+/// Attachments per request, at most.
+pub const MAX_ATTACHMENTS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentsRequest {
+    pub attachments: Vec<Attachment>,
+}
+
+/// One scan attached to one record of the calling agent's commune.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The content hash of the record the scan belongs to.
+    pub record: ContentHash,
+    pub scan: crate::record::ScanRef,
+    /// When the official attached it on the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentsResponse {
+    /// One per attachment, in order.
+    pub results: Vec<AttachmentResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentResult {
+    /// Stored (now or before).
+    Stored,
+    /// The commune holds no record with this hash (yet): send it again
+    /// after the record.
+    UnknownRecord,
+}
+
 /// Entries per journal page, at most.
 pub const JOURNAL_PAGE_MAX: usize = 2000;
 

@@ -110,6 +110,21 @@ pub enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
+    /// Stored records still missing page scans (named by the record or
+    /// attached later, not yet uploaded whole), oldest first.
+    Scans {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// Only records of this commune.
+        #[arg(long)]
+        commune: Option<String>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// One JSON object per record instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print stored records as JSON Lines (content hash, commune, agent, received time, record).
     Export {
         #[arg(long, env = "HOTICH_DATABASE")]
@@ -443,6 +458,43 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             }
         },
         Command::Viewer { command } => viewer(command).await,
+        Command::Scans {
+            database: db,
+            commune,
+            limit,
+            json,
+        } => {
+            let missing =
+                commands::missing_scans(&database(&db)?, commune.as_deref(), limit).await?;
+            for record in &missing {
+                if json {
+                    println!("{}", serde_json::json!(record));
+                    continue;
+                }
+                let absent: Vec<String> = record
+                    .scans
+                    .iter()
+                    .filter(|s| !s.stored)
+                    .map(|s| {
+                        let later = if s.attached { " (attached later)" } else { "" };
+                        format!("{}{later}", s.sha256)
+                    })
+                    .collect();
+                println!(
+                    "{} {} ({}): {} of {} scans missing: {}",
+                    record.commune_code,
+                    record.nat_key,
+                    record.content_hash,
+                    absent.len(),
+                    record.scans.len(),
+                    absent.join(", ")
+                );
+            }
+            if !json {
+                println!("{} records missing scans", missing.len());
+            }
+            Ok(())
+        }
         Command::Export {
             database: db,
             commune,

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::auth::{hash_password, new_password, new_token, token_hash};
 use crate::config::Database;
 use crate::store::monitor::{MonitorStore, NewViewer, Viewer};
+use crate::store::scans::ScanStore;
 use crate::store::{AgentInfo, NewAgent, Storage, StoreError};
 use crate::{AnyStore, ServerError, open_store};
 
@@ -99,6 +100,13 @@ pub async fn export(
             .map_err(|e| ServerError::store(database, e))?;
         let Some(last) = page.last() else { break };
         after = last.id;
+        let hashes = page.iter().map(|r| r.content_hash).collect();
+        let mut scans = with_store!(&store, s => s.scans_of_records(hashes).await)
+            .map_err(|e| ServerError::store(database, e))?;
+        let mut page = page;
+        for row in &mut page {
+            row.scans = scans.remove(&row.content_hash).unwrap_or_default();
+        }
         for row in &page {
             let line = serde_json::to_string(row)
                 .map_err(|e| ServerError::Internal(format!("record {}: {e}", row.id)))?;
@@ -114,6 +122,17 @@ pub async fn export(
         source,
     })?;
     Ok(written)
+}
+
+/// `scans`: stored records still missing page scans, oldest first.
+pub async fn missing_scans(
+    database: &Database,
+    commune: Option<&str>,
+    limit: i64,
+) -> Result<Vec<crate::store::scans::MissingScans>, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => s.records_missing_scans(commune, limit).await)
+        .map_err(|e| ServerError::store(database, e))
 }
 
 pub fn agent_json(a: &AgentInfo) -> serde_json::Value {

@@ -154,6 +154,8 @@ pub struct CommuneStatus {
     pub last_contact_at: Option<Timestamp>,
     pub last_error: Option<ErrorView>,
     pub records_stored: u64,
+    /// Stored records whose page scans are not all stored centrally yet.
+    pub records_missing_scans: u64,
     pub alerts: u64,
     pub agents: Vec<AgentView>,
 }
@@ -306,6 +308,7 @@ pub fn communes(rows: &[AgentStatusRow], now: Timestamp, th: &Thresholds) -> Vec
                     .filter_map(|a| a.last_error.clone())
                     .max_by_key(|e| e.at),
                 records_stored: 0,
+                records_missing_scans: 0,
                 alerts: agents.iter().map(|a| a.alerts).sum(),
                 agents,
             }
@@ -342,8 +345,10 @@ pub async fn overview<S: Storage>(
     let records_stored = counts.iter().map(|(_, n)| n).sum();
     let counts: std::collections::HashMap<String, u64> = counts.into_iter().collect();
     let mut communes: Vec<CommuneStatus> = all.into_iter().filter(|c| filter.keeps(c)).collect();
+    let missing_scans = store.missing_scan_counts().await?;
     for c in &mut communes {
         c.records_stored = counts.get(&c.commune).copied().unwrap_or(0);
+        c.records_missing_scans = missing_scans.get(&c.commune).copied().unwrap_or(0);
     }
     Ok(Overview {
         generated_at: now,

@@ -317,6 +317,17 @@ impl TestServer {
         answer.text()
     }
 
+    /// Stored records still missing page scans, from `hotich-server scans --json`.
+    pub fn missing_scans(&self) -> Vec<Value> {
+        let out =
+            run(Command::new(server_bin()).args(["scans", "--database", &self.database, "--json"]));
+        assert!(out.status.success(), "scans: {}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("scans line is JSON"))
+            .collect()
+    }
+
     /// Every stored record, from `hotich-server export`.
     pub fn export(&self) -> Vec<Value> {
         let out = run(Command::new(server_bin()).args(["export", "--database", &self.database]));

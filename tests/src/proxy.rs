@@ -31,6 +31,9 @@ pub enum Mode {
     Throttle { bytes_per_sec: u64 },
     /// Delay every chunk this long.
     Latency(Duration),
+    /// A slow link that also drops: at most `bytes_per_sec` each way, and
+    /// each connection closed after `cut_after` bytes.
+    ThrottledCut { bytes_per_sec: u64, cut_after: u64 },
 }
 
 #[derive(Debug, Default)]
@@ -162,6 +165,7 @@ async fn connection(
     let _ = server.set_nodelay(true);
     let budget = Arc::new(AtomicU64::new(match *mode.borrow() {
         Mode::CutAfter { bytes, jitter } => bytes + if jitter > 0 { seed % jitter } else { 0 },
+        Mode::ThrottledCut { cut_after, .. } => cut_after,
         _ => u64::MAX,
     }));
     let (cr, cw) = client.into_split();
@@ -212,7 +216,7 @@ async fn pump(
                 return;
             }
             Mode::Blackhole => {}
-            Mode::Throttle { bytes_per_sec } => {
+            Mode::Throttle { bytes_per_sec } | Mode::ThrottledCut { bytes_per_sec, .. } => {
                 let secs = n as f64 / bytes_per_sec.max(1) as f64;
                 tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             }

@@ -58,13 +58,14 @@ pub(super) fn import(
     journal.checkpoint()?;
     journal.remember(data_dir.path())?;
     drop(journal);
-    if summary.accepted > 0 {
+    if summary.accepted + summary.attached > 0 {
         control::poke(data_dir);
     }
     match output {
         Output::Json => println!(
             "{}",
             json!({"event": "summary", "accepted": summary.accepted, "already_present": summary.already_present,
+                   "attached": summary.attached,
                    "rejected": summary.rejected, "files_refused": summary.files_refused,
                    "rejects_files": summary.rejects_files})
         ),

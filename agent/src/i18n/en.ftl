@@ -108,6 +108,7 @@ when-ago = { $d } ago
 ## Import, validate, template, convert
 
 import-file-summary = { $accepted } accepted, { $present } already present, { $rejected } rejected
+import-attached = scans attached to { $records } records already in the journal (a page scanned later; not a correction)
 import-rejects-written = { " " }(written to { $path })
 import-more-problems = … { $count } more problems, see the rejects file
 import-rejects-unwritable = { $file }: cannot write rejects file { $rejects }: { $detail }
@@ -203,6 +204,11 @@ status-records = Records
 status-records-value = { $total } in the journal: { $sent } sent, { $waiting } waiting, { $refused } refused by the server
 status-scans = Page scans
 status-scans-value = { $stored } stored centrally, { $waiting } waiting, { $damaged } damaged on this PC; { $records } records not synced until their scans are
+status-scan-damaged = damaged on this PC ({ $problem })
+status-scan-attachment-unsent = attached, not yet sent
+status-scan-stored = stored centrally
+status-scan-waiting = waiting
+status-scan-attached = (attached later)
 status-oldest = Oldest waiting
 status-last-success = Last success
 status-never = never

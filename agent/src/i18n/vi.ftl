@@ -108,6 +108,7 @@ when-ago = { $d } trước
 ## Nhập, kiểm tra, mẫu, chuyển mã
 
 import-file-summary = { $accepted } hồ sơ đã nhận, { $present } đã có từ trước, { $rejected } bị từ chối
+import-attached = đã gắn ảnh trang sổ vào { $records } hồ sơ đã có (ảnh chụp sau; không phải cải chính)
 import-rejects-written = { " " }(đã ghi vào { $path })
 import-more-problems = … còn { $count } lỗi khác, xem tệp hồ sơ bị từ chối
 import-rejects-unwritable = { $file }: không ghi được tệp hồ sơ bị từ chối { $rejects }: { $detail }
@@ -203,6 +204,11 @@ status-records = Hồ sơ
 status-records-value = { $total } trong nhật ký: { $sent } đã gửi, { $waiting } đang chờ, { $refused } bị từ chối
 status-scans = Ảnh trang sổ
 status-scans-value = { $stored } đã lưu ở máy chủ, { $waiting } đang chờ gửi, { $damaged } bị hỏng trên máy này; { $records } hồ sơ chưa đồng bộ xong vì còn chờ ảnh
+status-scan-damaged = hỏng trên máy này ({ $problem })
+status-scan-attachment-unsent = đã gắn, chưa gửi
+status-scan-stored = đã lưu ở trung tâm
+status-scan-waiting = đang chờ gửi
+status-scan-attached = (gắn sau)
 status-oldest = Chờ lâu nhất
 status-last-success = Gửi được lần cuối
 status-never = chưa lần nào

@@ -19,6 +19,12 @@ pub enum AppendOutcome {
     AlreadyPresent {
         seq: u64,
     },
+    /// The journal holds this book entry with the same content but fewer
+    /// scans: the new ones were attached to it (its hash is unchanged).
+    Attached {
+        seq: u64,
+        scans: u64,
+    },
     /// The journal holds different content for the same book entry.
     Conflict {
         existing_seq: u64,
@@ -81,6 +87,18 @@ impl Journal {
                 .map_err(err)?;
             let mut last_source: Option<(&str, i64)> = None;
             for (record, origin) in records {
+                let source = match origin {
+                    None => None,
+                    Some(o) => match last_source {
+                        Some((file, id)) if file == o.file => Some(id),
+                        _ => {
+                            let id: i64 =
+                                source_id.query_row([o.file], |r| r.get(0)).map_err(err)?;
+                            last_source = Some((o.file, id));
+                            Some(id)
+                        }
+                    },
+                };
                 let hash = record.hash.as_bytes().as_slice();
                 let key = record.storage_key.as_str();
                 // The same content always has the same natural key, so a new
@@ -121,6 +139,39 @@ impl Journal {
                             .is_none(),
                         _ => false,
                     };
+                    // The same entry again with a page scanned since: the
+                    // scans attach to the record as it is.
+                    if record.supersedes.is_none() && record.canonical.contains("\"scans\":") {
+                        let existing_text: String = tx
+                            .prepare_cached("SELECT record FROM entries WHERE seq = ?1")
+                            .and_then(|mut s| s.query_row([existing_seq], |r| r.get(0)))
+                            .map_err(err)?;
+                        if let Some(added) = scans_added(&existing_text, &record.canonical) {
+                            let mut attached = 0u64;
+                            for scan in added {
+                                attached += super::scans::attach(
+                                    &tx,
+                                    existing_seq,
+                                    &scan,
+                                    now,
+                                    source,
+                                    origin.map(|o| o.line as i64),
+                                )
+                                .map_err(err)?;
+                            }
+                            outcomes.push(if attached == 0 {
+                                AppendOutcome::AlreadyPresent {
+                                    seq: existing_seq as u64,
+                                }
+                            } else {
+                                AppendOutcome::Attached {
+                                    seq: existing_seq as u64,
+                                    scans: attached,
+                                }
+                            });
+                            continue;
+                        }
+                    }
                     if !corrects_head && !corrects_elsewhere {
                         let mut args = std::collections::BTreeMap::from([
                             ("key".to_string(), record.key.to_string()),
@@ -161,18 +212,6 @@ impl Journal {
                         continue;
                     }
                 }
-                let source = match origin {
-                    None => None,
-                    Some(o) => match last_source {
-                        Some((file, id)) if file == o.file => Some(id),
-                        _ => {
-                            let id: i64 =
-                                source_id.query_row([o.file], |r| r.get(0)).map_err(err)?;
-                            last_source = Some((o.file, id));
-                            Some(id)
-                        }
-                    },
-                };
                 let seq = head_seq + 1;
                 let chain = chain_hash(&head_chain, seq, &record.hash);
                 insert
@@ -216,5 +255,45 @@ impl Journal {
         }
         tx.commit().map_err(err)?;
         Ok(outcomes)
+    }
+}
+
+/// The scans `offered` names that `existing` does not, if the two records
+/// are otherwise the same (`None` when anything else differs).
+fn scans_added(existing: &str, offered: &str) -> Option<Vec<serde_json::Value>> {
+    let mut existing: serde_json::Value = serde_json::from_str(existing).ok()?;
+    let mut offered: serde_json::Value = serde_json::from_str(offered).ok()?;
+    let scans_of = |v: &mut serde_json::Value| match v.as_object_mut()?.remove("scans") {
+        Some(serde_json::Value::Array(scans)) => Some(scans),
+        _ => Some(Vec::new()),
+    };
+    let had = scans_of(&mut existing)?;
+    let offered_scans = scans_of(&mut offered)?;
+    if existing != offered {
+        return None;
+    }
+    let sha = |v: &serde_json::Value| v.get("sha256").cloned();
+    Some(
+        offered_scans
+            .into_iter()
+            .filter(|s| !had.iter().any(|h| sha(h) == sha(s)))
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scans_added;
+
+    #[test]
+    fn only_scans_may_differ_for_an_attachment() {
+        let a = r#"{"kind":"birth","n":1}"#;
+        let b = r#"{"kind":"birth","n":1,"scans":[{"sha256":"aa"},{"sha256":"bb"}]}"#;
+        let c = r#"{"kind":"birth","n":2,"scans":[{"sha256":"aa"}]}"#;
+        let d = r#"{"kind":"birth","n":1,"scans":[{"sha256":"aa"}]}"#;
+        assert_eq!(scans_added(a, b).map(|v| v.len()), Some(2));
+        assert_eq!(scans_added(d, b).map(|v| v.len()), Some(1));
+        assert_eq!(scans_added(b, d).map(|v| v.len()), Some(0));
+        assert_eq!(scans_added(a, c), None);
     }
 }

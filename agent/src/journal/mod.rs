@@ -40,7 +40,7 @@ pub use identity::{Access, ID_FILE, JournalAnchor};
 pub use queue::{
     ClosedEntry, Counts, Dismissal, ENTRY_RETRY_HORIZON, ParkedEntry, QueuedEntry, Resolution,
 };
-pub use scans::{ScanCounts, WaitingScan};
+pub use scans::{RecordScan, RecordScans, ScanCounts, UnsentAttachment, WaitingScan};
 pub use sync_state::SyncState;
 pub use verify::VerifyReport;
 

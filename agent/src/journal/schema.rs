@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 5;
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -121,6 +121,25 @@ INSERT OR IGNORE INTO entry_scans (seq, sha256)
     WHERE e.record LIKE '%\"scans\":%';
 ";
 
+/// Version 6: scans attached to a record after it was entered (a page
+/// scanned later), found by its natural key. The record and its hash stay
+/// as they are: this is not a correction. Each attachment is sent once the
+/// record is stored centrally (`sent_at`).
+const SCHEMA_V6: &str = "
+CREATE TABLE IF NOT EXISTS attachments (
+    id          INTEGER PRIMARY KEY,
+    seq         INTEGER NOT NULL REFERENCES entries(seq),
+    sha256      TEXT NOT NULL,
+    scan        TEXT NOT NULL,
+    entered_at  INTEGER NOT NULL,
+    source_id   INTEGER REFERENCES sources(id),
+    source_line INTEGER,
+    sent_at     INTEGER,
+    UNIQUE (seq, sha256)
+);
+CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments(seq) WHERE sent_at IS NULL;
+";
+
 /// How long a writer waits for another process's transaction (an importer
 /// and the service share the file) before giving up.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -210,6 +229,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 5 {
         tx.execute_batch(SCHEMA_V5).map_err(err)?;
+    }
+    if version < 6 {
+        tx.execute_batch(SCHEMA_V6).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -871,6 +871,7 @@ fn import_upload(ui: &Ui, upload: &Upload, lang: Lang) -> (StatusCode, Value) {
                 "file": upload.name,
                 "accepted": summary.accepted,
                 "already_present": summary.already_present,
+                "attached": summary.attached,
                 "rejected": summary.rejected,
                 "files_refused": summary.files_refused,
                 "problems": summary.problems,

@@ -8,7 +8,10 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use hotich_protocol::ContentHash;
-use hotich_protocol::wire::{BlobStatus, CHUNK_SHA256_HEADER, MAX_BLOB_BYTES, MAX_BLOB_CHUNK};
+use hotich_protocol::wire::{
+    AttachmentsRequest, AttachmentsResponse, BlobStatus, CHUNK_SHA256_HEADER, MAX_ATTACHMENTS,
+    MAX_BLOB_BYTES, MAX_BLOB_CHUNK,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -29,8 +32,30 @@ struct BlobSlot<'g> {
 
 impl BlobGate {
     fn take(&self, agent: i64) -> Option<BlobSlot<'_>> {
-        let mut busy = self.0.lock().ok()?;
-        busy.insert(agent).then_some(BlobSlot { gate: self, agent })
+        let newly_busy = self.0.lock().ok()?.insert(agent);
+        // The slot is made only when taken, after the lock is released: a
+        // slot dropped (as `then_some` would, eagerly) removes the agent
+        // and takes the lock; under the lock that froze the worker thread.
+        newly_busy.then(|| BlobSlot { gate: self, agent })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BlobGate;
+
+    #[test]
+    fn a_second_chunk_of_a_busy_agent_is_refused_without_freeing_the_first() {
+        let gate = BlobGate::default();
+        let first = gate.take(1).expect("free");
+        assert!(gate.take(1).is_none(), "busy");
+        assert!(
+            gate.take(1).is_none(),
+            "still busy: the refusal freed nothing"
+        );
+        assert!(gate.take(2).is_some(), "another agent is not held up");
+        drop(first);
+        assert!(gate.take(1).is_some(), "free again");
     }
 }
 
@@ -77,6 +102,7 @@ pub async fn status<S: Storage>(
     let agent = authenticate(&state, &headers).await?;
     let blobs = backend(&state)?;
     let sha = scan_hash(&sha)?;
+    let (held_sha, commune) = (sha, agent.commune.clone());
     let status = blocking(move || {
         if blobs.held(&agent.commune, &sha)? {
             return Ok(BlobStatus {
@@ -90,7 +116,25 @@ pub async fn status<S: Storage>(
         })
     })
     .await?;
+    // Also noted here: the answer to a completing chunk may have been lost
+    // before the database heard of it.
+    if status.complete {
+        note_held(&state, &commune, &held_sha).await?;
+    }
     Ok(axum::Json(status))
+}
+
+/// Records the scan as held for the commune (the missing-scans report).
+async fn note_held<S: Storage>(
+    state: &AppState<S>,
+    commune: &str,
+    sha: &ContentHash,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .note_scan_held(commune, &sha.to_hex(), hotich_protocol::Timestamp::now())
+        .await?;
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +182,7 @@ pub async fn append<S: Storage>(
         )));
     }
     let length = at.length;
+    let commune = agent.commune.clone();
     let appended = blocking(move || {
         if blobs.held(&agent.commune, &sha)? {
             return Ok(Appended::Complete);
@@ -150,10 +195,13 @@ pub async fn append<S: Storage>(
             offset,
             complete: false,
         },
-        Appended::Complete => BlobStatus {
-            offset: length,
-            complete: true,
-        },
+        Appended::Complete => {
+            note_held(&state, &commune, &sha).await?;
+            BlobStatus {
+                offset: length,
+                complete: true,
+            }
+        }
         Appended::Mismatch => {
             return Err(ApiError::BadRequest(
                 "the scan's bytes do not hash to its name; it was discarded".into(),
@@ -167,4 +215,48 @@ pub async fn append<S: Storage>(
         }
     };
     Ok(axum::Json(status))
+}
+
+/// The media types a page scan may have (as the agent reads them from the
+/// file's first bytes).
+const SCAN_MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/tiff", "application/pdf"];
+
+/// `POST /api/v1/attachments`: scans found after their record was entered.
+pub async fn attach<S: Storage>(
+    State(state): State<AppState<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<AttachmentsResponse>, ApiError> {
+    let agent = authenticate(&state, &headers).await?;
+    let bytes = read_body(&headers, body, MAX_ATTACHMENTS * 400 + 1024).await?;
+    let request: AttachmentsRequest = super::queries::parse_json(&bytes)?;
+    if request.attachments.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::TooLarge(format!(
+            "at most {MAX_ATTACHMENTS} attachments per request"
+        )));
+    }
+    for (i, a) in request.attachments.iter().enumerate() {
+        if a.scan.bytes == 0 || a.scan.bytes > MAX_BLOB_BYTES {
+            return Err(ApiError::BadRequest(format!(
+                "attachment {i}: a scan is 1 to {MAX_BLOB_BYTES} bytes (this one says {})",
+                a.scan.bytes
+            )));
+        }
+        if !SCAN_MEDIA_TYPES.contains(&a.scan.media_type.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "attachment {i}: media_type must be one of {}",
+                SCAN_MEDIA_TYPES.join(", ")
+            )));
+        }
+    }
+    let results = state
+        .store
+        .attach_scans(
+            agent.id,
+            &agent.commune,
+            request.attachments,
+            hotich_protocol::Timestamp::now(),
+        )
+        .await?;
+    Ok(axum::Json(AttachmentsResponse { results }))
 }

@@ -131,6 +131,10 @@ pub fn router<S: Storage>(
             get(blobs::status::<S>).patch(blobs::append::<S>),
         )
         .route(
+            hotich_protocol::wire::ATTACHMENTS_PATH,
+            post(blobs::attach::<S>),
+        )
+        .route(
             hotich_protocol::wire::JOURNAL_PATH,
             get(queries::journal::<S>),
         )

@@ -19,7 +19,7 @@ use crate::store::Storage;
 /// A heartbeat is a few hundred bytes; anything near this is not one.
 pub const HEARTBEAT_MAX_BYTES: usize = 64 * 1024;
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let text = e.to_string();
         let shown = hotich_protocol::validate::shown(&text);

@@ -12,6 +12,7 @@
 pub mod monitor;
 pub mod postgres;
 mod postgres_monitor;
+pub mod scans;
 pub mod sqlite;
 mod sqlite_monitor;
 
@@ -329,6 +330,10 @@ pub struct ExportRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entered_at: Option<Timestamp>,
     pub record: Box<serde_json::value::RawValue>,
+    /// All the record's page scans, whichever way they came (named by the
+    /// record or attached later), and whether the server holds each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scans: Vec<scans::RecordScanInfo>,
 }
 
 /// Creates (or truncates) a file only its owner can read and write: the
@@ -431,7 +436,7 @@ impl<E> From<tokio_postgres::Error> for BatchError<E> {
 /// What the server needs from a database. Implemented by
 /// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
 /// against both.
-pub trait Storage: monitor::MonitorStore + Send + Sync + 'static {
+pub trait Storage: monitor::MonitorStore + scans::ScanStore + Send + Sync + 'static {
     fn add_agent(
         &self,
         agent: NewAgent,

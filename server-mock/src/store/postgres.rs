@@ -121,6 +121,33 @@ CREATE TABLE recovery_codes (
     used_at    BIGINT
 );
 "#,
+    r#"
+CREATE TABLE record_scans (
+    record_hash BYTEA NOT NULL,
+    sha256      TEXT NOT NULL,
+    commune     TEXT NOT NULL,
+    bytes       BIGINT NOT NULL,
+    media_type  TEXT NOT NULL,
+    attached    BOOLEAN NOT NULL DEFAULT FALSE,
+    agent_id    BIGINT NOT NULL REFERENCES agents(id),
+    received_at BIGINT NOT NULL,
+    attached_at BIGINT,
+    PRIMARY KEY (record_hash, sha256)
+);
+CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+CREATE TABLE scans_held (
+    commune   TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    stored_at BIGINT NOT NULL,
+    PRIMARY KEY (commune, sha256)
+);
+INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+    SELECT r.hash, s.value->>'sha256', r.commune, (s.value->>'bytes')::bigint,
+           s.value->>'media_type', r.agent_id, r.received_at
+    FROM records r, jsonb_array_elements(r.record::jsonb->'scans') s
+    WHERE r.record LIKE '%"scans":%'
+    ON CONFLICT DO NOTHING;
+"#,
 ];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
@@ -371,6 +398,28 @@ async fn write_chunk(
                 &params,
             )
             .await?;
+    }
+    let named: Vec<super::scans::ScanRow> = plan
+        .records
+        .iter()
+        .flat_map(|r| super::scans::scans_named(&r.record.hash, &r.record.canonical))
+        .collect();
+    if !named.is_empty() {
+        let records: Vec<&[u8]> = named
+            .iter()
+            .map(|s| s.record.as_bytes().as_slice())
+            .collect();
+        let shas: Vec<&str> = named.iter().map(|s| s.sha256.as_str()).collect();
+        let bytes: Vec<i64> = named.iter().map(|s| s.bytes).collect();
+        let types: Vec<&str> = named.iter().map(|s| s.media_type.as_str()).collect();
+        tx.execute(
+            "INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+             SELECT h, s, $3, b, t, $6, $7
+             FROM UNNEST($1::bytea[], $2::text[], $4::bigint[], $5::text[]) AS x(h, s, b, t)
+             ON CONFLICT DO NOTHING",
+            &[&records, &shas, &commune, &bytes, &types, &agent_id, &now],
+        )
+        .await?;
     }
     if !plan.records.is_empty() {
         // The dashboard's count, kept here so it never scans the records.
@@ -723,6 +772,7 @@ impl Storage for PgStore {
                     entered_at: r.try_get::<_, Option<i64>>(7)?.map(Timestamp),
                     record: serde_json::value::RawValue::from_string(record)
                         .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                    scans: Vec::new(),
                 })
             })
             .collect()
@@ -746,5 +796,181 @@ impl Storage for PgStore {
                 })
             })
             .collect()
+    }
+}
+
+impl super::scans::ScanStore for PgStore {
+    async fn attach_scans(
+        &self,
+        agent_id: i64,
+        commune: &str,
+        attachments: Vec<hotich_protocol::wire::Attachment>,
+        now: Timestamp,
+    ) -> Result<Vec<hotich_protocol::wire::AttachmentResult>, StoreError> {
+        use hotich_protocol::wire::AttachmentResult;
+        let mut conn = self.get().await?;
+        let tx = conn.client()?.transaction().await?;
+        let records: Vec<&[u8]> = attachments
+            .iter()
+            .map(|a| a.record.as_bytes().as_slice())
+            .collect();
+        let mut known = std::collections::HashSet::new();
+        for row in tx
+            .query(
+                "SELECT hash FROM records WHERE hash = ANY($1) AND commune = $2",
+                &[&records, &commune],
+            )
+            .await?
+        {
+            let h: &[u8] = row.try_get(0)?;
+            known.insert(hash_of(h)?);
+        }
+        let mut out = Vec::with_capacity(attachments.len());
+        for a in &attachments {
+            if !known.contains(&a.record) {
+                out.push(AttachmentResult::UnknownRecord);
+                continue;
+            }
+            tx.execute(
+                "INSERT INTO record_scans
+                     (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8)
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &a.record.as_bytes().as_slice(),
+                    &a.scan.sha256.to_hex(),
+                    &commune,
+                    &(a.scan.bytes as i64),
+                    &a.scan.media_type,
+                    &agent_id,
+                    &now.millis(),
+                    &a.attached_at.map(|t| t.millis()),
+                ],
+            )
+            .await?;
+            out.push(AttachmentResult::Stored);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn note_scan_held(
+        &self,
+        commune: &str,
+        sha256: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        conn.client()?
+            .execute(
+                "INSERT INTO scans_held (commune, sha256, stored_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&commune, &sha256, &now.millis()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn records_missing_scans(
+        &self,
+        commune: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<super::scans::MissingScans>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "WITH missing AS (
+                     SELECT DISTINCT rs.record_hash FROM record_scans rs
+                     WHERE ($1::text IS NULL OR rs.commune = $1)
+                       AND NOT EXISTS (SELECT 1 FROM scans_held h
+                                       WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
+                 SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
+                        rs.attached, h.sha256 IS NOT NULL
+                 FROM (SELECT r.id FROM records r JOIN missing m ON m.record_hash = r.hash
+                       ORDER BY r.id LIMIT $2) w
+                 JOIN records r ON r.id = w.id
+                 JOIN record_scans rs ON rs.record_hash = r.hash
+                 LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
+                 ORDER BY r.id, rs.attached, rs.sha256",
+                &[&commune, &limit],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let hash: &[u8] = row.try_get(1)?;
+            out.push((
+                row.try_get::<_, String>(0)?,
+                hash_of(hash)?,
+                row.try_get::<_, String>(2)?,
+                row.try_get::<_, i64>(3)?,
+                super::scans::RecordScanInfo {
+                    sha256: row.try_get(4)?,
+                    bytes: row.try_get(5)?,
+                    media_type: row.try_get(6)?,
+                    attached: row.try_get(7)?,
+                    stored: row.try_get(8)?,
+                },
+            ));
+        }
+        Ok(super::scans::group_missing(out))
+    }
+
+    async fn missing_scan_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT rs.commune, count(DISTINCT rs.record_hash) FROM record_scans rs
+                 WHERE NOT EXISTS (SELECT 1 FROM scans_held h
+                                   WHERE h.commune = rs.commune AND h.sha256 = rs.sha256)
+                 GROUP BY rs.commune",
+                &[],
+            )
+            .await?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            out.insert(
+                row.try_get::<_, String>(0)?,
+                row.try_get::<_, i64>(1)? as u64,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn scans_of_records(
+        &self,
+        records: Vec<ContentHash>,
+    ) -> Result<std::collections::HashMap<ContentHash, Vec<super::scans::RecordScanInfo>>, StoreError>
+    {
+        let mut conn = self.get().await?;
+        let hashes: Vec<&[u8]> = records.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT rs.record_hash, rs.sha256, rs.bytes, rs.media_type, rs.attached, h.sha256 IS NOT NULL
+                 FROM record_scans rs
+                 LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
+                 WHERE rs.record_hash = ANY($1) ORDER BY rs.record_hash, rs.attached, rs.sha256",
+                &[&hashes],
+            )
+            .await?;
+        let mut out: std::collections::HashMap<ContentHash, Vec<super::scans::RecordScanInfo>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let hash: &[u8] = row.try_get(0)?;
+            out.entry(hash_of(hash)?)
+                .or_default()
+                .push(super::scans::RecordScanInfo {
+                    sha256: row.try_get(1)?,
+                    bytes: row.try_get(2)?,
+                    media_type: row.try_get(3)?,
+                    attached: row.try_get(4)?,
+                    stored: row.try_get(5)?,
+                });
+        }
+        Ok(out)
     }
 }

@@ -121,6 +121,34 @@ CREATE TABLE recovery_codes (
     used_at    INTEGER
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- 4: page scans. Each record's scans (named by it, or attached later), and
+-- which scans the server holds for each commune; see `store::scans`.
+CREATE TABLE record_scans (
+    record_hash BLOB NOT NULL,
+    sha256      TEXT NOT NULL,
+    commune     TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    media_type  TEXT NOT NULL,
+    attached    INTEGER NOT NULL DEFAULT 0,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id),
+    received_at INTEGER NOT NULL,
+    attached_at INTEGER,
+    PRIMARY KEY (record_hash, sha256)
+) WITHOUT ROWID;
+CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+CREATE TABLE scans_held (
+    commune   TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    PRIMARY KEY (commune, sha256)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+    SELECT r.hash, json_extract(s.value, '$.sha256'), r.commune, json_extract(s.value, '$.bytes'),
+           json_extract(s.value, '$.media_type'), r.agent_id, r.received_at
+    FROM records r, json_each(r.record, '$.scans') s
+    WHERE r.record LIKE '%"scans":%';
+"#,
 ];
 
 #[derive(Clone)]
@@ -344,6 +372,23 @@ fn write_chunk(
             now,
             r.record.canonical,
         ])?;
+    }
+    for r in &plan.records {
+        for scan in super::scans::scans_named(&r.record.hash, &r.record.canonical) {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                scan.record.as_bytes().as_slice(),
+                scan.sha256,
+                commune,
+                scan.bytes,
+                scan.media_type,
+                agent_id,
+                now
+            ])?;
+        }
     }
     if !plan.records.is_empty() {
         // The dashboard's count, kept here so it never scans the records.
@@ -679,6 +724,7 @@ impl Storage for SqliteStore {
                     entered_at: entered_at.map(Timestamp),
                     record: serde_json::value::RawValue::from_string(record)
                         .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                    scans: Vec::new(),
                 });
             }
             Ok(out)
@@ -698,6 +744,171 @@ impl Storage for SqliteStore {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+}
+
+impl super::scans::ScanStore for SqliteStore {
+    async fn attach_scans(
+        &self,
+        agent_id: i64,
+        commune: &str,
+        attachments: Vec<hotich_protocol::wire::Attachment>,
+        now: Timestamp,
+    ) -> Result<Vec<hotich_protocol::wire::AttachmentResult>, StoreError> {
+        use hotich_protocol::wire::AttachmentResult;
+        let commune = commune.to_string();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(attachments.len());
+            {
+                let mut known =
+                    tx.prepare_cached("SELECT 1 FROM records WHERE hash = ?1 AND commune = ?2")?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO record_scans
+                         (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
+                )?;
+                for a in &attachments {
+                    let record = a.record.as_bytes().as_slice();
+                    if !known.exists(params![record, commune])? {
+                        out.push(AttachmentResult::UnknownRecord);
+                        continue;
+                    }
+                    insert.execute(params![
+                        record,
+                        a.scan.sha256.to_hex(),
+                        commune,
+                        a.scan.bytes as i64,
+                        a.scan.media_type,
+                        agent_id,
+                        now.millis(),
+                        a.attached_at.map(|t| t.millis()),
+                    ])?;
+                    out.push(AttachmentResult::Stored);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn note_scan_held(
+        &self,
+        commune: &str,
+        sha256: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (commune, sha256) = (commune.to_string(), sha256.to_string());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO scans_held (commune, sha256, stored_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![commune, sha256, now.millis()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn records_missing_scans(
+        &self,
+        commune: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<super::scans::MissingScans>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "WITH missing AS (
+                     SELECT DISTINCT rs.record_hash FROM record_scans rs
+                     WHERE (?1 IS NULL OR rs.commune = ?1)
+                       AND NOT EXISTS (SELECT 1 FROM scans_held h
+                                       WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
+                 SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
+                        rs.attached, h.sha256 IS NOT NULL
+                 FROM (SELECT r.id, r.hash FROM records r JOIN missing m ON m.record_hash = r.hash
+                       ORDER BY r.id LIMIT ?2) w
+                 JOIN records r ON r.id = w.id
+                 JOIN record_scans rs ON rs.record_hash = r.hash
+                 LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
+                 ORDER BY r.id, rs.attached, rs.sha256",
+            )?;
+            let rows = stmt.query_map(params![commune, limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    super::scans::RecordScanInfo {
+                        sha256: r.get(4)?,
+                        bytes: r.get(5)?,
+                        media_type: r.get(6)?,
+                        attached: r.get(7)?,
+                        stored: r.get(8)?,
+                    },
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (c, h, k, a, scan) = row?;
+                out.push((c, hash_of(&h)?, k, a, scan));
+            }
+            Ok(super::scans::group_missing(out))
+        })
+        .await
+    }
+
+    async fn missing_scan_counts(
+        &self,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rs.commune, count(DISTINCT rs.record_hash) FROM record_scans rs
+                 WHERE NOT EXISTS (SELECT 1 FROM scans_held h
+                                   WHERE h.commune = rs.commune AND h.sha256 = rs.sha256)
+                 GROUP BY rs.commune",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut out = std::collections::HashMap::new();
+            for row in rows {
+                let (commune, n) = row?;
+                out.insert(commune, n as u64);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn scans_of_records(
+        &self,
+        records: Vec<ContentHash>,
+    ) -> Result<std::collections::HashMap<ContentHash, Vec<super::scans::RecordScanInfo>>, StoreError>
+    {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rs.sha256, rs.bytes, rs.media_type, rs.attached, h.sha256 IS NOT NULL
+                 FROM record_scans rs
+                 LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
+                 WHERE rs.record_hash = ?1 ORDER BY rs.attached, rs.sha256",
+            )?;
+            let mut out = std::collections::HashMap::new();
+            for record in records {
+                let rows = stmt.query_map([record.as_bytes().as_slice()], |r| {
+                    Ok(super::scans::RecordScanInfo {
+                        sha256: r.get(0)?,
+                        bytes: r.get(1)?,
+                        media_type: r.get(2)?,
+                        attached: r.get(3)?,
+                        stored: r.get(4)?,
+                    })
+                })?;
+                let scans = rows.collect::<Result<Vec<_>, _>>()?;
+                if !scans.is_empty() {
+                    out.insert(record, scans);
+                }
+            }
+            Ok(out)
         })
         .await
     }

@@ -121,7 +121,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .s-silent{background:#5d4037;border-color:#5d4037}.s-behind{background:#e68a00;border-color:#e68a00}
 .s-never_seen{background:#78828c;border-color:#78828c}.s-in_sync{background:#2e7d32;border-color:#2e7d32}
 .tile.s-alert,.tile.s-failing,.tile.s-silent,.tile.s-behind,.tile.s-never_seen,.tile.s-in_sync{background:#fff;color:inherit}
-.muted{color:#78828c}.error{color:#b71c1c}.small{font-size:.82rem}
+.muted{color:#78828c}.error{color:#b71c1c}.warn{color:#8a5a00}.small{font-size:.82rem}
 .box{background:#fff;border-radius:6px;padding:1rem;margin-bottom:1rem}
 .token{font-family:monospace;background:#fff3cd;padding:.4rem;word-break:break-all}
 "#;
@@ -244,7 +244,7 @@ fn commune_row(lang: Lang, now: Timestamp, c: &CommuneStatus) -> String {
         "<tr class=\"commune\" data-commune=\"{code}\" data-state=\"{state}\">\
          <td><a href=\"/commune/{code}?lang={l}\">{code}</a></td><td>{name}</td>\
          <td>{badge}{since}</td><td class=\"num\">{waiting}</td><td>{oldest}</td>\
-         <td>{contact}</td><td>{error}</td><td class=\"num\">{stored}</td></tr>",
+         <td>{contact}</td><td>{error}</td><td class=\"num\">{stored}{missing}</td></tr>",
         code = escape(&c.commune),
         state = c.state.as_str(),
         l = lang.code(),
@@ -258,6 +258,19 @@ fn commune_row(lang: Lang, now: Timestamp, c: &CommuneStatus) -> String {
         contact = when(lang, now, c.last_contact_at),
         error = error_text(c),
         stored = c.records_stored,
+        missing = missing_scans_note(lang, c),
+    )
+}
+
+/// Under the stored count: how many of those records still miss scans.
+fn missing_scans_note(lang: Lang, c: &CommuneStatus) -> String {
+    if c.records_missing_scans == 0 {
+        return String::new();
+    }
+    format!(
+        "<div class=\"small warn\" data-missing-scans=\"{n}\">{n} {}</div>",
+        t(lang, "missing-scans"),
+        n = c.records_missing_scans
     )
 }
 
@@ -691,7 +704,8 @@ pub async fn commune<S: Storage>(
         "<p><a href=\"/?lang={l}\">← {back}</a></p><h2>{code} {name} {badge}</h2>\
          <p class=\"muted\">{place}</p>\
          <div class=\"tiles\"><div class=\"tile\"><b>{waiting}</b>{lw}</div>\
-         <div class=\"tile\"><b>{refused}</b>{lr}</div><div class=\"tile\"><b>{stored}</b>{ls}</div></div>\
+         <div class=\"tile\"><b>{refused}</b>{lr}</div><div class=\"tile\"><b>{stored}</b>{ls}</div>\
+         <div class=\"tile\" data-missing-scans=\"{missing}\"><b>{missing}</b>{lm}</div></div>\
          <h3>{agents_title}</h3>{agents}{history}{books}",
         l = lang.code(),
         back = t(lang, "back"),
@@ -705,6 +719,8 @@ pub async fn commune<S: Storage>(
         lr = t(lang, "refused"),
         stored = c.records_stored,
         ls = t(lang, "stored"),
+        missing = c.records_missing_scans,
+        lm = t(lang, "missing-scans-title"),
         agents_title = t(lang, "agents"),
         agents = agent_table(lang, now, &c.agents),
         history = history_table(lang, &contacts, &alerts),

@@ -48,6 +48,12 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("last-error", "Lỗi gần nhất", "Last error"),
     ("stored", "Hồ sơ đã lưu", "Records stored"),
     ("refused", "Bị từ chối", "Refused"),
+    ("missing-scans", "thiếu ảnh trang sổ", "missing page scans"),
+    (
+        "missing-scans-title",
+        "Hồ sơ thiếu ảnh trang sổ",
+        "Records missing page scans",
+    ),
     ("alerts", "Cảnh báo", "Alerts"),
     ("since", "từ", "since"),
     ("updated", "Cập nhật lúc", "Updated at"),
