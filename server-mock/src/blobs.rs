@@ -56,6 +56,9 @@ pub trait BlobBackend: Send + Sync + 'static {
     fn read(&self, sha: &ContentHash) -> std::io::Result<Vec<u8>>;
     /// The stored scan's size.
     fn len(&self, sha: &ContentHash) -> std::io::Result<u64>;
+    /// Every (commune, scan) held, to bring the database's note of them
+    /// up to date at start.
+    fn all_held(&self) -> std::io::Result<Vec<(String, ContentHash)>>;
 }
 
 /// [`BlobBackend`] on a local (or shared) directory.
@@ -192,6 +195,25 @@ impl BlobBackend for BlobDir {
 
     fn len(&self, sha: &ContentHash) -> std::io::Result<u64> {
         Ok(std::fs::metadata(self.object_path(sha))?.len())
+    }
+
+    fn all_held(&self) -> std::io::Result<Vec<(String, ContentHash)>> {
+        let mut out = Vec::new();
+        for commune in std::fs::read_dir(self.root.join("held"))? {
+            let commune = commune?;
+            let Some(code) = commune.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            for scan in std::fs::read_dir(commune.path())? {
+                let name = scan?.file_name();
+                if let Some(sha) = name.to_str().and_then(|n| ContentHash::from_hex(n).ok())
+                    && self.object_path(&sha).exists()
+                {
+                    out.push((code.clone(), sha));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -86,6 +86,29 @@ pub async fn run_store(
     }
 }
 
+/// Brings the database's note of held scans up to date with the scans
+/// directory (scans stored before the database kept one, or a database
+/// restored from an older backup), in the background.
+fn note_held_scans<S: Storage>(store: Arc<S>, blobs: Arc<dyn blobs::BlobBackend>) {
+    tokio::spawn(async move {
+        let held = match tokio::task::spawn_blocking(move || blobs.all_held()).await {
+            Ok(Ok(held)) => held,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "could not list the held scans");
+                return;
+            }
+            Err(_) => return,
+        };
+        let now = hotich_protocol::Timestamp::now();
+        for (commune, sha) in held {
+            if let Err(error) = store.note_scan_held(&commune, &sha.to_hex(), now).await {
+                tracing::warn!(%error, "could not note a held scan");
+                return;
+            }
+        }
+    });
+}
+
 pub async fn serve<S: Storage>(
     store: Arc<S>,
     config: ServerConfig,
@@ -114,6 +137,9 @@ pub async fn serve<S: Storage>(
             None
         }
     };
+    if let Some(blobs) = blob_store.clone() {
+        note_held_scans(store.clone(), blobs);
+    }
     let app = api::router(
         store,
         config.limits,
