@@ -77,6 +77,12 @@ pub const COLUMNS: &[Column] = &[
         also: &["Loại sổ", "kind"],
     },
     col_also("Mã xã", "commune_code", ALL, &["Mã đơn vị"]),
+    col_also(
+        "Mã xã cũ",
+        "register.former_commune_code",
+        ALL,
+        &["Mã xã trước sáp nhập"],
+    ),
     col_also("Năm", "register.year", ALL, &["Năm đăng ký sổ"]),
     col("Quyển số", "register.book", ALL),
     col_also("Số", "register.entry", ALL, &["Số đăng ký", "Số thứ tự"]),

@@ -265,6 +265,18 @@ fn legacy_text(value: &Value) -> Option<FieldError> {
     ))
 }
 
+/// Sets `register.former_commune_code` where the row has none (an import
+/// with `--former-commune`).
+fn with_former_commune(mut value: Value, former: Option<&str>) -> Value {
+    if let Some(code) = former
+        && let Some(register) = value.get_mut("register").and_then(Value::as_object_mut)
+        && !register.contains_key("former_commune_code")
+    {
+        register.insert("former_commune_code".into(), Value::String(code.into()));
+    }
+    value
+}
+
 /// Validates one read record for this office: normal form, the model's
 /// rules, the commune, no legacy-encoded text.
 fn prepare(
@@ -391,6 +403,7 @@ fn read_and_prepare(
             }
             Some(Ok(Item { at, value, raw })) => {
                 let prepared = value
+                    .map(|v| with_former_commune(v, options.former_commune.as_deref()))
                     .and_then(|v| attach_scans(v, base, Some(blobs)))
                     .and_then(|v| prepare(v, commune, today));
                 items.push((at, raw, prepared));
@@ -670,6 +683,7 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
             summary.records += 1;
             if let Err(errors) = item
                 .value
+                .map(|v| with_former_commune(v, options.former_commune.as_deref()))
                 .and_then(|v| attach_scans(v, base, None))
                 .and_then(|v| prepare(v, options.commune.as_deref(), today))
             {

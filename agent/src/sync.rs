@@ -837,8 +837,9 @@ impl SyncEngine {
                             Some(existing) => format!(
                                 "conflict: the central database holds a different version of this book entry \
                                  ({existing}). If this record corrects it, import the corrected record with \
-                                 \"supersedes\": \"{existing}\"; if it is another entry (e.g. from the book of a \
-                                 former commune), report it to the IT staff{}",
+                                 \"supersedes\": \"{existing}\"; if it is another entry, from the book of a \
+                                 former commune, import it again with that commune's code (column Mã xã cũ, or \
+                                 --former-commune CODE){}",
                                 r.reason.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
                             ),
                             None => r

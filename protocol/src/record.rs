@@ -65,6 +65,12 @@ pub struct Register {
     /// after the 2025 reorganisation of administrative units.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
+    /// Since July 2025 one office may hold the books of several former
+    /// communes: the 5-digit code of the commune whose book this is. It is
+    /// part of the natural key, so two former communes' "book 01, entry 5"
+    /// are two records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub former_commune_code: Option<String>,
 }
 
 /// A page scan, uploaded separately; the record carries only its reference.
@@ -230,15 +236,25 @@ pub struct NaturalKey {
     pub year: i64,
     pub book: String,
     pub entry: i64,
+    /// The former commune whose book it is (`register.former_commune_code`).
+    pub former_commune_code: Option<String>,
 }
 
 impl NaturalKey {
-    /// A stable single-string form for database keys: `00004/birth/1998/01/123`.
+    /// A stable single-string form for database keys:
+    /// `00004/birth/1998/01/123`, or with the book of a former commune
+    /// `00004:00123/birth/1998/01/123` (keys without one are unchanged).
     pub fn storage_key(&self) -> String {
-        format!(
-            "{}/{}/{}/{}/{}",
-            self.commune_code, self.kind, self.year, self.book, self.entry
-        )
+        match &self.former_commune_code {
+            None => format!(
+                "{}/{}/{}/{}/{}",
+                self.commune_code, self.kind, self.year, self.book, self.entry
+            ),
+            Some(former) => format!(
+                "{}:{former}/{}/{}/{}/{}",
+                self.commune_code, self.kind, self.year, self.book, self.entry
+            ),
+        }
     }
 }
 
@@ -246,9 +262,13 @@ impl fmt::Display for NaturalKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} register {} of commune {}, book {}, entry {}",
-            self.kind, self.year, self.commune_code, self.book, self.entry
-        )
+            "{} register {} of commune {}",
+            self.kind, self.year, self.commune_code
+        )?;
+        if let Some(former) = &self.former_commune_code {
+            write!(f, " (book of former commune {former})")?;
+        }
+        write!(f, ", book {}, entry {}", self.book, self.entry)
     }
 }
 
@@ -458,6 +478,22 @@ mod tests {
             n,
             json!({"kind": "birth", "child": {"full_name": "Nguyễn Văn An"}, "register": {"year": 1998}})
         );
+    }
+
+    #[test]
+    fn a_former_communes_book_is_its_own_natural_key_and_old_keys_are_unchanged() {
+        let mut key = NaturalKey {
+            commune_code: "00004".into(),
+            kind: RecordKind::Birth,
+            year: 1998,
+            book: "1".into(),
+            entry: 5,
+            former_commune_code: None,
+        };
+        assert_eq!(key.storage_key(), "00004/birth/1998/1/5");
+        key.former_commune_code = Some("00123".into());
+        assert_eq!(key.storage_key(), "00004:00123/birth/1998/1/5");
+        assert!(key.to_string().contains("former commune 00123"), "{key}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub(super) fn import(
     data_dir: &DataDir,
     files: &[PathBuf],
     kind: Option<RecordKind>,
+    former_commune: Option<String>,
     json: bool,
 ) -> Result<ExitCode, AgentError> {
     let config = AgentConfig::load(data_dir)?;
@@ -33,6 +34,7 @@ pub(super) fn import(
     let options = Options {
         kind,
         commune: Some(config.commune.clone()),
+        former_commune,
     };
     let before = journal.counts()?.total;
     let summary = match import::import_files(&mut journal, &options, files, data_dir.path(), output)
@@ -112,7 +114,15 @@ pub(super) fn validate(
         .and_then(|d| AgentConfig::load(&d).ok())
         .map(|c| c.commune);
     let output = if json { Output::Json } else { Output::Human };
-    let summary = import::validate_files(files, &Options { kind, commune }, output);
+    let summary = import::validate_files(
+        files,
+        &Options {
+            kind,
+            commune,
+            former_commune: None,
+        },
+        output,
+    );
     if output == Output::Json {
         println!(
             "{}",

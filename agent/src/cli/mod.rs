@@ -136,6 +136,10 @@ pub enum Command {
         /// The kind of register for rows with no Loại column or kind-named sheet.
         #[arg(long, value_enum)]
         kind: Option<KindArg>,
+        /// The books are those of this former commune (5-digit code, before
+        /// the July 2025 merger), for rows with no Mã xã cũ column of their own.
+        #[arg(long, value_name = "CODE", value_parser = parse_commune_code)]
+        former_commune: Option<String>,
         /// One JSON event per line instead of text.
         #[arg(long)]
         json: bool,
@@ -322,6 +326,15 @@ impl Command {
     }
 }
 
+fn parse_commune_code(text: &str) -> Result<String, String> {
+    let code = text.trim();
+    if hotich_protocol::is_commune_code(code) {
+        Ok(code.to_string())
+    } else {
+        Err(format!("\"{text}\" is not a 5-digit commune code"))
+    }
+}
+
 fn parse_setting(text: &str) -> Result<(String, String), String> {
     let (key, value) = text
         .split_once('=')
@@ -398,9 +411,18 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { files, kind, json } => {
-            files::import(&resolve()?, &files, kind.map(Into::into), json)
-        }
+        Command::Import {
+            files,
+            kind,
+            former_commune,
+            json,
+        } => files::import(
+            &resolve()?,
+            &files,
+            kind.map(Into::into),
+            former_commune,
+            json,
+        ),
         Command::Run => {
             let data_dir = resolve()?;
             let config = AgentConfig::load(&data_dir)?;

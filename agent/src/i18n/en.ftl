@@ -67,7 +67,7 @@ problem-cells-count = has { $cells } cells but the header has { $columns } colum
 problem-foreign-column = column "{ $column }" is not part of a { $kind } record; leave it empty
 problem-other-commune = { $commune } is not this office's commune ({ $own }); this agent uploads for { $own } only
 problem-legacy-encoding = "{ $value }" looks typed in the old { $encoding } encoding (it reads "{ $fixed }"); convert the file to Unicode with: hotich-agent convert --from { $from } FILE NEWFILE, and import the new file
-problem-conflict-new = { $key } is already in the journal as entry #{ $seq } with different content. If this record corrects it, add "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune merged into this one), do not: report it to the IT staff
+problem-conflict-new = { $key } is already in the journal as entry #{ $seq } with different content. If this record corrects it, add "supersedes": "{ $existing }"; if it is another entry, from the book of a former commune merged into this one, give that commune's code (column Mã xã cũ, or import --former-commune CODE): it is then a record of its own
 problem-conflict-stale = supersedes { $supersedes }, but the current version of { $key } is entry #{ $seq } ({ $existing })
 
 ## Reading files
@@ -185,7 +185,7 @@ client-token-unreadable = this account cannot read the agent's token (it is the 
 ## Refused records
 
 refusal-rejected = refused by the server: { $problems }. Fix it in the source file and import it again
-refusal-conflict = conflict: the central database holds a different version of this book entry ({ $existing }). If this record corrects it, import the corrected record with "supersedes": "{ $existing }"; if it is another entry (e.g. from the book of a former commune), report it to the IT staff
+refusal-conflict = conflict: the central database holds a different version of this book entry ({ $existing }). If this record corrects it, import the corrected record with "supersedes": "{ $existing }"; if it is another entry, from the book of a former commune, import it again with that commune's code (column Mã xã cũ, or --former-commune CODE)
 refusal-too-large = the record is too large for the server
 refusal-damaged = this entry is damaged in the journal; run `hotich-agent verify` and tell the IT staff
 refusal-old-normal-form = this record was written by a test version of the agent before book numbers lost their leading zeros; import its source file again into a new data directory

@@ -67,7 +67,7 @@ problem-cells-count = có { $cells } ô nhưng dòng tiêu đề có { $columns 
 problem-foreign-column = cột "{ $column }" không thuộc hồ sơ { $kind }; hãy để trống
 problem-other-commune = mã xã { $commune } không phải của xã này ({ $own }); máy này chỉ gửi hồ sơ của xã { $own }
 problem-legacy-encoding = "{ $value }" có vẻ được gõ bằng bảng mã { $encoding } cũ (đúng ra là "{ $fixed }"); hãy chuyển tệp sang Unicode: hotich-agent convert --from { $from } TỆP TỆP_MỚI, rồi nhập tệp mới
-problem-conflict-new = mục { $key } đã có trong sổ (bản ghi #{ $seq }) với nội dung khác. Nếu đây là bản cải chính, thêm "supersedes": "{ $existing }"; nếu là một mục khác (ví dụ sổ của xã cũ đã sáp nhập), đừng thêm: hãy báo cán bộ CNTT
+problem-conflict-new = mục { $key } đã có trong sổ (bản ghi #{ $seq }) với nội dung khác. Nếu đây là bản cải chính, thêm "supersedes": "{ $existing }"; nếu là một mục khác thuộc sổ của xã cũ đã sáp nhập, hãy ghi mã xã cũ (cột Mã xã cũ, hoặc import --former-commune MÃ): khi đó nó là một hồ sơ riêng
 problem-conflict-stale = bản ghi này cải chính { $supersedes }, nhưng bản hiện tại của mục { $key } là bản ghi #{ $seq } ({ $existing })
 
 ## Đọc tệp
@@ -185,7 +185,7 @@ client-token-unreadable = tài khoản này không đọc được mã khóa c�
 ## Hồ sơ bị từ chối
 
 refusal-rejected = máy chủ từ chối: { $problems }. Hãy sửa trong tệp gốc rồi nhập lại
-refusal-conflict = cơ sở dữ liệu trung tâm đã có một bản khác của mục sổ này ({ $existing }). Nếu hồ sơ này là bản cải chính, hãy nhập lại với "supersedes": "{ $existing }"; nếu là một mục khác (ví dụ sổ của xã cũ), hãy báo cán bộ CNTT
+refusal-conflict = cơ sở dữ liệu trung tâm đã có một bản khác của mục sổ này ({ $existing }). Nếu hồ sơ này là bản cải chính, hãy nhập lại với "supersedes": "{ $existing }"; nếu là một mục khác thuộc sổ của xã cũ, hãy nhập lại với mã xã cũ (cột Mã xã cũ, hoặc --former-commune MÃ)
 refusal-too-large = hồ sơ quá lớn đối với máy chủ
 refusal-damaged = bản ghi này bị hỏng trong nhật ký; hãy chạy hotich-agent verify và báo cán bộ CNTT
 refusal-old-normal-form = hồ sơ này được ghi bởi bản thử nghiệm trước khi số quyển bỏ số 0 ở đầu; hãy nhập lại tệp gốc vào một thư mục dữ liệu mới

@@ -118,6 +118,9 @@ pub struct Item {
 pub struct Options {
     pub kind: Option<RecordKind>,
     pub commune: Option<String>,
+    /// The former commune whose books the whole file holds (rows with a
+    /// `Mã xã cũ` of their own keep theirs).
+    pub former_commune: Option<String>,
 }
 
 pub struct InputFile {

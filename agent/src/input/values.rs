@@ -33,7 +33,7 @@ impl FieldType {
             FieldType::Sex
         } else if path.ends_with("personal_id") {
             FieldType::PersonalId
-        } else if path == "commune_code" {
+        } else if path == "commune_code" || path == "register.former_commune_code" {
             FieldType::CommuneCode
         } else if path == "register.book" {
             FieldType::Book

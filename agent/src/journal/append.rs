@@ -186,8 +186,8 @@ impl Journal {
                                 format!(
                                     "{} is already in the journal as entry #{existing_seq} with different content. \
                                      If this record corrects it, add \"supersedes\": \"{existing_hash}\"; if it is \
-                                     another entry (e.g. from the book of a former commune merged into this one), \
-                                     do not: report it to the IT staff",
+                                     another entry, from the book of a former commune merged into this one, give \
+                                     that commune's code (column Mã xã cũ, or import --former-commune CODE)",
                                     record.key
                                 ),
                             ),

@@ -897,6 +897,7 @@ fn import_into_journal(
     let options = crate::input::Options {
         kind: None,
         commune: Some(ui.config.commune.clone()),
+        former_commune: None,
     };
     let before = journal.counts().map(|c| c.total).unwrap_or(0);
     let summary = crate::import::import_named(

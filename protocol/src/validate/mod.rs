@@ -168,6 +168,8 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
             year,
             book: book.to_string(),
             entry,
+            former_commune_code: get_str(record, &["register", "former_commune_code"])
+                .map(str::to_string),
         },
         supersedes,
     })

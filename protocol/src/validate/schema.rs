@@ -97,6 +97,7 @@ const REGISTER: &[Field] = &[
     opt("authority", PLACE),
     req("book", Ty::Line(20)),
     req("entry", Ty::Entry),
+    opt("former_commune_code", Ty::CommuneCode),
     req("year", Ty::Year),
 ];
 

@@ -231,13 +231,19 @@ pub trait MonitorStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// `00004/birth/1998/1/101` split into its book: (kind, year, book).
+/// `00004/birth/1998/1/101` split into its book: (kind, year, book). The
+/// book of a former commune (`00004:00123/…`) is named with its code
+/// (`00123:1`): two former communes' "book 1" are two books.
 pub fn book_of(nat_key: &str) -> Option<(String, i64, String)> {
     let mut parts = nat_key.split('/');
-    let _commune = parts.next()?;
+    let commune = parts.next()?;
     let kind = parts.next()?.to_string();
     let year = parts.next()?.parse().ok()?;
-    let book = parts.next()?.to_string();
+    let book = parts.next()?;
+    let book = match commune.split_once(':') {
+        Some((_, former)) => format!("{former}:{book}"),
+        None => book.to_string(),
+    };
     Some((kind, year, book))
 }
 
