@@ -461,6 +461,16 @@ impl ApiClient {
         self.send(self.paced(request, body)).await
     }
 
+    /// The public key the centre signs receipts with.
+    pub async fn receipt_key(&self) -> Result<hotich_protocol::wire::ReceiptKey, ApiError> {
+        self.send(self.http.get(format!(
+            "{}{}",
+            self.base,
+            hotich_protocol::wire::RECEIPT_KEY_PATH
+        )))
+        .await
+    }
+
     /// Who the server takes this token for (`init`, `doctor`).
     pub async fn whoami(&self) -> Result<WhoAmI, ApiError> {
         self.send(self.http.get(format!("{}{WHOAMI_PATH}", self.base)))

@@ -804,6 +804,9 @@ impl SyncEngine {
     }
 
     fn apply(&mut self, batch: &[QueuedEntry], response: UploadResponse) -> Result<(), SyncError> {
+        if let Some(receipt) = &response.receipt {
+            self.journal.save_receipt(receipt)?;
+        }
         let sent: HashSet<u64> = batch.iter().map(|e| e.seq).collect();
         let mut resolutions = Vec::with_capacity(response.results.len());
         for r in response.results {

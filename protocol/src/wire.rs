@@ -142,6 +142,45 @@ pub struct UploadEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResponse {
     pub results: Vec<EntryResult>,
+    /// The centre's signed acknowledgement of this batch (absent from
+    /// servers before receipts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+/// `GET /api/v1/receipt-key`: the public key receipts are signed with.
+pub const RECEIPT_KEY_PATH: &str = "/api/v1/receipt-key";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptKey {
+    /// Ed25519 public key, hex.
+    pub public_key: String,
+}
+
+/// What the centre acknowledged of one batch: an Ed25519 signature over
+/// [`receipt_digest`] of (agent, first and last seq, the chain hash of the
+/// last entry). The chain hash covers every entry before it, so one
+/// signature per batch vouches for all of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub agent_id: i64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub chain: ChainHash,
+    /// Ed25519 signature, hex (64 bytes).
+    pub signature: String,
+}
+
+/// The 32 bytes a receipt signs.
+pub fn receipt_digest(agent_id: i64, first_seq: u64, last_seq: u64, chain: &ChainHash) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"hotich-receipt-v1\0");
+    h.update(agent_id.to_be_bytes());
+    h.update(first_seq.to_be_bytes());
+    h.update(last_seq.to_be_bytes());
+    h.update(chain.as_bytes());
+    h.finalize().into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod error;
 pub mod monitor;
 pub mod provinces;
+pub mod receipts;
 pub mod store;
 pub mod tls;
 pub mod web;
@@ -140,6 +141,9 @@ pub async fn serve<S: Storage>(
     if let Some(blobs) = blob_store.clone() {
         note_held_scans(store.clone(), blobs);
     }
+    let receipts = receipts::ReceiptSigner::load(store.as_ref())
+        .await
+        .map_err(|e| ServerError::store(&config.database, e))?;
     let app = api::router(
         store,
         config.limits,
@@ -147,6 +151,7 @@ pub async fn serve<S: Storage>(
         config.thresholds,
         config.tls.is_some(),
         blob_store,
+        Arc::new(receipts),
     );
     match &config.tls {
         None => conn::serve(PlainListener(listener), app, config.conn, shutdown).await,

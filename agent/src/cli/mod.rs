@@ -12,6 +12,7 @@ mod backup;
 mod doctor;
 mod files;
 mod open;
+mod receipts;
 mod setup;
 mod sync;
 
@@ -205,6 +206,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The centre's signed receipts of what it stored.
+    Receipts {
+        #[command(subcommand)]
+        command: ReceiptsCommand,
+    },
     /// Put records the server refused back in the queue (after fixing the cause).
     Requeue {
         /// Entry numbers to requeue (see `status`); all refused entries if none given.
@@ -268,6 +274,19 @@ pub struct ServiceArgs {
     /// user's application menu and desktop).
     #[arg(long, default_value = crate::install::DESKTOP_DIR, value_name = "DIR")]
     desktop_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReceiptsCommand {
+    /// Check every receipt against this journal and the centre's public key:
+    /// proof of what the centre acknowledged.
+    Verify {
+        /// The centre's public key (hex), to check without asking the server.
+        #[arg(long, value_name = "HEX")]
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -491,6 +510,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                 Some(problem) => Err(AgentError::Failed(problem.clone())),
             }
         }
+        Command::Receipts {
+            command: ReceiptsCommand::Verify { key, json },
+        } => receipts::verify(&resolve()?, key, json),
         Command::Verify { json } => {
             let data_dir = resolve()?;
             AgentConfig::load(&data_dir)?;

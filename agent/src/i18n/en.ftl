@@ -359,3 +359,11 @@ open-no-service = The sync service is not running on this PC, so the page cannot
 open-service-refused = The sync service did not give a link ({ $error }); try again, or tell the IT officer.
 open-opening = Opening the sync page in the browser…
 open-no-browser = The browser could not be opened ({ $error }). Paste this link into the browser (it works once, within 5 minutes): { $url }
+
+receipt-bad-span = the receipt names no entries
+receipt-no-entry = this journal has no entry #{ $seq }
+receipt-chain-differs = the chain hash of entry #{ $seq } in this journal is not the one the centre signed
+receipt-bad-signature = the signature does not match (altered, or not signed by this centre)
+receipt-bad-key = "{ $key }" is not an Ed25519 public key in hex
+receipt-failed = receipt { $id } (entries #{ $first }–#{ $last }): { $problem }
+receipts-summary = { $verified } of { $total } receipts verified; the centre acknowledged entries through #{ $through }

@@ -359,3 +359,11 @@ open-no-service = Dịch vụ đồng bộ chưa chạy trên máy này nên ch�
 open-service-refused = Dịch vụ đồng bộ không cấp liên kết ({ $error }); hãy thử lại, hoặc báo cán bộ CNTT.
 open-opening = Đang mở trang đồng bộ trong trình duyệt…
 open-no-browser = Không mở được trình duyệt ({ $error }). Hãy dán liên kết này vào trình duyệt (dùng được một lần, trong 5 phút): { $url }
+
+receipt-bad-span = biên nhận không ghi bản ghi nào
+receipt-no-entry = sổ trên máy này không có bản ghi #{ $seq }
+receipt-chain-differs = mã chuỗi của bản ghi #{ $seq } trên máy này khác với mã trung tâm đã ký
+receipt-bad-signature = chữ ký không khớp (đã bị sửa, hoặc không phải do trung tâm này ký)
+receipt-bad-key = "{ $key }" không phải khóa công khai Ed25519 dạng hex
+receipt-failed = biên nhận { $id } (bản ghi #{ $first }–#{ $last }): { $problem }
+receipts-summary = { $verified }/{ $total } biên nhận hợp lệ; trung tâm đã xác nhận các bản ghi đến #{ $through }

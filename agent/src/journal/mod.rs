@@ -21,6 +21,7 @@ mod backup;
 pub use backup::RecoveredEntry;
 mod identity;
 mod queue;
+mod receipts;
 mod scans;
 mod schema;
 mod sync_state;

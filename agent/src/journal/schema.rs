@@ -121,8 +121,9 @@ INSERT OR IGNORE INTO entry_scans (seq, sha256)
     WHERE e.record LIKE '%\"scans\":%';
 ";
 
-/// Version 6: scans attached to a record after it was entered (a page
-/// scanned later), found by its natural key. The record and its hash stay
+/// Version 6: the centre's signed receipts of the batches it stored; and
+/// scans attached to a record after it was entered (a page scanned later),
+/// found by its natural key. The record and its hash stay
 /// as they are: this is not a correction. Each attachment is sent once the
 /// record is stored centrally (`sent_at`).
 const SCHEMA_V6: &str = "
@@ -138,6 +139,15 @@ CREATE TABLE IF NOT EXISTS attachments (
     UNIQUE (seq, sha256)
 );
 CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments(seq) WHERE sent_at IS NULL;
+CREATE TABLE IF NOT EXISTS receipts (
+    id          INTEGER PRIMARY KEY,
+    agent_id    INTEGER NOT NULL,
+    first_seq   INTEGER NOT NULL,
+    last_seq    INTEGER NOT NULL,
+    chain       BLOB NOT NULL,
+    signature   TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
 ";
 
 /// How long a writer waits for another process's transaction (an importer

@@ -74,6 +74,7 @@ pub struct AppState<S> {
     /// Where page scans are kept; `None`: this server takes none.
     pub blobs: Option<Arc<dyn crate::blobs::BlobBackend>>,
     pub blob_gate: Arc<blobs::BlobGate>,
+    pub receipts: Arc<crate::receipts::ReceiptSigner>,
 }
 
 impl<S> Clone for AppState<S> {
@@ -86,6 +87,7 @@ impl<S> Clone for AppState<S> {
             heartbeats: self.heartbeats.clone(),
             blobs: self.blobs.clone(),
             blob_gate: self.blob_gate.clone(),
+            receipts: self.receipts.clone(),
         }
     }
 }
@@ -99,6 +101,7 @@ pub fn router<S: Storage>(
     thresholds: crate::monitor::Thresholds,
     secure_cookies: bool,
     blob_store: Option<Arc<dyn crate::blobs::BlobBackend>>,
+    receipts: Arc<crate::receipts::ReceiptSigner>,
 ) -> Router {
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
@@ -109,12 +112,17 @@ pub fn router<S: Storage>(
         heartbeats: Arc::new(HeartbeatWriter::start(store.clone())),
         blobs: blob_store,
         blob_gate: Arc::default(),
+        receipts,
     };
     let min_version = limits.min_agent_version;
     let setup = Router::new()
         .route(
             hotich_protocol::wire::WHOAMI_PATH,
             get(queries::whoami::<S>),
+        )
+        .route(
+            hotich_protocol::wire::RECEIPT_KEY_PATH,
+            get(queries::receipt_key::<S>),
         )
         .layer(middleware::from_fn_with_state(
             min_version,

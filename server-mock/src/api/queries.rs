@@ -204,3 +204,12 @@ pub async fn journal<S: Storage>(
             .collect(),
     }))
 }
+
+/// The public key receipts are signed with; anyone may read it.
+pub async fn receipt_key<S: Storage>(
+    State(state): State<AppState<S>>,
+) -> axum::Json<hotich_protocol::wire::ReceiptKey> {
+    axum::Json(hotich_protocol::wire::ReceiptKey {
+        public_key: state.receipts.public_hex(),
+    })
+}

@@ -327,11 +327,15 @@ pub async fn upload<S: Storage>(
         bytes,
         upload,
     ));
-    let results = commit
+    let response = commit
         .await
         .map_err(|e| ApiError::Internal(format!("the commit task failed: {e}")))??;
-    tracing::debug!(agent = agent.id, entries = results.len(), "batch committed");
-    Ok(axum::Json(UploadResponse { results }))
+    tracing::debug!(
+        agent = agent.id,
+        entries = response.results.len(),
+        "batch committed"
+    );
+    Ok(axum::Json(response))
 }
 
 /// Checks `bytes` and commits what passes, holding the agent's upload until
@@ -342,17 +346,27 @@ async fn check_and_commit<S: Storage>(
     commune: String,
     bytes: axum::body::Bytes,
     _upload: AgentUpload,
-) -> Result<Vec<hotich_protocol::wire::EntryResult>, ApiError> {
+) -> Result<UploadResponse, ApiError> {
     let limits = state.limits;
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let checked_commune = commune.clone();
     let checker = tokio::task::spawn_blocking(move || {
+        // The span of seqs and the last chain hash, for the receipt.
+        let mut span: Option<(u64, u64, hotich_protocol::ChainHash)> = None;
         check_upload(&bytes, &checked_commune, limits, &mut |msg| {
+            if let crate::store::Checked::Chunk(entries) = &msg
+                && let (Some(first), Some(last)) = (entries.first(), entries.last())
+            {
+                let start = span.map_or(first.seq, |(s, _, _)| s);
+                span = Some((start, last.seq, last.chain));
+            }
             tx.blocking_send(msg).is_ok()
         });
+        span
     });
     let committed = state.store.commit_chunks(agent, &commune, rx).await;
     let checked = checker.await;
+    let span = checked.as_ref().ok().copied().flatten();
     let results = match committed {
         Ok(results) => results,
         Err(BatchError::Refused(e)) => return Err(e),
@@ -360,7 +374,7 @@ async fn check_and_commit<S: Storage>(
         Err(BatchError::Incomplete) => {
             let why = match checked {
                 Err(e) => format!("checking the batch failed: {e}"),
-                Ok(()) => "checking the batch stopped early".into(),
+                Ok(_) => "checking the batch stopped early".into(),
             };
             tracing::error!(agent, %why, "batch not committed");
             return Err(ApiError::Internal(format!("{why}; nothing was stored")));
@@ -371,5 +385,6 @@ async fn check_and_commit<S: Storage>(
         .upload_requests
         .fetch_add(1, Ordering::Relaxed);
     state.metrics.count(&results);
-    Ok(results)
+    let receipt = span.map(|(first, last, chain)| state.receipts.sign(agent, first, last, chain));
+    Ok(UploadResponse { results, receipt })
 }

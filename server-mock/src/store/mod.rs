@@ -551,6 +551,13 @@ pub trait Storage: monitor::MonitorStore + scans::ScanStore + Send + Sync + 'sta
         limit: i64,
     ) -> impl Future<Output = Result<Vec<ExportRow>, StoreError>> + Send;
     fn alerts(&self, agent_id: i64) -> impl Future<Output = Result<Vec<Alert>, StoreError>> + Send;
+    /// The secret stored under `name`, storing `fresh` first if there is
+    /// none: every replica on the database ends up with the same one.
+    fn server_secret(
+        &self,
+        name: &str,
+        fresh: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }
 
 /// Where the contiguous prefix of an agent's links now ends, given the links

@@ -135,6 +135,10 @@ CREATE TABLE record_scans (
     PRIMARY KEY (record_hash, sha256)
 );
 CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+CREATE TABLE server_secrets (
+    name  TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
 CREATE TABLE scans_held (
     commune   TEXT NOT NULL,
     sha256    TEXT NOT NULL,
@@ -776,6 +780,21 @@ impl Storage for PgStore {
                 })
             })
             .collect()
+    }
+
+    async fn server_secret(&self, name: &str, fresh: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let mut conn = self.get().await?;
+        let client = conn.client()?;
+        client
+            .execute(
+                "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&name, &fresh],
+            )
+            .await?;
+        let row = client
+            .query_one("SELECT value FROM server_secrets WHERE name = $1", &[&name])
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     async fn alerts(&self, agent_id: i64) -> Result<Vec<Alert>, StoreError> {

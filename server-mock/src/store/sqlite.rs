@@ -137,6 +137,11 @@ CREATE TABLE record_scans (
     PRIMARY KEY (record_hash, sha256)
 ) WITHOUT ROWID;
 CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+-- The receipt signing key, shared by every process on this database.
+CREATE TABLE server_secrets (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE scans_held (
     commune   TEXT NOT NULL,
     sha256    TEXT NOT NULL,
@@ -728,6 +733,22 @@ impl Storage for SqliteStore {
                 });
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn server_secret(&self, name: &str, fresh: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_string();
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?1, ?2)",
+                params![name, fresh],
+            )?;
+            Ok(conn.query_row(
+                "SELECT value FROM server_secrets WHERE name = ?1",
+                [&name],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
