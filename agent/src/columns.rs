@@ -187,6 +187,7 @@ pub const COLUMNS: &[Column] = &[
         D,
     ),
     col("Ghi chú", "notes", ALL),
+    col_also("Lý do cải chính", "correction_reason", ALL, &["Lý do"]),
     col_also(
         "Ảnh trang sổ",
         "scans",
@@ -405,8 +406,9 @@ mod tests {
         for c in COLUMNS {
             if let Target::Field(path) = c.target {
                 // Ảnh trang sổ names files; import turns them into the
-                // model's scans (hash, size, type).
-                if path == "scans" {
+                // model's scans (hash, size, type). Lý do cải chính goes to
+                // the entry's envelope, not the record.
+                if path == "scans" || path == "correction_reason" {
                     continue;
                 }
                 assert!(known.iter().any(|k| k == path), "{path}");

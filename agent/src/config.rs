@@ -75,6 +75,10 @@ pub struct AgentConfig {
     /// The upload rate limit of office hours.
     #[serde(default)]
     pub upload_limit: crate::ratelimit::UploadLimit,
+    /// The office's officials, by name: each entry records who entered it
+    /// (on a shared Windows account the OS user says nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub officials: Vec<String>,
 }
 
 /// Tuning of the sync engine. Defaults suit a commune office's link.
@@ -283,6 +287,85 @@ impl AgentConfig {
             )
         };
         write_private(&path, text.as_bytes()).map_err(|source| ConfigError::Write { path, source })
+    }
+}
+
+/// Adds `name` to the office's officials in `config.toml`, keeping the rest
+/// of the file as it is; false if it was there already.
+pub fn add_official(data_dir: &DataDir, name: &str) -> Result<bool, ConfigError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ConfigError::Value(format!(
+            "\"{name}\": an official's name is 1 to 100 characters, on one line"
+        )));
+    }
+    let path = data_dir.config_path();
+    let text = fs::read_to_string(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => ConfigError::NotInitialized(data_dir.path().to_path_buf()),
+        _ => ConfigError::Read {
+            path: path.clone(),
+            source,
+        },
+    })?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        path: path.clone(),
+        message: e.message().to_string(),
+    })?;
+    let officials = table
+        .entry("officials")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    let Some(list) = officials.as_array_mut() else {
+        return Err(ConfigError::Invalid {
+            path,
+            message: "officials must be a list of names".into(),
+        });
+    };
+    let folded = hotich_protocol::text::fold(name);
+    if list
+        .iter()
+        .any(|v| v.as_str().map(hotich_protocol::text::fold) == Some(folded.clone()))
+    {
+        return Ok(false);
+    }
+    list.push(toml::Value::String(name.to_string()));
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let body = toml::to_string_pretty(&table).map_err(|e| ConfigError::Value(e.to_string()))?;
+    write_private(&path, format!("{header}{body}").as_bytes())
+        .map_err(|source| ConfigError::Write { path, source })?;
+    Ok(true)
+}
+
+/// The official entering records now: the one named (who must be on the
+/// office's list), or the only one on it. `None` when the office keeps no
+/// list.
+pub fn choose_official(
+    config: &AgentConfig,
+    named: Option<&str>,
+) -> Result<Option<String>, String> {
+    use hotich_protocol::text::fold;
+    match named.map(str::trim) {
+        Some(name) => config
+            .officials
+            .iter()
+            .find(|o| fold(o) == fold(name))
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| {
+                crate::tr!(
+                    "official-unknown",
+                    name = name,
+                    list = config.officials.join(", ")
+                )
+            }),
+        None => match config.officials.as_slice() {
+            [] => Ok(None),
+            [only] => Ok(Some(only.clone())),
+            many => Err(crate::tr!("official-choose", list = many.join(", "))),
+        },
     }
 }
 
@@ -716,6 +799,7 @@ mod tests {
             allow_insecure_http: false,
             sync: SyncSettings::default(),
             upload_limit: Default::default(),
+            officials: Vec::new(),
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("supersecret"), "{shown}");
@@ -735,6 +819,7 @@ mod tests {
             allow_insecure_http: false,
             sync: SyncSettings::default(),
             upload_limit: Default::default(),
+            officials: Vec::new(),
         };
         c.save(&dd).unwrap();
         let back = AgentConfig::load(&dd).unwrap();

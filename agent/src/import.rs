@@ -120,6 +120,8 @@ struct FileRun {
     output: Output,
     progress: ProgressBar,
     summary: ImportSummary,
+    /// Who is entering the records.
+    official: Option<String>,
 }
 
 impl FileRun {
@@ -219,7 +221,7 @@ enum FromReader {
         total: u64,
     },
     Chunk {
-        items: Vec<(RowRef, Raw, Result<PreparedRecord, Vec<FieldError>>)>,
+        items: Vec<(RowRef, Raw, Result<Prepared, Vec<FieldError>>)>,
         progress: u64,
     },
     Refused(input::FileError),
@@ -277,17 +279,40 @@ fn with_former_commune(mut value: Value, former: Option<&str>) -> Value {
     value
 }
 
+/// A valid record and what its entry carries besides it.
+#[derive(Debug)]
+struct Prepared {
+    record: PreparedRecord,
+    /// Why, for a correction (`correction_reason`, a `Lý do cải chính`
+    /// column): kept with the entry, not in the record or its hash.
+    correction_reason: Option<String>,
+}
+
 /// Validates one read record for this office: normal form, the model's
-/// rules, the commune, no legacy-encoded text.
+/// rules, the commune, no legacy-encoded text; a correction says why.
 fn prepare(
-    value: Value,
+    mut value: Value,
     commune: Option<&str>,
     today: CivilDate,
-) -> Result<PreparedRecord, Vec<FieldError>> {
+) -> Result<Prepared, Vec<FieldError>> {
+    let correction_reason = value
+        .as_object_mut()
+        .and_then(|m| m.remove("correction_reason"))
+        .and_then(|v| v.as_str().map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty());
     if let Some(problem) = legacy_text(&value) {
         return Err(vec![problem]);
     }
     let p = prepare_record(value, today)?;
+    if p.supersedes.is_some() && correction_reason.is_none() {
+        return Err(vec![FieldError::coded(
+            "correction_reason",
+            "correction-reason-missing",
+            BTreeMap::new(),
+            "a correction (supersedes) must say why: fill in Lý do cải chính (\"correction_reason\")"
+                .to_string(),
+        )]);
+    }
     if let Some(own) = commune
         && p.commune_code() != own
     {
@@ -304,7 +329,10 @@ fn prepare(
             ),
         )]);
     }
-    Ok(p)
+    Ok(Prepared {
+        record: p,
+        correction_reason,
+    })
 }
 
 /// A record's scans named by file (`{"path": "trang-12.jpg"}`, or an
@@ -473,6 +501,7 @@ fn import_file(
                         shown: 0,
                         output,
                         summary: ImportSummary::default(),
+                        official: options.official.clone(),
                     });
                 }
                 FromReader::Chunk { items, progress } => {
@@ -600,7 +629,7 @@ fn origin_file(name: &str, at: &RowRef) -> String {
 
 fn commit(
     journal: &mut Journal,
-    batch: &mut Vec<(PreparedRecord, RowRef, Raw)>,
+    batch: &mut Vec<(Prepared, RowRef, Raw)>,
     run: &mut FileRun,
     through: Option<RowRef>,
 ) -> Result<(), JournalError> {
@@ -617,10 +646,12 @@ fn commit(
         .zip(&files)
         .map(|((p, at, _), file)| {
             (
-                p,
+                &p.record,
                 Some(Origin {
                     file,
                     line: at.line,
+                    official: run.official.as_deref(),
+                    correction_reason: p.correction_reason.as_deref(),
                 }),
             )
         })

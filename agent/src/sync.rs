@@ -779,6 +779,8 @@ impl SyncEngine {
                 prev,
                 entered_at: Some(entry.entered_at),
                 record,
+                official: entry.official.clone(),
+                correction_reason: entry.correction_reason.clone(),
             });
             previous_seq = Some(entry.seq);
             kept.push(entry);

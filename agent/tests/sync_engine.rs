@@ -109,6 +109,8 @@ fn journal_with(dir: &std::path::Path, n: u64) -> Vec<String> {
                 Some(Origin {
                     file: "test.jsonl",
                     line: 1,
+                    official: None,
+                    correction_reason: None,
                 }),
             )
         })
@@ -126,6 +128,7 @@ fn engine(dir: &std::path::Path, server: &Server, token: &str, sync: SyncSetting
         allow_insecure_http: false,
         sync: sync.clone(),
         upload_limit: Default::default(),
+        officials: Vec::new(),
     };
     let journal = Journal::open(&dir.join("journal.db")).unwrap();
     SyncEngine::new(journal, ApiClient::new(&config).unwrap(), sync).unwrap()

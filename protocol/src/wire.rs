@@ -136,6 +136,13 @@ pub struct UploadEntry {
     pub entered_at: Option<Timestamp>,
     /// The record in canonical form, sent as is.
     pub record: Box<RawValue>,
+    /// Who entered it, from the office's list of officials (not part of
+    /// the record or its hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<String>,
+    /// Why, for a correction (`supersedes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correction_reason: Option<String>,
 }
 
 /// The answer to an upload: one result per entry, in the order sent.

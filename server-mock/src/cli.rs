@@ -125,6 +125,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Corrections (cải chính) stored: which record each replaces, who
+    /// entered it and why.
+    Corrections {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// Only records of this commune.
+        #[arg(long)]
+        commune: Option<String>,
+        /// One JSON object per correction instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print stored records as JSON Lines (content hash, commune, agent, received time, record).
     Export {
         #[arg(long, env = "HOTICH_DATABASE")]
@@ -492,6 +504,33 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             }
             if !json {
                 println!("{} records missing scans", missing.len());
+            }
+            Ok(())
+        }
+        Command::Corrections {
+            database: db,
+            commune,
+            json,
+        } => {
+            let listed = commands::corrections(&database(&db)?, commune.as_deref()).await?;
+            for c in &listed {
+                if json {
+                    println!("{c}");
+                    continue;
+                }
+                let text = |key: &str| c[key].as_str().unwrap_or("-").to_string();
+                println!(
+                    "{} {} {} replaces {}: by {}; reason: {}",
+                    text("commune_code"),
+                    text("received_at"),
+                    text("content_hash"),
+                    text("supersedes"),
+                    text("official"),
+                    text("correction_reason")
+                );
+            }
+            if !json {
+                println!("{} corrections", listed.len());
             }
             Ok(())
         }

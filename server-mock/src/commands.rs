@@ -124,6 +124,40 @@ pub async fn export(
     Ok(written)
 }
 
+/// `corrections`: every stored correction with who entered it and why, in
+/// the order received.
+pub async fn corrections(
+    database: &Database,
+    commune: Option<&str>,
+) -> Result<Vec<serde_json::Value>, ServerError> {
+    let store = open_store(database, 1).await?;
+    let mut after = 0i64;
+    let mut out = Vec::new();
+    loop {
+        let page = with_store!(&store, s => s.export_page(commune, after, 5000).await)
+            .map_err(|e| ServerError::store(database, e))?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for row in page {
+            let record: serde_json::Value = serde_json::from_str(row.record.get())
+                .map_err(|e| ServerError::Internal(format!("record {}: {e}", row.id)))?;
+            let Some(supersedes) = record.get("supersedes").cloned() else {
+                continue;
+            };
+            out.push(json!({
+                "commune_code": row.commune_code,
+                "content_hash": row.content_hash,
+                "supersedes": supersedes,
+                "official": row.official,
+                "correction_reason": row.correction_reason,
+                "agent": row.agent,
+                "received_at": row.received_at.to_string(),
+            }));
+        }
+    }
+    Ok(out)
+}
+
 /// `scans`: stored records still missing page scans, oldest first.
 pub async fn missing_scans(
     database: &Database,

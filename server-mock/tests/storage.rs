@@ -36,6 +36,7 @@ fn entries(
                 entered_at: Some(Timestamp::now()),
                 verdict: Verdict::Valid(p),
                 raw: None,
+                envelope: Default::default(),
             };
             chain = next;
             e

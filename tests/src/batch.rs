@@ -29,6 +29,8 @@ pub fn batch(records: &[Value], first_seq: u64, prev: ChainHash) -> Batch {
             prev: (i == 0).then_some(chain),
             entered_at: None,
             record: RawValue::from_string(p.canonical.clone()).expect("canonical JSON"),
+            official: None,
+            correction_reason: None,
         });
         chain = chain_hash(&chain, seq, &p.hash);
         hashes.push(p.hash);

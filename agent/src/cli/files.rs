@@ -20,14 +20,27 @@ use crate::journal::Access;
 use crate::legacy::{self, Legacy};
 use crate::tr;
 
+/// What `import` was asked besides its files.
+pub(super) struct ImportArgs {
+    pub kind: Option<RecordKind>,
+    pub former_commune: Option<String>,
+    pub official: Option<String>,
+}
+
 pub(super) fn import(
     data_dir: &DataDir,
     files: &[PathBuf],
-    kind: Option<RecordKind>,
-    former_commune: Option<String>,
+    args: ImportArgs,
     json: bool,
 ) -> Result<ExitCode, AgentError> {
+    let ImportArgs {
+        kind,
+        former_commune,
+        official,
+    } = args;
     let config = AgentConfig::load(data_dir)?;
+    let official =
+        crate::config::choose_official(&config, official.as_deref()).map_err(AgentError::Usage)?;
     let mut journal = data_dir.open_journal(Access::ReadWrite)?;
     journal.tune_for_bulk_import()?;
     let output = if json { Output::Json } else { Output::Human };
@@ -35,6 +48,7 @@ pub(super) fn import(
         kind,
         commune: Some(config.commune.clone()),
         former_commune,
+        official,
     };
     let before = journal.counts()?.total;
     let summary = match import::import_files(&mut journal, &options, files, data_dir.path(), output)
@@ -120,6 +134,7 @@ pub(super) fn validate(
             kind,
             commune,
             former_commune: None,
+            official: None,
         },
         output,
     );

@@ -141,6 +141,10 @@ pub enum Command {
         /// the July 2025 merger), for rows with no Mã xã cũ column of their own.
         #[arg(long, value_name = "CODE", value_parser = parse_commune_code)]
         former_commune: Option<String>,
+        /// Who is entering these records, from the office's list
+        /// (`hotich-agent official add`); not needed when the list has one name.
+        #[arg(long, value_name = "NAME")]
+        official: Option<String>,
         /// One JSON event per line instead of text.
         #[arg(long)]
         json: bool,
@@ -205,6 +209,11 @@ pub enum Command {
     Verify {
         #[arg(long)]
         json: bool,
+    },
+    /// The office's officials: each entry records who entered it.
+    Official {
+        #[command(subcommand)]
+        command: OfficialCommand,
     },
     /// The centre's signed receipts of what it stored.
     Receipts {
@@ -274,6 +283,14 @@ pub struct ServiceArgs {
     /// user's application menu and desktop).
     #[arg(long, default_value = crate::install::DESKTOP_DIR, value_name = "DIR")]
     desktop_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OfficialCommand {
+    /// Add an official to the office's list (in config.toml).
+    Add { name: String },
+    /// The office's officials.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -434,14 +451,42 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             files,
             kind,
             former_commune,
+            official,
             json,
         } => files::import(
             &resolve()?,
             &files,
-            kind.map(Into::into),
-            former_commune,
+            files::ImportArgs {
+                kind: kind.map(Into::into),
+                former_commune,
+                official,
+            },
             json,
         ),
+        Command::Official { command } => {
+            let data_dir = resolve()?;
+            match command {
+                OfficialCommand::Add { name } => {
+                    let added = crate::config::add_official(&data_dir, &name)?;
+                    let name = name.trim();
+                    if added {
+                        println!("{}", crate::tr!("official-added", name = name));
+                    } else {
+                        println!("{}", crate::tr!("official-known", name = name));
+                    }
+                }
+                OfficialCommand::List => {
+                    let config = AgentConfig::load(&data_dir)?;
+                    if config.officials.is_empty() {
+                        println!("{}", crate::tr!("official-none"));
+                    }
+                    for name in &config.officials {
+                        println!("{name}");
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run => {
             let data_dir = resolve()?;
             let config = AgentConfig::load(&data_dir)?;

@@ -67,9 +67,9 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
         ))
         .into());
     }
-    // Keep tuning a previous config carried, if any.
-    let (sync, upload_limit) = previous
-        .map(|c| (c.sync, c.upload_limit))
+    // Keep tuning and the officials a previous config carried, if any.
+    let (sync, upload_limit, officials) = previous
+        .map(|c| (c.sync, c.upload_limit, c.officials))
         .unwrap_or_default();
     let config = AgentConfig {
         server,
@@ -79,6 +79,7 @@ pub(super) fn init(data_dir: &DataDir, args: InitArgs) -> Result<ExitCode, Agent
         allow_insecure_http,
         sync,
         upload_limit,
+        officials,
     };
     // A wrong token, commune or address found now, not days later when
     // someone wonders why nothing arrived; nothing is written before.

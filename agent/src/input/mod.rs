@@ -121,6 +121,8 @@ pub struct Options {
     /// The former commune whose books the whole file holds (rows with a
     /// `Mã xã cũ` of their own keep theirs).
     pub former_commune: Option<String>,
+    /// Who is entering the records (kept with each entry, not in it).
+    pub official: Option<String>,
 }
 
 pub struct InputFile {

@@ -81,8 +81,9 @@ impl Journal {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO entries (seq, content_hash, chain_hash, record, nat_key, supersedes,
-                                          entered_at, source_id, source_line)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                          entered_at, source_id, source_line, official,
+                                          correction_reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(err)?;
             let mut last_source: Option<(&str, i64)> = None;
@@ -225,6 +226,8 @@ impl Journal {
                         now,
                         source,
                         origin.map(|o| o.line as i64),
+                        origin.and_then(|o| o.official),
+                        origin.and_then(|o| o.correction_reason),
                     ])
                     .map_err(err)?;
                 // The scans it names wait to be uploaded (once each).

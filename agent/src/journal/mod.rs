@@ -96,6 +96,10 @@ impl FromSql for EntryState {
 pub struct Origin<'a> {
     pub file: &'a str,
     pub line: u64,
+    /// The official who entered it (from the office's list).
+    pub official: Option<&'a str>,
+    /// Why, for a correction.
+    pub correction_reason: Option<&'a str>,
 }
 
 pub struct Journal {

@@ -22,6 +22,8 @@ pub struct QueuedEntry {
     pub entered_at: Timestamp,
     /// The natural key in storage form (`00004/birth/1998/1/123`).
     pub nat_key: String,
+    pub official: Option<String>,
+    pub correction_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -141,7 +143,8 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT seq, content_hash, record, entered_at, nat_key FROM entries
+                "SELECT seq, content_hash, record, entered_at, nat_key, official, correction_reason
+                 FROM entries
                  WHERE state = {} AND seq > ?3 AND (next_attempt_at <= ?1 OR next_attempt_at > ?4)
                  ORDER BY seq LIMIT ?2",
                 EntryState::Pending.sql()
@@ -163,6 +166,8 @@ impl Journal {
             let record: String = row.get(2).map_err(|e| self.err(e))?;
             let entered_at: i64 = row.get(3).map_err(|e| self.err(e))?;
             let nat_key: String = row.get(4).map_err(|e| self.err(e))?;
+            let official: Option<String> = row.get(5).map_err(|e| self.err(e))?;
+            let correction_reason: Option<String> = row.get(6).map_err(|e| self.err(e))?;
             if !out.is_empty() && bytes + record.len() > max_bytes {
                 break;
             }
@@ -174,6 +179,8 @@ impl Journal {
                 record,
                 entered_at: Timestamp(entered_at),
                 nat_key,
+                official,
+                correction_reason,
             });
         }
         Ok(out)

@@ -121,7 +121,8 @@ INSERT OR IGNORE INTO entry_scans (seq, sha256)
     WHERE e.record LIKE '%\"scans\":%';
 ";
 
-/// Version 6: the centre's signed receipts of the batches it stored; and
+/// Version 6: who entered each entry and, for a correction, why (the
+/// envelope, not part of the record's hash); the centre's signed receipts of the batches it stored; and
 /// scans attached to a record after it was entered (a page scanned later),
 /// found by its natural key. The record and its hash stay
 /// as they are: this is not a correction. Each attachment is sent once the
@@ -139,6 +140,8 @@ CREATE TABLE IF NOT EXISTS attachments (
     UNIQUE (seq, sha256)
 );
 CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments(seq) WHERE sent_at IS NULL;
+ALTER TABLE entries ADD COLUMN official TEXT;
+ALTER TABLE entries ADD COLUMN correction_reason TEXT;
 CREATE TABLE IF NOT EXISTS receipts (
     id          INTEGER PRIMARY KEY,
     agent_id    INTEGER NOT NULL,

@@ -898,6 +898,11 @@ fn import_into_journal(
         kind: None,
         commune: Some(ui.config.commune.clone()),
         former_commune: None,
+        // The page does not ask who is at the keyboard yet: the only
+        // official, if the office lists one.
+        official: crate::config::choose_official(&ui.config, None)
+            .ok()
+            .flatten(),
     };
     let before = journal.counts().map(|c| c.total).unwrap_or(0);
     let summary = crate::import::import_named(
@@ -1180,6 +1185,7 @@ mod tests {
             allow_insecure_http: false,
             sync: Default::default(),
             upload_limit: Default::default(),
+            officials: Vec::new(),
         };
         let ui = Ui::new(DataDir::new(dir.path()), config, 1);
         let path = ui.mint_login().expect("code");

@@ -245,6 +245,13 @@ fn check_upload_inner(
             entered_at: entry.entered_at,
             raw: matches!(verdict, Verdict::Invalid(_)).then(|| entry.record.get().to_string()),
             verdict,
+            envelope: crate::store::Envelope {
+                official: entry.official.as_deref().map(crate::store::cap_text),
+                correction_reason: entry
+                    .correction_reason
+                    .as_deref()
+                    .map(crate::store::cap_text),
+            },
         });
         if (chunk.len() >= CHECK_CHUNK || i + 1 == total)
             && !emit(Checked::Chunk(std::mem::replace(

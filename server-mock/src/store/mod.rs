@@ -60,6 +60,7 @@ pub struct CheckedEntry {
     pub verdict: Verdict,
     /// The record as sent, kept for a refused one (see [`NewLink::record`]).
     pub raw: Option<String>,
+    pub envelope: Envelope,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +153,15 @@ pub struct NewRecord {
     pub seq: u64,
     pub entered_at: Option<Timestamp>,
     pub record: PreparedRecord,
+    pub envelope: Envelope,
+}
+
+/// What an entry carries besides its record: who entered it and, for a
+/// correction, why. Not part of the record's hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    pub official: Option<String>,
+    pub correction_reason: Option<String>,
 }
 
 /// Everything one batch writes, and the answer to send.
@@ -261,6 +271,7 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                         seq: e.seq,
                         entered_at: e.entered_at,
                         record,
+                        envelope: e.envelope.clone(),
                     });
                     EntryResult::new(e.seq, EntryStatus::Stored)
                 }
@@ -330,6 +341,12 @@ pub struct ExportRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entered_at: Option<Timestamp>,
     pub record: Box<serde_json::value::RawValue>,
+    /// Who entered it (from the office's list of officials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub official: Option<String>,
+    /// Why, for a correction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_reason: Option<String>,
     /// All the record's page scans, whichever way they came (named by the
     /// record or attached later), and whether the server holds each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -619,6 +636,7 @@ mod tests {
                     entered_at: None,
                     verdict: Verdict::Valid(r.clone()),
                     raw: None,
+                    envelope: Default::default(),
                 };
                 prev = chain;
                 e

@@ -135,6 +135,11 @@ CREATE TABLE record_scans (
     PRIMARY KEY (record_hash, sha256)
 );
 CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+CREATE TABLE record_envelopes (
+    record_hash       BYTEA PRIMARY KEY,
+    official          TEXT,
+    correction_reason TEXT
+);
 CREATE TABLE server_secrets (
     name  TEXT PRIMARY KEY,
     value BYTEA NOT NULL
@@ -402,6 +407,32 @@ async fn write_chunk(
                 &params,
             )
             .await?;
+    }
+    let enveloped: Vec<&super::NewRecord> = plan
+        .records
+        .iter()
+        .filter(|r| r.envelope != super::Envelope::default())
+        .collect();
+    if !enveloped.is_empty() {
+        let hashes: Vec<&[u8]> = enveloped
+            .iter()
+            .map(|r| r.record.hash.as_bytes().as_slice())
+            .collect();
+        let officials: Vec<Option<&str>> = enveloped
+            .iter()
+            .map(|r| r.envelope.official.as_deref())
+            .collect();
+        let reasons: Vec<Option<&str>> = enveloped
+            .iter()
+            .map(|r| r.envelope.correction_reason.as_deref())
+            .collect();
+        tx.execute(
+            "INSERT INTO record_envelopes (record_hash, official, correction_reason)
+             SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[])
+             ON CONFLICT DO NOTHING",
+            &[&hashes, &officials, &reasons],
+        )
+        .await?;
     }
     let named: Vec<super::scans::ScanRow> = plan
         .records
@@ -753,8 +784,10 @@ impl Storage for PgStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record
+                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record,
+                        e.official, e.correction_reason
                  FROM records r JOIN agents a ON a.id = r.agent_id
+                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE r.id > $1 AND ($2::text IS NULL OR r.commune = $2)
                  ORDER BY r.id LIMIT $3",
                 &[&after_id, &commune, &limit],
@@ -776,6 +809,8 @@ impl Storage for PgStore {
                     entered_at: r.try_get::<_, Option<i64>>(7)?.map(Timestamp),
                     record: serde_json::value::RawValue::from_string(record)
                         .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                    official: r.try_get(9)?,
+                    correction_reason: r.try_get(10)?,
                     scans: Vec::new(),
                 })
             })

@@ -137,6 +137,12 @@ CREATE TABLE record_scans (
     PRIMARY KEY (record_hash, sha256)
 ) WITHOUT ROWID;
 CREATE INDEX record_scans_by_commune ON record_scans(commune, sha256);
+-- Who entered a record and, for a correction, why (not in its hash).
+CREATE TABLE record_envelopes (
+    record_hash       BLOB PRIMARY KEY,
+    official          TEXT,
+    correction_reason TEXT
+) WITHOUT ROWID;
 -- The receipt signing key, shared by every process on this database.
 CREATE TABLE server_secrets (
     name  TEXT PRIMARY KEY,
@@ -379,6 +385,17 @@ fn write_chunk(
         ])?;
     }
     for r in &plan.records {
+        if r.envelope != super::Envelope::default() {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO record_envelopes (record_hash, official, correction_reason)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                r.record.hash.as_bytes().as_slice(),
+                r.envelope.official,
+                r.envelope.correction_reason
+            ])?;
+        }
         for scan in super::scans::scans_named(&r.record.hash, &r.record.canonical) {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
@@ -697,8 +714,10 @@ impl Storage for SqliteStore {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record
+                "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record,
+                        e.official, e.correction_reason
                  FROM records r JOIN agents a ON a.id = r.agent_id
+                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE r.id > ?1 AND (?2 IS NULL OR r.commune = ?2)
                  ORDER BY r.id LIMIT ?3",
             )?;
@@ -713,11 +732,12 @@ impl Storage for SqliteStore {
                     r.get::<_, i64>(6)?,
                     r.get::<_, Option<i64>>(7)?,
                     r.get::<_, String>(8)?,
+                    (r.get::<_, Option<String>>(9)?, r.get::<_, Option<String>>(10)?),
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, hash, commune_code, agent_id, agent, seq, received_at, entered_at, record) = row?;
+                let (id, hash, commune_code, agent_id, agent, seq, received_at, entered_at, record, (official, correction_reason)) = row?;
                 out.push(ExportRow {
                     id,
                     content_hash: hash_of(&hash)?,
@@ -729,6 +749,8 @@ impl Storage for SqliteStore {
                     entered_at: entered_at.map(Timestamp),
                     record: serde_json::value::RawValue::from_string(record)
                         .map_err(|e| StoreError::Corrupt(format!("record {id}: {e}")))?,
+                    official,
+                    correction_reason,
                     scans: Vec::new(),
                 });
             }
