@@ -288,8 +288,25 @@ struct Prepared {
     correction_reason: Option<String>,
 }
 
+impl Prepared {
+    /// A correction that does not say why. Refused when it would be added;
+    /// one already in the journal (an older file imported again) is simply
+    /// present.
+    fn reason_missing(&self) -> Option<FieldError> {
+        (self.record.supersedes.is_some() && self.correction_reason.is_none()).then(|| {
+            FieldError::coded(
+                "correction_reason",
+                "correction-reason-missing",
+                BTreeMap::new(),
+                "a correction (supersedes) must say why: fill in Lý do cải chính (\"correction_reason\")"
+                    .to_string(),
+            )
+        })
+    }
+}
+
 /// Validates one read record for this office: normal form, the model's
-/// rules, the commune, no legacy-encoded text; a correction says why.
+/// rules, the commune, no legacy-encoded text.
 fn prepare(
     mut value: Value,
     commune: Option<&str>,
@@ -304,15 +321,6 @@ fn prepare(
         return Err(vec![problem]);
     }
     let p = prepare_record(value, today)?;
-    if p.supersedes.is_some() && correction_reason.is_none() {
-        return Err(vec![FieldError::coded(
-            "correction_reason",
-            "correction-reason-missing",
-            BTreeMap::new(),
-            "a correction (supersedes) must say why: fill in Lý do cải chính (\"correction_reason\")"
-                .to_string(),
-        )]);
-    }
     if let Some(own) = commune
         && p.commune_code() != own
     {
@@ -633,6 +641,15 @@ fn commit(
     run: &mut FileRun,
     through: Option<RowRef>,
 ) -> Result<(), JournalError> {
+    let mut kept = Vec::with_capacity(batch.len());
+    for (p, at, raw) in batch.drain(..) {
+        match p.reason_missing() {
+            Some(_) if journal.holds(&p.record.hash)? => run.summary.already_present += 1,
+            Some(problem) => run.reject(&at, &raw, &[problem]),
+            None => kept.push((p, at, raw)),
+        }
+    }
+    *batch = kept;
     if batch.is_empty() {
         return Ok(());
     }
@@ -717,6 +734,10 @@ pub fn validate_files(files: &[PathBuf], options: &Options, output: Output) -> V
                 .map(|v| with_former_commune(v, options.former_commune.as_deref()))
                 .and_then(|v| attach_scans(v, base, None))
                 .and_then(|v| prepare(v, options.commune.as_deref(), today))
+                .and_then(|p| match p.reason_missing() {
+                    Some(problem) => Err(vec![problem]),
+                    None => Ok(p),
+                })
             {
                 summary.invalid += 1;
                 let kind = kind_of_raw(&item.raw);

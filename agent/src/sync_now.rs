@@ -109,19 +109,19 @@ pub async fn drive(
             // round gives scans a bounded time): keep going, it is progress.
             RoundOutcome::Drained if engine.scans_left()? => {
                 last_progress = Instant::now();
-                if Instant::now() >= deadline {
-                    let counts = engine.counts()?;
-                    sink(SyncEvent::Finished {
-                        ending: Ending::TimedOut,
-                        sent,
-                        pending: counts.pending,
-                        parked: counts.parked,
-                        error: Some("page scans are still being sent".into()),
-                        info: None,
-                    });
-                    return Ok(Ending::TimedOut);
+                if Instant::now() < deadline {
+                    continue;
                 }
-                continue;
+                let counts = engine.counts()?;
+                sink(SyncEvent::Finished {
+                    ending: Ending::TimedOut,
+                    sent,
+                    pending: counts.pending,
+                    parked: counts.parked,
+                    error: Some("page scans are still being sent".into()),
+                    info: None,
+                });
+                return Ok(Ending::TimedOut);
             }
             RoundOutcome::Drained => {
                 let counts = engine.counts()?;

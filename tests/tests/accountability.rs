@@ -76,6 +76,25 @@ fn entries_record_their_official_and_a_correction_needs_a_reason() {
     ]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(agent.cmd(&["sync"]).status.success());
+    // The file without the reason, imported again now that the correction
+    // is in the journal, is simply present (older files stay importable).
+    let out = agent.cmd(&[
+        "import",
+        agent
+            .dir
+            .path()
+            .join("cai-chinh.jsonl")
+            .to_str()
+            .expect("path"),
+        "--official",
+        "tran van hung",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 already present"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = Command::new(binary("hotich-server"))
         .args(["corrections", "--database", &server.database, "--json"])

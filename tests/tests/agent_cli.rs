@@ -344,6 +344,7 @@ fn import_keeps_the_valid_and_writes_every_refused_record_to_a_rejects_file() {
     };
     // `hash` hashes the document as written; the journal hashes the normalized record, the same here.
     conflicting["supersedes"] = json!(hash);
+    conflicting["correction_reason"] = json!("ghi sai khi nhập");
     let fix = write(
         agent.dir.path(),
         "fix.jsonl",

@@ -71,6 +71,7 @@ fn a_conflict_shows_the_central_version_and_a_correction_resolves_it() {
     // The official corrects entry 5 against the central version.
     let mut correction = minimal_birth("00004", 5, "Nguyễn Văn Ân");
     correction["supersedes"] = json!(central_hash(5));
+    correction["correction_reason"] = json!("theo bản gốc ở trung tâm");
     import(&second_pc, "correction.jsonl", &[correction]);
     let status = second_pc.status();
     assert_eq!(status["parked"], 1, "{status}");

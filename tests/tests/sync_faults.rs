@@ -255,6 +255,7 @@ fn a_refused_record_is_parked_and_the_rest_go_through() {
     let central = other_pc.journal_hashes()[0].clone();
     let mut fix = g.record(42);
     fix["supersedes"] = Value::String(central);
+    fix["correction_reason"] = Value::String("sửa theo sổ gốc".into());
     let fix_file = agent.dir.path().join("fix.jsonl");
     std::fs::write(&fix_file, format!("{fix}\n")).unwrap();
     let out = agent.import(&fix_file);

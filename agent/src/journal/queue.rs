@@ -186,6 +186,14 @@ impl Journal {
         Ok(out)
     }
 
+    /// Whether an entry holds this content.
+    pub fn holds(&self, hash: &ContentHash) -> Result<bool, JournalError> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM entries WHERE content_hash = ?1")
+            .and_then(|mut s| s.exists([hash.as_bytes().as_slice()]))
+            .map_err(|e| self.err(e))
+    }
+
     /// The chain hash of entry `seq` (GENESIS for 0).
     pub fn chain_at(&self, seq: u64) -> Result<Option<ChainHash>, JournalError> {
         if seq == 0 {
