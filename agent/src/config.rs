@@ -300,6 +300,21 @@ pub fn add_official(data_dir: &DataDir, name: &str) -> Result<bool, ConfigError>
         )));
     }
     let path = data_dir.config_path();
+    // In a machine-wide directory an official's own file over config.toml
+    // would be refused as not the service's: only its owner or root edits it.
+    #[cfg(unix)]
+    if data_dir.is_shared() {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let owner = fs::metadata(data_dir.path()).map(|m| m.uid()).ok();
+        if me != 0 && owner != Some(me) {
+            return Err(ConfigError::Value(crate::tr!(
+                "official-needs-admin",
+                name = name
+            )));
+        }
+    }
     let text = fs::read_to_string(&path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ConfigError::NotInitialized(data_dir.path().to_path_buf()),
         _ => ConfigError::Read {
@@ -334,8 +349,14 @@ pub fn add_official(data_dir: &DataDir, name: &str) -> Result<bool, ConfigError>
         .map(|l| format!("{l}\n"))
         .collect();
     let body = toml::to_string_pretty(&table).map_err(|e| ConfigError::Value(e.to_string()))?;
-    write_private(&path, format!("{header}{body}").as_bytes())
-        .map_err(|source| ConfigError::Write { path, source })?;
+    write_private(&path, format!("{header}{body}").as_bytes()).map_err(|source| {
+        ConfigError::Write {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    #[cfg(unix)]
+    give_to_dir_owner(&path).map_err(|source| ConfigError::Write { path, source })?;
     Ok(true)
 }
 

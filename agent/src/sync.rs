@@ -340,6 +340,17 @@ impl SyncEngine {
         let mut sent = 0u64;
         let result = match self.upload_all(&mut sent, sink).await {
             Ok(()) => match self.send_attachments().await {
+                // A server that answers but takes no attachment (an older
+                // one, or a refusal) holds up neither records nor scans.
+                Err(SyncError::Api(error)) if error.server_reached() => {
+                    self.attachments_unplaced = true;
+                    warn!(%error, "attachments not taken; records and scans go on");
+                    if self.scans_due() {
+                        self.scans_round().await
+                    } else {
+                        Ok(())
+                    }
+                }
                 Ok(()) if self.scans_due() => self.scans_round().await,
                 other => other,
             },
@@ -439,10 +450,19 @@ impl SyncEngine {
                     .collect(),
             };
             let response = self.call(|| self.client.attachments(&request)).await?;
+            // Refused ones (not a scan the server takes) are not sent again;
+            // they stay in the journal.
             let stored: Vec<i64> = waiting
                 .iter()
                 .zip(&response.results)
-                .filter(|(_, r)| **r == hotich_protocol::wire::AttachmentResult::Stored)
+                .filter(|(a, r)| match r {
+                    hotich_protocol::wire::AttachmentResult::Stored => true,
+                    hotich_protocol::wire::AttachmentResult::Refused => {
+                        warn!(sha256 = %a.scan.sha256, "the server refused an attached scan");
+                        true
+                    }
+                    hotich_protocol::wire::AttachmentResult::UnknownRecord => false,
+                })
                 .map(|(a, _)| a.id)
                 .collect();
             self.journal.mark_attachments_sent(&stored)?;

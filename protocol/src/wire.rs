@@ -84,6 +84,8 @@ pub enum AttachmentResult {
     /// The commune holds no record with this hash (yet): send it again
     /// after the record.
     UnknownRecord,
+    /// Not a scan this server takes (size, media type): not sent again.
+    Refused,
 }
 
 /// Entries per journal page, at most.

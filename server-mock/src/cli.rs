@@ -503,7 +503,11 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
                 );
             }
             if !json {
-                println!("{} records missing scans", missing.len());
+                if missing.len() as i64 >= limit {
+                    println!("the first {limit} records missing scans (more with --limit)");
+                } else {
+                    println!("{} records missing scans", missing.len());
+                }
             }
             Ok(())
         }

@@ -38,6 +38,19 @@ fn the_same_book_entry_of_two_former_communes_is_two_records_centrally() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("3 accepted"), "{}", stdout(&out));
 
+    // This commune's own code as the former one names its own books: the
+    // same book entry, so a different record there is a conflict.
+    let own = write(
+        &dir,
+        "so-ma-xa-minh.csv",
+        &format!(
+            "{HEADER}Khai sinh;00004;00004;1998;01;5;20/03/1998;Nguyễn Văn Ánh;Nam;15/03/1998\r\n"
+        ),
+    );
+    let out = agent.import(&own);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("0 accepted"), "{}", stdout(&out));
+
     // A file of one former commune's books, without the column.
     let other = write(
         &dir,

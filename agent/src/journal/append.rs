@@ -142,7 +142,7 @@ impl Journal {
                     };
                     // The same entry again with a page scanned since: the
                     // scans attach to the record as it is.
-                    if record.supersedes.is_none() && record.canonical.contains("\"scans\":") {
+                    if record.canonical.contains("\"scans\":") {
                         let existing_text: String = tx
                             .prepare_cached("SELECT record FROM entries WHERE seq = ?1")
                             .and_then(|mut s| s.query_row([existing_seq], |r| r.get(0)))

@@ -168,7 +168,9 @@ pub fn validate_record(record: &Value, today: CivilDate) -> Result<RecordFacts, 
             year,
             book: book.to_string(),
             entry,
+            // The commune's own code there names its own books: the same key.
             former_commune_code: get_str(record, &["register", "former_commune_code"])
+                .filter(|former| *former != commune)
                 .map(str::to_string),
         },
         supersedes,

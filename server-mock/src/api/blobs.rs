@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use hotich_protocol::ContentHash;
 use hotich_protocol::wire::{
-    AttachmentsRequest, AttachmentsResponse, BlobStatus, CHUNK_SHA256_HEADER, MAX_ATTACHMENTS,
-    MAX_BLOB_BYTES, MAX_BLOB_CHUNK,
+    AttachmentResult, AttachmentsRequest, AttachmentsResponse, BlobStatus, CHUNK_SHA256_HEADER,
+    MAX_ATTACHMENTS, MAX_BLOB_BYTES, MAX_BLOB_CHUNK,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -235,28 +235,29 @@ pub async fn attach<S: Storage>(
             "at most {MAX_ATTACHMENTS} attachments per request"
         )));
     }
-    for (i, a) in request.attachments.iter().enumerate() {
-        if a.scan.bytes == 0 || a.scan.bytes > MAX_BLOB_BYTES {
-            return Err(ApiError::BadRequest(format!(
-                "attachment {i}: a scan is 1 to {MAX_BLOB_BYTES} bytes (this one says {})",
-                a.scan.bytes
-            )));
-        }
-        if !SCAN_MEDIA_TYPES.contains(&a.scan.media_type.as_str()) {
-            return Err(ApiError::BadRequest(format!(
-                "attachment {i}: media_type must be one of {}",
-                SCAN_MEDIA_TYPES.join(", ")
-            )));
-        }
-    }
-    let results = state
+    // One unacceptable attachment is refused alone: the rest go in.
+    let acceptable = |a: &hotich_protocol::wire::Attachment| {
+        (1..=MAX_BLOB_BYTES).contains(&a.scan.bytes)
+            && SCAN_MEDIA_TYPES.contains(&a.scan.media_type.as_str())
+    };
+    let mut results = vec![AttachmentResult::Refused; request.attachments.len()];
+    let (taken, attachments): (Vec<usize>, Vec<_>) = request
+        .attachments
+        .into_iter()
+        .enumerate()
+        .filter(|(_, a)| acceptable(a))
+        .unzip();
+    let stored = state
         .store
         .attach_scans(
             agent.id,
             &agent.commune,
-            request.attachments,
+            attachments,
             hotich_protocol::Timestamp::now(),
         )
         .await?;
+    for (i, result) in taken.into_iter().zip(stored) {
+        results[i] = result;
+    }
     Ok(axum::Json(AttachmentsResponse { results }))
 }

@@ -392,6 +392,41 @@ async fn check_and_commit<S: Storage>(
         .upload_requests
         .fetch_add(1, Ordering::Relaxed);
     state.metrics.count(&results);
-    let receipt = span.map(|(first, last, chain)| state.receipts.sign(agent, first, last, chain));
+    let receipt = match span {
+        Some((first, last, chain)) => held_receipt(&state, agent, first, last, chain).await,
+        None => None,
+    };
     Ok(UploadResponse { results, receipt })
+}
+
+/// A receipt for entries `first..=last`, only if the server now holds this
+/// agent's journal without a gap through `last` and its chain there is the
+/// one the batch built: a batch that rewrote, forked or skipped history gets
+/// none, so a receipt never vouches for what the centre does not hold. The
+/// batch is committed either way; a failure here costs only the receipt.
+async fn held_receipt<S: Storage>(
+    state: &AppState<S>,
+    agent: i64,
+    first: u64,
+    last: u64,
+    chain: hotich_protocol::ChainHash,
+) -> Option<hotich_protocol::wire::Receipt> {
+    let held = async {
+        let contiguous = state.store.chain_state(agent).await?.contiguous_seq;
+        if contiguous < last {
+            return Ok::<_, crate::store::StoreError>(false);
+        }
+        let rows = state.store.journal_page(agent, last, 1).await?;
+        Ok(rows
+            .first()
+            .is_some_and(|r| r.seq == last && r.chain == chain))
+    };
+    match held.await {
+        Ok(true) => Some(state.receipts.sign(agent, first, last, chain)),
+        Ok(false) => None,
+        Err(error) => {
+            tracing::warn!(%error, agent, "no receipt for a committed batch");
+            None
+        }
+    }
 }

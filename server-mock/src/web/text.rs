@@ -48,7 +48,7 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("last-error", "Lỗi gần nhất", "Last error"),
     ("stored", "Hồ sơ đã lưu", "Records stored"),
     ("refused", "Bị từ chối", "Refused"),
-    ("missing-scans", "thiếu ảnh trang sổ", "missing page scans"),
+    ("missing-scans", "hồ sơ thiếu ảnh", "records missing scans"),
     (
         "missing-scans-title",
         "Hồ sơ thiếu ảnh trang sổ",
