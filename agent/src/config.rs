@@ -295,8 +295,9 @@ impl AgentConfig {
 pub fn add_official(data_dir: &DataDir, name: &str) -> Result<bool, ConfigError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ConfigError::Value(format!(
-            "\"{name}\": an official's name is 1 to 100 characters, on one line"
+        return Err(ConfigError::Value(crate::tr!(
+            "official-bad-name",
+            name = name
         )));
     }
     let path = data_dir.config_path();

@@ -176,6 +176,29 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
     })
 }
 
+/// A natural key (`00004:00123/birth/1998/1/20`) as the official reads a
+/// book entry: "Khai sinh 1998, quyển 1, số 20".
+fn book_entry_text(key: &str) -> String {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [commune, kind, year, book, entry] = parts.as_slice() else {
+        return key.to_string();
+    };
+    let Some(kind) = hotich_protocol::RecordKind::parse(kind) else {
+        return key.to_string();
+    };
+    let text = tr!(
+        "status-book-entry",
+        kind = crate::columns::kind_name(kind),
+        year = *year,
+        book = *book,
+        entry = *entry
+    );
+    match commune.split_once(':') {
+        Some((_, former)) => format!("{text} ({})", tr!("status-former-commune", code = former)),
+        None => text,
+    }
+}
+
 /// A duration in words, in the reader's language.
 pub fn human_duration(secs: i64) -> String {
     i18n::duration_text(secs)
@@ -303,7 +326,7 @@ pub fn render(r: &StatusReport) -> String {
             out.push(Line::Text(format!(
                 "    #{} {}: {}",
                 record.seq,
-                record.key,
+                book_entry_text(&record.key),
                 scans.join("; ")
             )));
         }

@@ -119,7 +119,11 @@ pub async fn drive(
                     pending: counts.pending,
                     parked: counts.parked,
                     error: Some("page scans are still being sent".into()),
-                    info: None,
+                    info: Some(crate::client::ErrorInfo {
+                        kind: "scans-still-sending".into(),
+                        args: Default::default(),
+                        text: "page scans are still being sent".into(),
+                    }),
                 });
                 return Ok(Ending::TimedOut);
             }

@@ -102,8 +102,13 @@ pub(super) fn import(
             } else {
                 String::new()
             };
+            let attached = if summary.attached > 0 {
+                format!("; {}", tr!("import-attached", records = summary.attached))
+            } else {
+                String::new()
+            };
             println!(
-                "{}{rejects}{refused}",
+                "{}{attached}{rejects}{refused}",
                 tr!(
                     "import-finished",
                     accepted = summary.accepted,
