@@ -826,9 +826,6 @@ impl SyncEngine {
     }
 
     fn apply(&mut self, batch: &[QueuedEntry], response: UploadResponse) -> Result<(), SyncError> {
-        if let Some(receipt) = &response.receipt {
-            self.journal.save_receipt(receipt)?;
-        }
         let sent: HashSet<u64> = batch.iter().map(|e| e.seq).collect();
         let mut resolutions = Vec::with_capacity(response.results.len());
         for r in response.results {
@@ -891,7 +888,8 @@ impl SyncEngine {
             .map(|(seq, _)| *seq)
             .collect::<HashSet<_>>()
             .len();
-        self.journal.apply_results(&resolutions)?;
+        self.journal
+            .apply_answer(&resolutions, response.receipt.as_ref())?;
         if answered < batch.len() {
             // Unanswered entries stay pending; the round stops and retries.
             return Err(SyncError::Api(ApiError::BadAnswer(format!(

@@ -56,6 +56,26 @@ pub enum Ending {
     Cancelled,
 }
 
+/// Reports how the sync ended, with the queue as it now stands.
+fn finish(
+    engine: &SyncEngine,
+    sink: &mut (dyn FnMut(SyncEvent) + Send),
+    ending: Ending,
+    sent: u64,
+    error: Option<crate::client::ErrorInfo>,
+) -> Result<Ending, JournalError> {
+    let counts = engine.counts()?;
+    sink(SyncEvent::Finished {
+        ending: ending.clone(),
+        sent,
+        pending: counts.pending,
+        parked: counts.parked,
+        error: error.as_ref().map(|e| e.text.clone()),
+        info: error,
+    });
+    Ok(ending)
+}
+
 /// Runs rounds until one of the [`Ending`]s. Between failed rounds it waits
 /// what the engine's backoff says (never past the deadline), and stops if
 /// `cancelled` says so. Journal failures end it with an error.
@@ -78,26 +98,15 @@ pub async fn drive(
         // by it leaves its batch pending, which is safe.
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(report) = tokio::time::timeout(left, engine.round(sink)).await else {
-            let counts = engine.counts()?;
-            sink(SyncEvent::Finished {
-                ending: Ending::TimedOut,
-                sent,
-                pending: counts.pending,
-                parked: counts.parked,
-                error: Some(last_error.as_ref().map_or_else(
-                    || "the server did not answer in time".to_string(),
-                    ToString::to_string,
-                )),
-                info: Some(last_error.as_ref().map_or_else(
-                    || crate::client::ErrorInfo {
-                        kind: "no-answer-in-time".into(),
-                        args: Default::default(),
-                        text: "the server did not answer in time".into(),
-                    },
-                    crate::client::ApiError::info,
-                )),
-            });
-            return Ok(Ending::TimedOut);
+            let why = last_error.as_ref().map_or_else(
+                || crate::client::ErrorInfo {
+                    kind: "no-answer-in-time".into(),
+                    args: Default::default(),
+                    text: "the server did not answer in time".into(),
+                },
+                crate::client::ApiError::info,
+            );
+            return finish(engine, sink, Ending::TimedOut, sent, Some(why));
         };
         let report = report?;
         sent += report.sent;
@@ -112,33 +121,14 @@ pub async fn drive(
                 if Instant::now() < deadline {
                     continue;
                 }
-                let counts = engine.counts()?;
-                sink(SyncEvent::Finished {
-                    ending: Ending::TimedOut,
-                    sent,
-                    pending: counts.pending,
-                    parked: counts.parked,
-                    error: Some("page scans are still being sent".into()),
-                    info: Some(crate::client::ErrorInfo {
-                        kind: "scans-still-sending".into(),
-                        args: Default::default(),
-                        text: "page scans are still being sent".into(),
-                    }),
-                });
-                return Ok(Ending::TimedOut);
+                let why = crate::client::ErrorInfo {
+                    kind: "scans-still-sending".into(),
+                    args: Default::default(),
+                    text: "page scans are still being sent".into(),
+                };
+                return finish(engine, sink, Ending::TimedOut, sent, Some(why));
             }
-            RoundOutcome::Drained => {
-                let counts = engine.counts()?;
-                sink(SyncEvent::Finished {
-                    ending: Ending::Drained,
-                    sent,
-                    pending: counts.pending,
-                    parked: counts.parked,
-                    error: None,
-                    info: None,
-                });
-                return Ok(Ending::Drained);
-            }
+            RoundOutcome::Drained => return finish(engine, sink, Ending::Drained, sent, None),
             RoundOutcome::Failed(error) => error,
         };
         let now = Instant::now();
@@ -152,16 +142,7 @@ pub async fn drive(
             None
         };
         if let Some(ending) = ending {
-            let counts = engine.counts()?;
-            sink(SyncEvent::Finished {
-                ending: ending.clone(),
-                sent,
-                pending: counts.pending,
-                parked: counts.parked,
-                error: Some(error.to_string()),
-                info: Some(error.info()),
-            });
-            return Ok(ending);
+            return finish(engine, sink, ending, sent, Some(error.info()));
         }
         let stall_left = limits
             .stall

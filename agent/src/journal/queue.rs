@@ -213,6 +213,16 @@ impl Journal {
 
     /// Applies the server's per-entry answers in one transaction.
     pub fn apply_results(&mut self, results: &[(u64, Resolution)]) -> Result<(), JournalError> {
+        self.apply_answer(results, None)
+    }
+
+    /// Applies a batch's answers and keeps its receipt, in one transaction
+    /// (one sync to disk per batch, not two).
+    pub fn apply_answer(
+        &mut self,
+        results: &[(u64, Resolution)],
+        receipt: Option<&hotich_protocol::wire::Receipt>,
+    ) -> Result<(), JournalError> {
         let now = ms(Timestamp::now());
         let (tx, path) = self.write_tx()?;
         let err = |source| JournalError::Sqlite {
@@ -258,6 +268,9 @@ impl Journal {
                     ),
                 }
                 .map_err(err)?;
+            }
+            if let Some(receipt) = receipt {
+                super::receipts::insert(&tx, receipt, now).map_err(err)?;
             }
         }
         tx.commit().map_err(err)

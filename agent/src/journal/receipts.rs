@@ -1,34 +1,35 @@
 //! The centre's receipts: what it acknowledged of each batch, signed, kept
 //! so the commune can prove it later (`hotich-agent receipts verify`).
 
+use hotich_protocol::ChainHash;
 use hotich_protocol::wire::Receipt;
-use hotich_protocol::{ChainHash, Timestamp};
 use rusqlite::params;
 
-use super::{Journal, ms};
+use super::Journal;
 use crate::error::JournalError;
 
-impl Journal {
-    pub fn save_receipt(&self, receipt: &Receipt) -> Result<(), JournalError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO receipts (agent_id, first_seq, last_seq, chain, signature, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    receipt.agent_id,
-                    receipt.first_seq as i64,
-                    receipt.last_seq as i64,
-                    receipt.chain.as_bytes().as_slice(),
-                    receipt.signature,
-                    ms(Timestamp::now())
-                ])
-            })
-            .map(|_| ())
-            .map_err(|e| self.err(e))
-    }
+/// Keeps a receipt; run in the transaction that applies its batch's answers.
+pub(super) fn insert(
+    conn: &rusqlite::Connection,
+    receipt: &Receipt,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO receipts (agent_id, first_seq, last_seq, chain, signature, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        receipt.agent_id,
+        receipt.first_seq as i64,
+        receipt.last_seq as i64,
+        receipt.chain.as_bytes().as_slice(),
+        receipt.signature,
+        now
+    ])
+    .map(|_| ())
+}
 
+impl Journal {
     /// Every receipt kept, in the order received, with its row id.
     pub fn receipts(&self) -> Result<Vec<(i64, Receipt)>, JournalError> {
         let mut stmt = self
