@@ -461,6 +461,61 @@ impl ApiClient {
         self.send(self.paced(request, body)).await
     }
 
+    /// Second keyings and third looks.
+    pub async fn keyings(
+        &self,
+        request: &hotich_protocol::books::KeyingsRequest,
+    ) -> Result<hotich_protocol::books::KeyingsResponse, ApiError> {
+        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let request = self
+            .http
+            .post(format!(
+                "{}{}",
+                self.base,
+                hotich_protocol::books::KEYINGS_PATH
+            ))
+            .header(CONTENT_TYPE, "application/json");
+        self.send(self.paced(request, body)).await
+    }
+
+    /// Books declared closed.
+    pub async fn close_books(
+        &self,
+        request: &hotich_protocol::books::BooksRequest,
+    ) -> Result<hotich_protocol::books::BooksResponse, ApiError> {
+        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let request = self
+            .http
+            .post(format!(
+                "{}{}",
+                self.base,
+                hotich_protocol::books::BOOKS_PATH
+            ))
+            .header(CONTENT_TYPE, "application/json");
+        self.send(self.paced(request, body)).await
+    }
+
+    /// The commune's discrepancies between first and second keyings, as the
+    /// centre sees them (every PC's keyings).
+    pub async fn review(&self) -> Result<hotich_protocol::books::ReviewResponse, ApiError> {
+        self.send(self.http.get(format!(
+            "{}{}",
+            self.base,
+            hotich_protocol::books::REVIEW_PATH
+        )))
+        .await
+    }
+
+    /// The commune's books as the centre sees them.
+    pub async fn book_reports(&self) -> Result<Vec<hotich_protocol::books::BookReport>, ApiError> {
+        self.send(self.http.get(format!(
+            "{}{}",
+            self.base,
+            hotich_protocol::books::BOOKS_PATH
+        )))
+        .await
+    }
+
     /// The public key the centre signs receipts with.
     pub async fn receipt_key(&self) -> Result<hotich_protocol::wire::ReceiptKey, ApiError> {
         self.send(self.http.get(format!(

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::blobs::{self, BlobStore};
 use crate::error::JournalError;
 use crate::input::{self, Format, Item, Options, Raw, RowRef};
-use crate::journal::{AppendOutcome, Journal, Origin};
+use crate::journal::{AppendOutcome, Journal, NewKeying, Origin};
 use crate::legacy;
 use crate::rejects::Rejects;
 use crate::{i18n, tr};
@@ -45,6 +45,11 @@ pub struct ImportSummary {
     /// scanned later); their content hash is unchanged.
     pub attached: u64,
     pub rejected: u64,
+    /// A second keying (`import --second-keying`): entries typed the same
+    /// as the first keying on this PC, typed differently, and not typed
+    /// here before (the centre compares those).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_keying: Option<SecondKeying>,
     pub files_refused: u64,
     pub rejects_files: Vec<PathBuf>,
     /// The first [`KEPT_PROBLEMS`] refused rows, worded for the official
@@ -52,6 +57,14 @@ pub struct ImportSummary {
     pub problems: Vec<RowProblem>,
     /// Why whole files were refused, worded for the official.
     pub files_problems: Vec<String>,
+}
+
+/// How a second keying compares with the first, on this PC.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct SecondKeying {
+    pub agree: u64,
+    pub differ: u64,
+    pub first_not_here: u64,
 }
 
 /// Refused rows kept in an [`ImportSummary`].
@@ -122,6 +135,7 @@ struct FileRun {
     summary: ImportSummary,
     /// Who is entering the records.
     official: Option<String>,
+    second_keying: bool,
 }
 
 impl FileRun {
@@ -204,6 +218,12 @@ pub fn import_files(
         total.accepted += summary.accepted;
         total.already_present += summary.already_present;
         total.attached += summary.attached;
+        if let Some(k) = summary.second_keying {
+            let t = total.second_keying.get_or_insert_default();
+            t.agree += k.agree;
+            t.differ += k.differ;
+            t.first_not_here += k.first_not_here;
+        }
         total.rejected += summary.rejected;
         total.files_refused += summary.files_refused;
         total.rejects_files.extend(summary.rejects_files);
@@ -510,6 +530,7 @@ fn import_file(
                         output,
                         summary: ImportSummary::default(),
                         official: options.official.clone(),
+                        second_keying: options.second_keying,
                     });
                 }
                 FromReader::Chunk { items, progress } => {
@@ -588,12 +609,23 @@ fn import_file(
             &run.progress,
             &format!(
                 "{input_name}: {}{rejects}",
-                tr!(
-                    "import-file-summary",
-                    accepted = s.accepted,
-                    present = s.already_present,
-                    rejected = s.rejected
-                )
+                match s.second_keying {
+                    Some(k) => tr!(
+                        "import-second-keying",
+                        keyed = s.accepted,
+                        present = s.already_present,
+                        agree = k.agree,
+                        differ = k.differ,
+                        elsewhere = k.first_not_here,
+                        rejected = s.rejected
+                    ),
+                    None => tr!(
+                        "import-file-summary",
+                        accepted = s.accepted,
+                        present = s.already_present,
+                        rejected = s.rejected
+                    ),
+                }
             ),
         );
         if !attached.is_empty() {
@@ -641,6 +673,9 @@ fn commit(
     run: &mut FileRun,
     through: Option<RowRef>,
 ) -> Result<(), JournalError> {
+    if run.second_keying {
+        return commit_second_keying(journal, batch, run);
+    }
     let mut kept = Vec::with_capacity(batch.len());
     for (p, at, raw) in batch.drain(..) {
         match p.reason_missing() {
@@ -694,6 +729,75 @@ fn commit(
                "rejected": run.summary.rejected}),
     );
     batch.clear();
+    Ok(())
+}
+
+/// Keeps a second keying of each row (not a record: never a conflict),
+/// comparing it with the first where this PC holds it. An official cannot
+/// check their own typing.
+fn commit_second_keying(
+    journal: &mut Journal,
+    batch: &mut Vec<(Prepared, RowRef, Raw)>,
+    run: &mut FileRun,
+) -> Result<(), JournalError> {
+    let official = run.official.clone().unwrap_or_default();
+    let mut tally = run.summary.second_keying.unwrap_or_default();
+    let mut kept = Vec::with_capacity(batch.len());
+    for (p, at, raw) in batch.drain(..) {
+        let first = journal.first_keying(&p.record.storage_key)?;
+        match &first {
+            Some(f) if hotich_protocol::books::same_official(&official, f.official.as_deref()) => {
+                run.reject(
+                    &at,
+                    &raw,
+                    &[FieldError::coded(
+                        "(record)",
+                        "second-keying-own",
+                        BTreeMap::from([("official".to_string(), official.clone())]),
+                        format!(
+                            "{official} typed this entry the first time: a second keying must be by another official"
+                        ),
+                    )],
+                );
+                continue;
+            }
+            Some(f) => {
+                let typed_first: Value = serde_json::from_str(&f.record).unwrap_or(Value::Null);
+                let typed_now: Value =
+                    serde_json::from_str(&p.record.canonical).unwrap_or(Value::Null);
+                if hotich_protocol::books::differences(&typed_first, &typed_now).is_empty() {
+                    tally.agree += 1;
+                } else {
+                    tally.differ += 1;
+                }
+            }
+            None => tally.first_not_here += 1,
+        }
+        kept.push((p, at));
+    }
+    run.summary.second_keying = Some(tally);
+    let name = run.input_name.clone();
+    let files: Vec<String> = kept.iter().map(|(_, at)| origin_file(&name, at)).collect();
+    let keyings: Vec<NewKeying<'_>> = kept
+        .iter()
+        .zip(&files)
+        .map(|((p, at), file)| NewKeying {
+            kind: hotich_protocol::books::KeyingKind::Second,
+            nat_key: &p.record.storage_key,
+            hash: p.record.hash,
+            record: Some(&p.record.canonical),
+            official: &official,
+            file: Some(file),
+            line: Some(at.line),
+        })
+        .collect();
+    for added in journal.add_keyings(&keyings)? {
+        if added {
+            run.summary.accepted += 1;
+        } else {
+            run.summary.already_present += 1;
+        }
+    }
     Ok(())
 }
 

@@ -178,7 +178,7 @@ pub fn gather(data_dir: &DataDir, config: &AgentConfig) -> Result<StatusReport, 
 
 /// A natural key (`00004:00123/birth/1998/1/20`) as the official reads a
 /// book entry: "Khai sinh 1998, quyển 1, số 20".
-fn book_entry_text(key: &str) -> String {
+pub(crate) fn book_entry_text(key: &str) -> String {
     let parts: Vec<&str> = key.split('/').collect();
     let [commune, kind, year, book, entry] = parts.as_slice() else {
         return key.to_string();

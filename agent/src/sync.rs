@@ -164,6 +164,9 @@ pub struct SyncEngine {
     /// The server did not know the record of some attachment last time:
     /// they wait for a later round rather than keep a sync now going.
     attachments_unplaced: bool,
+    /// The server did not take keyings or closed books last time (an older
+    /// server): not asked again until the agent restarts.
+    book_news_unplaced: bool,
 }
 
 /// A round gives up after this many requests in a row broke mid-way, even
@@ -215,6 +218,7 @@ impl SyncEngine {
             scan_failures: 0,
             scan_retry_at: None,
             attachments_unplaced: false,
+            book_news_unplaced: false,
         })
     }
 
@@ -260,7 +264,8 @@ impl SyncEngine {
                 .is_none_or(|t| t.elapsed() >= reconcile_every)
             || !self.journal.next_batch(now, 1, usize::MAX)?.is_empty()
             || (self.scans_due() && self.journal.next_scan()?.is_some())
-            || (!self.attachments_unplaced && !self.journal.unsent_attachments(1)?.is_empty()))
+            || (!self.attachments_unplaced && !self.journal.unsent_attachments(1)?.is_empty())
+            || (!self.book_news_unplaced && self.journal.book_news_unsent()?))
     }
 
     /// Whether the last round failed without reaching the server (a link or
@@ -339,19 +344,15 @@ impl SyncEngine {
         });
         let mut sent = 0u64;
         let result = match self.upload_all(&mut sent, sink).await {
-            Ok(()) => match self.send_attachments().await {
-                // A server that answers but takes no attachment (an older
-                // one, or a refusal) holds up neither records nor scans.
+            Ok(()) => match self.send_book_news().await {
+                // Keyings and closed books a server does not take (an older
+                // one) hold up neither records nor scans.
                 Err(SyncError::Api(error)) if error.server_reached() => {
-                    self.attachments_unplaced = true;
-                    warn!(%error, "attachments not taken; records and scans go on");
-                    if self.scans_due() {
-                        self.scans_round().await
-                    } else {
-                        Ok(())
-                    }
+                    self.book_news_unplaced = true;
+                    warn!(%error, "keyings and closed books not taken; records and scans go on");
+                    self.after_records().await
                 }
-                Ok(()) if self.scans_due() => self.scans_round().await,
+                Ok(()) => self.after_records().await,
                 other => other,
             },
             other => other,
@@ -426,6 +427,66 @@ impl SyncEngine {
         };
         self.heartbeat_if_due(reachable).await;
         Ok(report)
+    }
+
+    /// Attachments, then scans, once the round's records are through.
+    async fn after_records(&mut self) -> Result<(), SyncError> {
+        match self.send_attachments().await {
+            // A server that answers but takes no attachment (an older
+            // one, or a refusal) holds up neither records nor scans.
+            Err(SyncError::Api(error)) if error.server_reached() => {
+                self.attachments_unplaced = true;
+                warn!(%error, "attachments not taken; records and scans go on");
+                if self.scans_due() {
+                    self.scans_round().await
+                } else {
+                    Ok(())
+                }
+            }
+            Ok(()) if self.scans_due() => self.scans_round().await,
+            other => other,
+        }
+    }
+
+    /// Sends second keyings, third looks and closed books. The centre judges
+    /// keyings when asked, so one may go before its first keying.
+    async fn send_book_news(&mut self) -> Result<(), SyncError> {
+        let closures = self.journal.unsent_book_closures()?;
+        if !closures.is_empty() {
+            let request = hotich_protocol::books::BooksRequest {
+                books: closures.iter().map(|(_, c)| c.clone()).collect(),
+            };
+            self.call(|| self.client.close_books(&request)).await?;
+            let ids: Vec<i64> = closures.iter().map(|(id, _)| *id).collect();
+            self.journal.mark_book_closures_sent(&ids)?;
+        }
+        loop {
+            let waiting = self
+                .journal
+                .unsent_keyings(hotich_protocol::books::MAX_KEYINGS)?;
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            let request = hotich_protocol::books::KeyingsRequest {
+                keyings: waiting.iter().map(|(_, k)| k.clone()).collect(),
+            };
+            let response = self.call(|| self.client.keyings(&request)).await?;
+            for ((_, k), result) in waiting.iter().zip(&response.results) {
+                if let hotich_protocol::books::KeyingResult::Refused { reason } = result {
+                    warn!(official = %k.official, %reason, "the server refused a keying");
+                }
+            }
+            // Refused ones are not sent again; they stay in the journal.
+            let ids: Vec<i64> = waiting
+                .iter()
+                .take(response.results.len())
+                .map(|(id, _)| *id)
+                .collect();
+            if ids.is_empty() {
+                return Ok(());
+            }
+            self.journal.mark_keyings_sent(&ids)?;
+        }
     }
 
     /// Sends the scans attached to records after they were entered, once

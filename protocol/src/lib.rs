@@ -7,6 +7,7 @@
 //! platform. The one exception is the `signals` feature: the shutdown future
 //! both binaries share, kept here because this is the crate they share.
 
+pub mod books;
 pub mod canonical;
 pub mod chain;
 pub mod hash;

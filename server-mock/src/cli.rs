@@ -137,6 +137,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each paper book: entries captured against the count declared when it
+    /// was closed, entry numbers never captured, entries verified by a
+    /// second keying, discrepancies, refused, corrected.
+    Books {
+        #[arg(long, env = "HOTICH_DATABASE")]
+        database: String,
+        /// Only books of this commune.
+        #[arg(long)]
+        commune: Option<String>,
+        /// One JSON object per book instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print stored records as JSON Lines (content hash, commune, agent, received time, record).
     Export {
         #[arg(long, env = "HOTICH_DATABASE")]
@@ -535,6 +548,24 @@ pub async fn run(cli: Cli) -> Result<(), ServerError> {
             }
             if !json {
                 println!("{} corrections", listed.len());
+            }
+            Ok(())
+        }
+        Command::Books {
+            database: db,
+            commune,
+            json,
+        } => {
+            let books = commands::books(&database(&db)?, commune.as_deref()).await?;
+            for b in &books {
+                if json {
+                    println!("{}", serde_json::json!(b));
+                } else {
+                    println!("{}", commands::book_line(b));
+                }
+            }
+            if !json {
+                println!("{} books", books.len());
             }
             Ok(())
         }

@@ -217,3 +217,42 @@ pub async fn revoke_viewer(database: &Database, id: i64) -> Result<bool, ServerE
     let store = open_store(database, 1).await?;
     with_store!(&store, s => s.revoke_viewer(id).await).map_err(|e| ServerError::store(database, e))
 }
+
+/// `books`: each book's completeness and checks, in book order.
+pub async fn books(
+    database: &Database,
+    commune: Option<&str>,
+) -> Result<Vec<hotich_protocol::books::BookReport>, ServerError> {
+    let store = open_store(database, 1).await?;
+    with_store!(&store, s => crate::books::book_reports(s, commune).await)
+        .map_err(|e| ServerError::store(database, e))
+}
+
+/// One book's report on one line, for a terminal.
+pub fn book_line(b: &hotich_protocol::books::BookReport) -> String {
+    let list = |ns: &[u32]| ns.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let mut line = format!("{} {} {} book {}", b.commune_code, b.kind, b.year, b.book);
+    if let Some(former) = &b.former_commune_code {
+        line.push_str(&format!(" (former commune {former})"));
+    }
+    match b.declared {
+        Some(n) => line.push_str(&format!(": {} of {n} entries captured", b.captured)),
+        None => line.push_str(&format!(": {} entries captured, not closed", b.captured)),
+    }
+    if !b.missing.is_empty() {
+        line.push_str(&format!("; never captured: {}", list(&b.missing)));
+    }
+    if !b.declared_missing.is_empty() {
+        let lost: Vec<u32> = b.declared_missing.iter().map(|d| d.entry).collect();
+        line.push_str(&format!(
+            "; declared lost: {} ({})",
+            list(&lost),
+            b.declared_missing[0].reason
+        ));
+    }
+    line.push_str(&format!(
+        "; verified {}, discrepancies {}, refused {}, corrected {}",
+        b.verified, b.discrepancies, b.refused, b.corrected
+    ));
+    line
+}

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod blobs;
+pub mod books;
 pub mod chaos;
 pub mod cli;
 pub mod commands;

@@ -338,6 +338,23 @@ impl TestServer {
             .collect()
     }
 
+    /// Each book's report, from `hotich-server books --json`.
+    pub fn books(&self, commune: &str) -> Vec<Value> {
+        let out = run(Command::new(server_bin()).args([
+            "books",
+            "--database",
+            &self.database,
+            "--commune",
+            commune,
+            "--json",
+        ]));
+        assert!(out.status.success(), "books: {}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("books line is JSON"))
+            .collect()
+    }
+
     pub fn export_hashes(&self) -> Vec<String> {
         self.export()
             .iter()

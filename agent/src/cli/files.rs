@@ -25,6 +25,7 @@ pub(super) struct ImportArgs {
     pub kind: Option<RecordKind>,
     pub former_commune: Option<String>,
     pub official: Option<String>,
+    pub second_keying: bool,
 }
 
 pub(super) fn import(
@@ -37,10 +38,15 @@ pub(super) fn import(
         kind,
         former_commune,
         official,
+        second_keying,
     } = args;
     let config = AgentConfig::load(data_dir)?;
     let official =
         crate::config::choose_official(&config, official.as_deref()).map_err(AgentError::Usage)?;
+    if second_keying && official.is_none() {
+        // A check by nobody in particular checks nothing.
+        return Err(AgentError::Usage(tr!("second-keying-needs-official")));
+    }
     let mut journal = data_dir.open_journal(Access::ReadWrite)?;
     journal.tune_for_bulk_import()?;
     let output = if json { Output::Json } else { Output::Human };
@@ -49,6 +55,7 @@ pub(super) fn import(
         commune: Some(config.commune.clone()),
         former_commune,
         official,
+        second_keying,
     };
     let before = journal.counts()?.total;
     let summary = match import::import_files(&mut journal, &options, files, data_dir.path(), output)
@@ -81,7 +88,7 @@ pub(super) fn import(
         Output::Json => println!(
             "{}",
             json!({"event": "summary", "accepted": summary.accepted, "already_present": summary.already_present,
-                   "attached": summary.attached,
+                   "attached": summary.attached, "second_keying": summary.second_keying,
                    "rejected": summary.rejected, "files_refused": summary.files_refused,
                    "rejects_files": summary.rejects_files})
         ),
@@ -107,15 +114,24 @@ pub(super) fn import(
             } else {
                 String::new()
             };
-            println!(
-                "{}{attached}{rejects}{refused}",
-                tr!(
+            let finished = match summary.second_keying {
+                Some(k) => tr!(
+                    "import-second-keying",
+                    keyed = summary.accepted,
+                    present = summary.already_present,
+                    agree = k.agree,
+                    differ = k.differ,
+                    elsewhere = k.first_not_here,
+                    rejected = summary.rejected
+                ),
+                None => tr!(
                     "import-finished",
                     accepted = summary.accepted,
                     present = summary.already_present,
                     rejected = summary.rejected
-                )
-            );
+                ),
+            };
+            println!("{finished}{attached}{rejects}{refused}");
         }
     }
     Ok(exit(summary.clean()))
@@ -140,6 +156,7 @@ pub(super) fn validate(
             commune,
             former_commune: None,
             official: None,
+            second_keying: false,
         },
         output,
     );

@@ -9,6 +9,7 @@
 //! - here: `run`, `status`, `verify`, `requeue`.
 
 mod backup;
+mod books;
 mod doctor;
 mod files;
 mod open;
@@ -145,6 +146,10 @@ pub enum Command {
         /// (`hotich-agent official add`); not needed when the list has one name.
         #[arg(long, value_name = "NAME")]
         official: Option<String>,
+        /// The file is a second typing of entries already entered, by another
+        /// official, to check the first: compared with it, never a new record.
+        #[arg(long)]
+        second_keying: bool,
         /// One JSON event per line instead of text.
         #[arg(long)]
         json: bool,
@@ -214,6 +219,20 @@ pub enum Command {
     Official {
         #[command(subcommand)]
         command: OfficialCommand,
+    },
+    /// Paper books: declare one done (`book close`), see each book's
+    /// completeness and checks (`book report`).
+    Book {
+        #[command(subcommand)]
+        command: BookCommand,
+    },
+    /// Entries a second keying typed differently from the first, as the
+    /// centre sees every PC of the commune; `review confirm` records a third look.
+    Review {
+        #[command(subcommand)]
+        command: Option<ReviewCommand>,
+        #[arg(long)]
+        json: bool,
     },
     /// The centre's signed receipts of what it stored.
     Receipts {
@@ -291,6 +310,56 @@ pub enum OfficialCommand {
     Add { name: String },
     /// The office's officials.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookCommand {
+    /// Declare a paper book done: how many entries it holds, and those lost
+    /// from the paper (with why).
+    Close {
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        #[arg(long)]
+        year: i64,
+        /// The book's code (Quyển số).
+        #[arg(long)]
+        book: String,
+        /// How many entries the paper book holds.
+        #[arg(long)]
+        entries: u32,
+        /// Entry numbers lost from the paper, e.g. 12,13.
+        #[arg(long, value_delimiter = ',', value_name = "N,N")]
+        missing: Vec<u32>,
+        /// Why those entries are lost (needed with --missing).
+        #[arg(long)]
+        reason: Option<String>,
+        /// The book is a former commune's (5-digit code, before July 2025).
+        #[arg(long, value_name = "CODE", value_parser = parse_commune_code)]
+        former_commune: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        official: Option<String>,
+    },
+    /// Each book: entries captured against the count declared, entry
+    /// numbers never captured, verified by a second keying, discrepancies,
+    /// refused, corrected.
+    Report {
+        #[arg(long)]
+        json: bool,
+        /// From this PC's journal only, without asking the centre.
+        #[arg(long)]
+        local: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// A third look: the first keying of this entry is right as it is.
+    Confirm {
+        /// The entry's key as `review` shows it (00004/birth/1998/1/5).
+        key: String,
+        #[arg(long, value_name = "NAME")]
+        official: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -452,6 +521,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
             kind,
             former_commune,
             official,
+            second_keying,
             json,
         } => files::import(
             &resolve()?,
@@ -460,6 +530,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                 kind: kind.map(Into::into),
                 former_commune,
                 official,
+                second_keying,
             },
             json,
         ),
@@ -555,6 +626,42 @@ pub fn run(cli: Cli) -> Result<ExitCode, AgentError> {
                 Some(problem) => Err(AgentError::Failed(problem.clone())),
             }
         }
+        Command::Book {
+            command:
+                BookCommand::Close {
+                    kind,
+                    year,
+                    book,
+                    entries,
+                    missing,
+                    reason,
+                    former_commune,
+                    official,
+                },
+        } => books::close(
+            &resolve()?,
+            books::CloseArgs {
+                kind: kind.into(),
+                year,
+                book,
+                entries,
+                missing,
+                reason,
+                former_commune,
+                official,
+            },
+        ),
+        Command::Book {
+            command: BookCommand::Report { json, local },
+        } => books::report(&resolve()?, json, local),
+        Command::Review {
+            command: Some(ReviewCommand::Confirm { key, official }),
+            ..
+        } => books::confirm(&resolve()?, &key, official),
+        Command::Review {
+            command: None,
+            json,
+        } => books::review(&resolve()?, json),
         Command::Receipts {
             command: ReceiptsCommand::Verify { key, json },
         } => receipts::verify(&resolve()?, key, json),

@@ -123,6 +123,9 @@ pub struct Options {
     pub former_commune: Option<String>,
     /// Who is entering the records (kept with each entry, not in it).
     pub official: Option<String>,
+    /// The rows are a second keying of entries already typed (by another
+    /// official), to check the first: kept as keyings, not as records.
+    pub second_keying: bool,
 }
 
 pub struct InputFile {

@@ -20,6 +20,8 @@ mod append;
 mod backup;
 pub use backup::RecoveredEntry;
 mod identity;
+mod keyings;
+pub use keyings::{LocalFirst, NewKeying};
 mod queue;
 mod receipts;
 mod scans;

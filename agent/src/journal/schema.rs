@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 6;
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -153,6 +153,35 @@ CREATE TABLE IF NOT EXISTS receipts (
 );
 ";
 
+/// Version 7: second keyings of book entries and third looks at their
+/// discrepancies (their own kind of entry: never in `entries`, never a
+/// conflict), and the books declared closed. Both only ever added; sent
+/// once (`sent_at`).
+const SCHEMA_V7: &str = "
+CREATE TABLE IF NOT EXISTS keyings (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    nat_key      TEXT NOT NULL,
+    content_hash BLOB NOT NULL,
+    record       TEXT,
+    official     TEXT NOT NULL,
+    keyed_at     INTEGER NOT NULL,
+    source_id    INTEGER REFERENCES sources(id),
+    source_line  INTEGER,
+    sent_at      INTEGER,
+    UNIQUE (kind, nat_key, content_hash, official)
+);
+CREATE INDEX IF NOT EXISTS keyings_unsent ON keyings(id) WHERE sent_at IS NULL;
+CREATE TRIGGER IF NOT EXISTS keyings_are_never_deleted
+BEFORE DELETE ON keyings BEGIN SELECT RAISE(ABORT, 'keyings are never deleted'); END;
+CREATE TABLE IF NOT EXISTS book_closures (
+    id        INTEGER PRIMARY KEY,
+    closure   TEXT NOT NULL,
+    closed_at INTEGER NOT NULL,
+    sent_at   INTEGER
+);
+";
+
 /// How long a writer waits for another process's transaction (an importer
 /// and the service share the file) before giving up.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -245,6 +274,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 6 {
         tx.execute_batch(SCHEMA_V6).map_err(err)?;
+    }
+    if version < 7 {
+        tx.execute_batch(SCHEMA_V7).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

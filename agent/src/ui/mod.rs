@@ -903,6 +903,7 @@ fn import_into_journal(
         official: crate::config::choose_official(&ui.config, None)
             .ok()
             .flatten(),
+        second_keying: false,
     };
     let before = journal.counts().map(|c| c.total).unwrap_or(0);
     let summary = crate::import::import_named(

@@ -11,6 +11,7 @@
 
 mod blobs;
 mod body;
+mod books;
 mod error;
 mod heartbeats;
 mod metrics;
@@ -142,6 +143,15 @@ pub fn router<S: Storage>(
             hotich_protocol::wire::ATTACHMENTS_PATH,
             post(blobs::attach::<S>),
         )
+        .route(
+            hotich_protocol::books::KEYINGS_PATH,
+            post(books::keyings::<S>),
+        )
+        .route(
+            hotich_protocol::books::BOOKS_PATH,
+            post(books::close_books::<S>).get(books::reports::<S>),
+        )
+        .route(hotich_protocol::books::REVIEW_PATH, get(books::review::<S>))
         .route(
             hotich_protocol::wire::JOURNAL_PATH,
             get(queries::journal::<S>),

@@ -9,6 +9,7 @@
 //! head, agent+seq link) back that up: a violation fails the batch (the
 //! agent retries) rather than storing twice.
 
+pub mod books;
 pub mod monitor;
 pub mod postgres;
 mod postgres_monitor;
@@ -453,7 +454,9 @@ impl<E> From<tokio_postgres::Error> for BatchError<E> {
 /// What the server needs from a database. Implemented by
 /// [`sqlite::SqliteStore`] and [`postgres::PgStore`]; the same test suite runs
 /// against both.
-pub trait Storage: monitor::MonitorStore + scans::ScanStore + Send + Sync + 'static {
+pub trait Storage:
+    monitor::MonitorStore + scans::ScanStore + books::BookStore + Send + Sync + 'static
+{
     fn add_agent(
         &self,
         agent: NewAgent,

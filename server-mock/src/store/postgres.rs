@@ -157,6 +157,33 @@ INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent
     WHERE r.record LIKE '%"scans":%'
     ON CONFLICT DO NOTHING;
 "#,
+    r#"
+CREATE TABLE keyings (
+    id          BIGSERIAL PRIMARY KEY,
+    commune     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    nat_key     TEXT NOT NULL,
+    hash        BYTEA NOT NULL,
+    record      TEXT,
+    official    TEXT NOT NULL,
+    keyed_at    BIGINT NOT NULL,
+    agent_id    BIGINT NOT NULL REFERENCES agents(id),
+    received_at BIGINT NOT NULL,
+    UNIQUE (kind, nat_key, hash, official)
+);
+CREATE INDEX keyings_by_commune ON keyings(commune, id);
+CREATE TABLE book_closures (
+    commune     TEXT NOT NULL,
+    former      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    year        BIGINT NOT NULL,
+    book        TEXT NOT NULL,
+    closure     TEXT NOT NULL,
+    agent_id    BIGINT NOT NULL REFERENCES agents(id),
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (commune, former, kind, year, book)
+);
+"#,
 ];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
@@ -1026,5 +1053,196 @@ impl super::scans::ScanStore for PgStore {
                 });
         }
         Ok(out)
+    }
+}
+
+impl super::books::BookStore for PgStore {
+    async fn add_keyings(
+        &self,
+        rows: Vec<super::books::KeyingRow>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        let tx = conn.client()?.transaction().await?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO keyings
+                     (commune, kind, nat_key, hash, record, official, keyed_at, agent_id, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        for k in &rows {
+            tx.execute(
+                &insert,
+                &[
+                    &k.commune,
+                    &k.kind.as_str(),
+                    &k.nat_key,
+                    &k.hash.as_bytes().as_slice(),
+                    &k.record,
+                    &k.official,
+                    &k.keyed_at.millis(),
+                    &k.agent_id,
+                    &now.millis(),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn keyings(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<super::books::KeyingRow>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT commune, kind, nat_key, hash, record, official, keyed_at, agent_id
+                 FROM keyings WHERE $1::text IS NULL OR commune = $1 ORDER BY id",
+                &[&commune],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: &str = r.try_get(1)?;
+                let hash: &[u8] = r.try_get(3)?;
+                Ok(super::books::KeyingRow {
+                    commune: r.try_get(0)?,
+                    kind: super::books::kind_from_sql(kind)?,
+                    nat_key: r.try_get(2)?,
+                    hash: hash_of(hash)?,
+                    record: r.try_get(4)?,
+                    official: r.try_get(5)?,
+                    keyed_at: Timestamp(r.try_get(6)?),
+                    agent_id: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn close_books(
+        &self,
+        agent_id: i64,
+        closures: Vec<hotich_protocol::books::BookClosure>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.get().await?;
+        let tx = conn.client()?.transaction().await?;
+        for c in &closures {
+            let text = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO book_closures (commune, former, kind, year, book, closure, agent_id, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (commune, former, kind, year, book) DO UPDATE SET
+                     closure = excluded.closure, agent_id = excluded.agent_id,
+                     received_at = excluded.received_at",
+                &[
+                    &c.book.commune_code,
+                    &c.book.former_commune_code.as_deref().unwrap_or(""),
+                    &c.book.kind.as_str(),
+                    &c.book.year,
+                    &c.book.book,
+                    &text,
+                    &agent_id,
+                    &now.millis(),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn book_closures(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<hotich_protocol::books::BookClosure>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT closure FROM book_closures WHERE $1::text IS NULL OR commune = $1",
+                &[&commune],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let text: &str = r.try_get(0)?;
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Corrupt(format!("book closure: {e}")))
+            })
+            .collect()
+    }
+
+    async fn current_records(
+        &self,
+        nat_keys: Vec<String>,
+    ) -> Result<Vec<(String, super::books::CurrentRecord)>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT h.nat_key, r.hash, r.record, e.official
+                 FROM heads h JOIN records r ON r.hash = h.hash
+                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 WHERE h.nat_key = ANY($1)",
+                &[&nat_keys],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: &[u8] = r.try_get(1)?;
+                Ok((
+                    r.try_get(0)?,
+                    super::books::CurrentRecord {
+                        hash: hash_of(hash)?,
+                        record: r.try_get(2)?,
+                        official: r.try_get(3)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn book_entries(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<super::books::BookEntryRow>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT nat_key, supersedes IS NOT NULL FROM records
+                 WHERE $1::text IS NULL OR commune = $1",
+                &[&commune],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(super::books::BookEntryRow {
+                    nat_key: r.try_get(0)?,
+                    is_correction: r.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn refused_entries(&self, commune: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.get().await?;
+        let rows = conn
+            .client()?
+            .query(
+                "SELECT l.record FROM links l JOIN agents a ON a.id = l.agent_id
+                 WHERE l.record IS NOT NULL AND ($1::text IS NULL OR a.commune = $1)",
+                &[&commune],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok(r.try_get::<_, String>(0)?))
+            .collect()
     }
 }

@@ -160,6 +160,35 @@ INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_t
     FROM records r, json_each(r.record, '$.scans') s
     WHERE r.record LIKE '%"scans":%';
 "#,
+    r#"
+-- 5: accuracy. Second keyings and third looks (only ever added), and the
+-- books officials declared closed; see `store::books`.
+CREATE TABLE keyings (
+    id          INTEGER PRIMARY KEY,
+    commune     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    nat_key     TEXT NOT NULL,
+    hash        BLOB NOT NULL,
+    record      TEXT,
+    official    TEXT NOT NULL,
+    keyed_at    INTEGER NOT NULL,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id),
+    received_at INTEGER NOT NULL,
+    UNIQUE (kind, nat_key, hash, official)
+);
+CREATE INDEX keyings_by_commune ON keyings(commune, id);
+CREATE TABLE book_closures (
+    commune     TEXT NOT NULL,
+    former      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    year        INTEGER NOT NULL,
+    book        TEXT NOT NULL,
+    closure     TEXT NOT NULL,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id),
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (commune, former, kind, year, book)
+) WITHOUT ROWID;
+"#,
 ];
 
 #[derive(Clone)]
@@ -952,6 +981,201 @@ impl super::scans::ScanStore for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+}
+
+impl super::books::BookStore for SqliteStore {
+    async fn add_keyings(
+        &self,
+        rows: Vec<super::books::KeyingRow>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO keyings
+                         (commune, kind, nat_key, hash, record, official, keyed_at, agent_id, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for k in &rows {
+                    insert.execute(params![
+                        k.commune,
+                        k.kind.as_str(),
+                        k.nat_key,
+                        k.hash.as_bytes().as_slice(),
+                        k.record,
+                        k.official,
+                        k.keyed_at.millis(),
+                        k.agent_id,
+                        now.millis(),
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keyings(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<super::books::KeyingRow>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT commune, kind, nat_key, hash, record, official, keyed_at, agent_id
+                 FROM keyings WHERE ?1 IS NULL OR commune = ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query(params![commune])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(super::books::KeyingRow {
+                    commune: r.get(0)?,
+                    kind: super::books::kind_from_sql(&r.get::<_, String>(1)?)?,
+                    nat_key: r.get(2)?,
+                    hash: hash_of(&r.get::<_, Vec<u8>>(3)?)?,
+                    record: r.get(4)?,
+                    official: r.get(5)?,
+                    keyed_at: Timestamp(r.get(6)?),
+                    agent_id: r.get(7)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn close_books(
+        &self,
+        agent_id: i64,
+        closures: Vec<hotich_protocol::books::BookClosure>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO book_closures (commune, former, kind, year, book, closure, agent_id, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (commune, former, kind, year, book) DO UPDATE SET
+                         closure = excluded.closure, agent_id = excluded.agent_id,
+                         received_at = excluded.received_at",
+                )?;
+                for c in &closures {
+                    let text = serde_json::to_string(c)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    upsert.execute(params![
+                        c.book.commune_code,
+                        c.book.former_commune_code.as_deref().unwrap_or(""),
+                        c.book.kind.as_str(),
+                        c.book.year,
+                        c.book.book,
+                        text,
+                        agent_id,
+                        now.millis(),
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn book_closures(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<hotich_protocol::books::BookClosure>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT closure FROM book_closures WHERE ?1 IS NULL OR commune = ?1",
+            )?;
+            let mut rows = stmt.query(params![commune])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let text: String = r.get(0)?;
+                out.push(
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("book closure: {e}")))?,
+                );
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn current_records(
+        &self,
+        nat_keys: Vec<String>,
+    ) -> Result<Vec<(String, super::books::CurrentRecord)>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT r.hash, r.record, e.official
+                 FROM heads h JOIN records r ON r.hash = h.hash
+                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 WHERE h.nat_key = ?1",
+            )?;
+            let mut out = Vec::new();
+            for key in nat_keys {
+                let found = stmt
+                    .query_row([&key], |r| {
+                        Ok((
+                            r.get::<_, Vec<u8>>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    })
+                    .optional()?;
+                if let Some((hash, record, official)) = found {
+                    out.push((
+                        key,
+                        super::books::CurrentRecord {
+                            hash: hash_of(&hash)?,
+                            record,
+                            official,
+                        },
+                    ));
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn book_entries(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<super::books::BookEntryRow>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT nat_key, supersedes IS NOT NULL FROM records WHERE ?1 IS NULL OR commune = ?1",
+            )?;
+            let rows = stmt.query_map(params![commune], |r| {
+                Ok(super::books::BookEntryRow {
+                    nat_key: r.get(0)?,
+                    is_correction: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn refused_entries(&self, commune: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let commune = commune.map(str::to_string);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT l.record FROM links l JOIN agents a ON a.id = l.agent_id
+                 WHERE l.record IS NOT NULL AND (?1 IS NULL OR a.commune = ?1)",
+            )?;
+            let rows = stmt.query_map(params![commune], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
