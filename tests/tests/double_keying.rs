@@ -5,7 +5,7 @@
 
 use hotich_tests::harness::{stderr, stdout};
 use hotich_tests::records::minimal_birth;
-use hotich_tests::{TestAgent, TestServer};
+use hotich_tests::{Db, TestAgent, TestServer};
 use serde_json::{Value, json};
 
 fn jsonl(agent: &TestAgent, name: &str, records: &[Value]) -> String {
@@ -64,7 +64,26 @@ fn fields_of(review: &Value, entry: u32) -> Vec<String> {
 #[test]
 fn two_officials_typing_the_same_500_entry_book_leave_495_verified_and_5_discrepancies_naming_the_fields()
  {
-    let server = TestServer::start();
+    two_officials_type_one_book(TestServer::start());
+}
+
+#[test]
+fn double_keying_and_closed_books_on_postgresql() {
+    let Some(url) = hotich_tests::pg::postgres_url("double_keying_and_closed_books_on_postgresql")
+    else {
+        return;
+    };
+    two_officials_type_one_book(TestServer::start_with(
+        Db::Postgres(hotich_tests::pg::TempDatabase::create(&url)),
+        &[],
+    ));
+    close_a_book_with_3_never_typed(TestServer::start_with(
+        Db::Postgres(hotich_tests::pg::TempDatabase::create(&url)),
+        &[],
+    ));
+}
+
+fn two_officials_type_one_book(server: TestServer) {
     let first_pc = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
     let second_pc = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
     official(&first_pc, "Nguyễn Thị Lan");
@@ -192,7 +211,10 @@ fn two_officials_typing_the_same_500_entry_book_leave_495_verified_and_5_discrep
 
 #[test]
 fn a_book_closed_at_245_entries_with_3_never_typed_shows_those_3() {
-    let server = TestServer::start();
+    close_a_book_with_3_never_typed(TestServer::start());
+}
+
+fn close_a_book_with_3_never_typed(server: TestServer) {
     let agent = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
     let typed = book((1..=245).filter(|n| ![7, 12, 13, 100, 200].contains(n)));
     let out = agent.cmd(&["import", &jsonl(&agent, "so.jsonl", &typed)]);
