@@ -78,16 +78,18 @@ impl BookId {
         ))
     }
 
-    /// The storage key of entry `entry` of this book.
-    pub fn entry_key(&self, entry: u32) -> String {
+    /// The book's part of its entries' storage keys (`00004/birth/1998/1`).
+    pub fn storage_prefix(&self) -> String {
         let communes = match &self.former_commune_code {
             Some(f) => format!("{}:{f}", self.commune_code),
             None => self.commune_code.clone(),
         };
-        format!(
-            "{communes}/{}/{}/{}/{entry}",
-            self.kind, self.year, self.book
-        )
+        format!("{communes}/{}/{}/{}", self.kind, self.year, self.book)
+    }
+
+    /// The storage key of entry `entry` of this book.
+    pub fn entry_key(&self, entry: u32) -> String {
+        format!("{}/{entry}", self.storage_prefix())
     }
 
     /// Checks what an official typed for `book close`.

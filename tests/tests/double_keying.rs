@@ -280,6 +280,17 @@ fn close_a_book_with_3_never_typed(server: TestServer) {
         b["declared_missing"],
         json!([{"entry": 12, "reason": "trang 4 bị rách"}, {"entry": 13, "reason": "trang 4 bị rách"}])
     );
+    // District IT sees the same on the commune's page.
+    let it = server.add_viewer("it-tinh", &[]);
+    let page = server.get_as(&it, "/commune/00004").text();
+    let row = page
+        .split("<tr data-book=\"00004/birth/1998/1\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no row for the book: {page}"));
+    assert!(row.contains(">240<") && row.contains(">245<"), "{row}");
+    assert!(row.contains("7, 100, 200"), "{row}");
+    assert!(row.contains("12, 13 (trang 4 bị rách)"), "{row}");
     // The agent's report asks the centre.
     let central = stdout(&agent.cmd(&["book", "report"]));
     assert!(

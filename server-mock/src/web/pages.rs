@@ -15,7 +15,7 @@ use crate::api::ApiError;
 use crate::monitor::{AgentView, CommuneStatus, Overview, State as Sync, overview};
 use crate::provinces;
 use crate::store::Storage;
-use crate::store::monitor::{BookCount, Contact, DatedAlert, Scope, Viewer};
+use crate::store::monitor::{Contact, DatedAlert, Scope, Viewer};
 
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -626,28 +626,66 @@ fn history_table(lang: Lang, contacts: &[Contact], alerts: &[DatedAlert]) -> Str
     out
 }
 
-fn books_table(lang: Lang, books: &[BookCount]) -> String {
+/// Each book: captured against the count declared on closing it, entry
+/// numbers never captured, those declared lost, and the checks.
+fn books_table(lang: Lang, books: &[hotich_protocol::books::BookReport]) -> String {
     let mut out = format!("<h3>{}</h3>", t(lang, "books"));
     if books.is_empty() {
         let _ = write!(out, "<p class=\"muted\">{}</p>", t(lang, "none"));
         return out;
     }
-    let _ = write!(
-        out,
-        "<table id=\"books\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        t(lang, "kind"),
-        t(lang, "year"),
-        t(lang, "book"),
-        t(lang, "count")
-    );
+    out.push_str("<table id=\"books\"><tr>");
+    for key in [
+        "kind",
+        "year",
+        "book",
+        "count",
+        "declared",
+        "never-captured",
+        "declared-lost",
+        "verified",
+        "discrepancies",
+        "refused",
+        "corrected",
+    ] {
+        let _ = write!(out, "<th>{}</th>", t(lang, key));
+    }
+    out.push_str("</tr>");
+    let list = |ns: &mut dyn Iterator<Item = u32>| {
+        ns.map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+    };
     for b in books {
+        let book = match &b.former_commune_code {
+            Some(former) => format!("{} ({former})", escape(&b.book)),
+            None => escape(&b.book),
+        };
+        let lost = match b.declared_missing.first() {
+            Some(d) => format!(
+                "{} ({})",
+                list(&mut b.declared_missing.iter().map(|d| d.entry)),
+                escape(&d.reason)
+            ),
+            None => String::new(),
+        };
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
-            t(lang, &format!("kind-{}", b.kind)),
-            b.year,
-            escape(&b.book),
-            b.records
+            "<tr data-book=\"{key}\"><td>{kind}</td><td>{year}</td><td>{book}</td>\
+             <td class=\"num\">{captured}</td><td class=\"num\">{declared}</td>\
+             <td class=\"{missing_class}\">{missing}</td><td>{lost}</td>\
+             <td class=\"num\">{verified}</td><td class=\"num{disc_class}\">{discrepancies}</td>\
+             <td class=\"num\">{refused}</td><td class=\"num\">{corrected}</td></tr>",
+            key = escape(&b.id().storage_prefix()),
+            kind = t(lang, &format!("kind-{}", b.kind)),
+            year = b.year,
+            captured = b.captured,
+            declared = b.declared.map(|d| d.to_string()).unwrap_or_default(),
+            missing_class = if b.missing.is_empty() { "" } else { "warn" },
+            missing = list(&mut b.missing.iter().copied()),
+            verified = b.verified,
+            disc_class = if b.discrepancies > 0 { " warn" } else { "" },
+            discrepancies = b.discrepancies,
+            refused = b.refused,
+            corrected = b.corrected,
         );
     }
     out.push_str("</table>");
@@ -690,7 +728,7 @@ pub async fn commune<S: Storage>(
         Ok(h) => h,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let books = match web.store.book_counts(&code).await {
+    let books = match crate::books::book_reports(web.store.as_ref(), Some(&code)).await {
         Ok(b) => b,
         Err(e) => return ApiError::from(e).into_response(),
     };
