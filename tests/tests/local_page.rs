@@ -552,3 +552,58 @@ fn the_page_needs_a_one_time_link_its_own_origin_and_a_loopback_host() {
     assert_eq!(template.status, 200);
     assert!(template.body.starts_with(b"PK"), "not a workbook");
 }
+
+#[test]
+fn the_page_asks_which_official_is_typing_when_the_office_lists_several() {
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    let mut agent = TestAgent::init(&server.url(), &token, "00004");
+    for name in ["Nguyễn Thị Lan", "Trần Văn Hùng"] {
+        assert!(agent.cmd(&["official", "add", name]).status.success());
+    }
+    agent.start_service();
+    let addr = SocketAddr::from(([127, 0, 0, 1], control_port(&agent)));
+    let (cookie, key) = log_in(addr, &login_link(&agent));
+    let origin = format!("http://127.0.0.1:{}", addr.port());
+    let page = get(addr, "/", &[("cookie", &cookie)]).text();
+    assert!(
+        page.contains("<select id=\"import-official\" required>")
+            && page.contains("<option>Trần Văn Hùng</option>"),
+        "{page}"
+    );
+    let book = std::fs::read(write_book(agent.dir.path())).expect("book");
+    let import = |query: &str| {
+        request(
+            addr,
+            "POST",
+            &format!("/ui/api/import?name=so.csv{query}"),
+            &[
+                ("cookie", &cookie),
+                ("x-hotich-session", &key),
+                ("origin", &origin),
+            ],
+            &book,
+        )
+        .expect("import")
+    };
+    // Nobody named: nothing is imported, and the page says why.
+    let refused = import("");
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert!(
+        refused.text().contains("ai đang nhập"),
+        "{}",
+        refused.text()
+    );
+    let imported = import("&official=tran%20van%20hung");
+    assert_eq!(imported.status, 200, "{}", imported.text());
+    assert_eq!(imported.json()["accepted"], 2);
+    let conn = rusqlite::Connection::open(agent.journal_path()).expect("journal");
+    let officials: Vec<String> = conn
+        .prepare("SELECT DISTINCT official FROM entries")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))
+                .and_then(|rows| rows.collect())
+        })
+        .expect("officials");
+    assert_eq!(officials, ["Trần Văn Hùng"]);
+}

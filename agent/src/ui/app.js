@@ -189,6 +189,12 @@
       summary.textContent = S["ui-import-choose"];
       return;
     }
+    var official = $("import-official");
+    if (official && !official.value) {
+      summary.textContent = S["ui-import-choose-official"];
+      official.focus();
+      return;
+    }
     $("import-button").disabled = true;
     summary.textContent = S["ui-importing"];
     rejects.textContent = "";
@@ -196,7 +202,9 @@
     var body = table.querySelector("tbody");
     body.textContent = "";
     try {
-      var response = await call("/ui/api/import?name=" + encodeURIComponent(file.name), {
+      var query = "?name=" + encodeURIComponent(file.name) +
+        (official ? "&official=" + encodeURIComponent(official.value) : "");
+      var response = await call("/ui/api/import" + query, {
         method: "POST",
         headers: { "content-type": "application/octet-stream" },
         body: file,

@@ -373,6 +373,7 @@ const SCRIPT_STRINGS: &[&str] = &[
     "ui-syncing",
     "ui-importing",
     "ui-import-choose",
+    "ui-import-choose-official",
     "ui-import-row",
     "ui-import-row-sheet",
     "ui-import-more",
@@ -422,8 +423,25 @@ fn index_html(ui: &Ui, lang: Lang) -> String {
             k = kind.as_str(),
         ));
     }
+    // Several officials share the PC: the import says who is typing (one
+    // is the default; none named, none recorded).
+    let officials = if ui.config.officials.len() > 1 {
+        let options: String = ui
+            .config
+            .officials
+            .iter()
+            .map(|n| format!("<option>{}</option>", html_escape(n)))
+            .collect();
+        format!(
+            "<label>{{{{ui-official-label}}}} <select id=\"import-official\" required>\
+             <option value=\"\">—</option>{options}</select></label>"
+        )
+    } else {
+        String::new()
+    };
     let mut html = INDEX_HTML.to_string();
     let replacements: Vec<(&str, String)> = vec![
+        ("{{officials}}", officials),
         ("{{lang}}", lang_code(lang).to_string()),
         ("{{other_lang_href}}", other.to_string()),
         ("{{strings}}", script_strings(lang)),
@@ -745,6 +763,8 @@ async fn api_sync(
 #[derive(Debug, Deserialize)]
 struct ImportQuery {
     name: Option<String>,
+    /// Who is typing, from the office's list.
+    official: Option<String>,
     lang: Option<String>,
 }
 
@@ -835,12 +855,17 @@ impl Upload {
     }
 }
 
-fn import_upload(ui: &Ui, upload: &Upload, lang: Lang) -> (StatusCode, Value) {
+fn import_upload(
+    ui: &Ui,
+    upload: &Upload,
+    official: Option<&str>,
+    lang: Lang,
+) -> (StatusCode, Value) {
     i18n::with_lang(lang, || {
         // The official's file itself is not kept: its refused rows are, in
         // the rejects file beside it.
         let saved = RemoveOnDrop(upload.path.clone());
-        let summary = import_into_journal(ui, &upload.path, &upload.name);
+        let summary = import_into_journal(ui, &upload.path, &upload.name, official);
         drop(saved);
         let summary = match summary {
             Ok(s) => s,
@@ -889,6 +914,7 @@ fn import_into_journal(
     ui: &Ui,
     path: &Path,
     name: &str,
+    official: Option<&str>,
 ) -> Result<crate::import::ImportSummary, String> {
     let mut journal = ui
         .data_dir
@@ -898,11 +924,7 @@ fn import_into_journal(
         kind: None,
         commune: Some(ui.config.commune.clone()),
         former_commune: None,
-        // The page does not ask who is at the keyboard yet: the only
-        // official, if the office lists one.
-        official: crate::config::choose_official(&ui.config, None)
-            .ok()
-            .flatten(),
+        official: crate::config::choose_official(&ui.config, official)?,
         second_keying: false,
     };
     let before = journal.counts().map(|c| c.total).unwrap_or(0);
@@ -1012,7 +1034,10 @@ async fn api_import(
         }
     }
     let ui = state.ui.clone();
-    let done = tokio::task::spawn_blocking(move || import_upload(&ui, &upload, lang)).await;
+    let official = q.official.filter(|o| !o.trim().is_empty());
+    let done =
+        tokio::task::spawn_blocking(move || import_upload(&ui, &upload, official.as_deref(), lang))
+            .await;
     match done {
         Ok((status, value)) => {
             if value["accepted"].as_u64().is_some_and(|n| n > 0) {
