@@ -210,7 +210,7 @@ pub struct LaterKeying<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryCheck {
     /// Another official typed the same, or confirmed the current version.
-    Verified,
+    Verified(Verification),
     /// Another official typed something else (the latest such keying).
     Differs(Discrepancy),
     /// Only the official who typed the first keyed it again: that
@@ -237,11 +237,13 @@ pub fn check_entry(
     {
         any_other = true;
         match (k.kind, k.record) {
-            (KeyingKind::Confirm, _) if k.hash == first.hash => return EntryCheck::Verified,
+            (KeyingKind::Confirm, _) if k.hash == first.hash => {
+                return EntryCheck::Verified(Verification::by(nat_key, k));
+            }
             (KeyingKind::Second, Some(typed)) => {
                 let fields = differences(first.record, typed);
                 if fields.is_empty() {
-                    return EntryCheck::Verified;
+                    return EntryCheck::Verified(Verification::by(nat_key, k));
                 }
                 latest_difference = Some(Discrepancy {
                     nat_key: nat_key.to_string(),
@@ -440,7 +442,7 @@ pub struct BookTally {
 impl BookTally {
     pub fn count(&mut self, check: &EntryCheck) {
         match check {
-            EntryCheck::Verified => self.verified += 1,
+            EntryCheck::Verified(_) => self.verified += 1,
             EntryCheck::Differs(_) => self.discrepancies += 1,
             EntryCheck::OwnKeying | EntryCheck::WaitingForFirst => {}
         }
@@ -505,9 +507,33 @@ pub struct Discrepancy {
     pub fields: Vec<FieldDifference>,
 }
 
+/// Who verified a book entry, and when: the second keying that agreed,
+/// or the third look that confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub nat_key: String,
+    pub kind: KeyingKind,
+    pub official: String,
+    pub at: Timestamp,
+}
+
+impl Verification {
+    fn by(nat_key: &str, k: &LaterKeying<'_>) -> Self {
+        Verification {
+            nat_key: nat_key.to_string(),
+            kind: k.kind,
+            official: k.official.to_string(),
+            at: k.keyed_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewResponse {
     pub discrepancies: Vec<Discrepancy>,
+    /// Each verified entry: by whom, when.
+    #[serde(default)]
+    pub verifications: Vec<Verification>,
     /// Entries verified by a second keying (or confirmed).
     pub verified: u64,
     /// Second keyings by the official who typed the first: they verify

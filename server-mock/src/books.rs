@@ -81,13 +81,17 @@ pub async fn review<S: BookStore>(
 ) -> Result<ReviewResponse, StoreError> {
     let mut response = ReviewResponse {
         discrepancies: Vec::new(),
+        verifications: Vec::new(),
         verified: 0,
         own_keyings: 0,
         waiting_for_first: 0,
     };
     for (_, check) in checked_entries(store, commune).await? {
         match check {
-            EntryCheck::Verified => response.verified += 1,
+            EntryCheck::Verified(v) => {
+                response.verified += 1;
+                response.verifications.push(v);
+            }
             EntryCheck::Differs(d) => response.discrepancies.push(d),
             EntryCheck::OwnKeying => response.own_keyings += 1,
             EntryCheck::WaitingForFirst => response.waiting_for_first += 1,
@@ -181,7 +185,12 @@ mod tests {
         let same = keying(KeyingKind::Second, "Trần Văn Hùng", r#"{"a":1}"#, 1);
         assert_eq!(
             check_stored("k", &[&same], Some(&first(r#"{"a":1}"#))),
-            EntryCheck::Verified
+            EntryCheck::Verified(hotich_protocol::books::Verification {
+                nat_key: "k".into(),
+                kind: KeyingKind::Second,
+                official: "Trần Văn Hùng".into(),
+                at: Timestamp(0),
+            })
         );
         let other = keying(KeyingKind::Second, "Trần Văn Hùng", r#"{"a":2}"#, 2);
         let EntryCheck::Differs(d) = check_stored("k", &[&other], Some(&first(r#"{"a":1}"#)))
@@ -193,7 +202,12 @@ mod tests {
         let confirm = keying(KeyingKind::Confirm, "Lê Văn Nam", "", 1);
         assert_eq!(
             check_stored("k", &[&other, &confirm], Some(&first(r#"{"a":1}"#))),
-            EntryCheck::Verified
+            EntryCheck::Verified(hotich_protocol::books::Verification {
+                nat_key: "k".into(),
+                kind: KeyingKind::Confirm,
+                official: "Lê Văn Nam".into(),
+                at: Timestamp(0),
+            })
         );
         assert_eq!(
             check_stored("k", &[&other], None),

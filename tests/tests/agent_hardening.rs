@@ -494,7 +494,7 @@ fn a_journal_from_the_previous_release_migrates_forward() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 6, "migrated to the current schema");
+    assert_eq!(version, 7, "migrated to the current schema");
     assert!(agent.data_dir.join("journal-id.json").exists());
     let out = agent.cmd(&["verify"]);
     assert!(stdout(&out).contains("35 entries"), "{}", stderr(&out));
