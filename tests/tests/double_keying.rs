@@ -195,6 +195,21 @@ fn two_officials_type_one_book(server: TestServer) {
         "{listed}"
     );
     assert_eq!(listed["verified"], 497);
+    // Each verified entry says by whom and how: the third look on entry 10,
+    // the second keying on the others (entry 20 since its correction).
+    let by = |entry: u32| {
+        let key = format!("00004/birth/1998/1/{entry}");
+        listed["verifications"]
+            .as_array()
+            .expect("verifications")
+            .iter()
+            .find(|v| v["nat_key"] == key.as_str())
+            .map(|v| (v["official"].clone(), v["kind"].clone()))
+            .unwrap_or_else(|| panic!("{key} not verified: {listed}"))
+    };
+    assert_eq!(by(10), (json!("Lê Văn Nam"), json!("confirm")));
+    assert_eq!(by(20), (json!("Trần Văn Hùng"), json!("second")));
+    assert_eq!(by(1), (json!("Trần Văn Hùng"), json!("second")));
     let books = server.books("00004");
     assert_eq!(
         (
