@@ -444,21 +444,28 @@ impl ApiClient {
         self.send(self.paced(request, chunk)).await
     }
 
+    /// A small JSON request through the upload pacer (it shares the
+    /// commune's link with the records).
+    async fn post_json<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &Req,
+    ) -> Result<Resp, ApiError> {
+        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/json");
+        self.send(self.paced(request, body)).await
+    }
+
     /// Scans attached to records after they were entered.
     pub async fn attachments(
         &self,
         request: &hotich_protocol::wire::AttachmentsRequest,
     ) -> Result<hotich_protocol::wire::AttachmentsResponse, ApiError> {
-        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let request = self
-            .http
-            .post(format!(
-                "{}{}",
-                self.base,
-                hotich_protocol::wire::ATTACHMENTS_PATH
-            ))
-            .header(CONTENT_TYPE, "application/json");
-        self.send(self.paced(request, body)).await
+        self.post_json(hotich_protocol::wire::ATTACHMENTS_PATH, request)
+            .await
     }
 
     /// Second keyings and third looks.
@@ -466,16 +473,8 @@ impl ApiClient {
         &self,
         request: &hotich_protocol::books::KeyingsRequest,
     ) -> Result<hotich_protocol::books::KeyingsResponse, ApiError> {
-        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let request = self
-            .http
-            .post(format!(
-                "{}{}",
-                self.base,
-                hotich_protocol::books::KEYINGS_PATH
-            ))
-            .header(CONTENT_TYPE, "application/json");
-        self.send(self.paced(request, body)).await
+        self.post_json(hotich_protocol::books::KEYINGS_PATH, request)
+            .await
     }
 
     /// Books declared closed.
@@ -483,16 +482,8 @@ impl ApiClient {
         &self,
         request: &hotich_protocol::books::BooksRequest,
     ) -> Result<hotich_protocol::books::BooksResponse, ApiError> {
-        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let request = self
-            .http
-            .post(format!(
-                "{}{}",
-                self.base,
-                hotich_protocol::books::BOOKS_PATH
-            ))
-            .header(CONTENT_TYPE, "application/json");
-        self.send(self.paced(request, body)).await
+        self.post_json(hotich_protocol::books::BOOKS_PATH, request)
+            .await
     }
 
     /// The commune's discrepancies between first and second keyings, as the

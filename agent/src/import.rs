@@ -84,6 +84,30 @@ impl ImportSummary {
     pub fn clean(&self) -> bool {
         self.rejected == 0 && self.files_refused == 0
     }
+
+    /// The counts in the reader's language: `message` (records accepted,
+    /// present, rejected), or for a second keying how it compares.
+    pub fn counts_text(&self, message: &str) -> String {
+        match self.second_keying {
+            Some(k) => tr!(
+                "import-second-keying",
+                keyed = self.accepted,
+                present = self.already_present,
+                agree = k.agree,
+                differ = k.differ,
+                elsewhere = k.first_not_here,
+                rejected = self.rejected
+            ),
+            None => i18n::message(
+                message,
+                &[
+                    ("accepted", i18n::Arg::from(self.accepted)),
+                    ("present", i18n::Arg::from(self.already_present)),
+                    ("rejected", i18n::Arg::from(self.rejected)),
+                ],
+            ),
+        }
+    }
 }
 
 fn emit(output: Output, event: Value) {
@@ -609,23 +633,7 @@ fn import_file(
             &run.progress,
             &format!(
                 "{input_name}: {}{rejects}",
-                match s.second_keying {
-                    Some(k) => tr!(
-                        "import-second-keying",
-                        keyed = s.accepted,
-                        present = s.already_present,
-                        agree = k.agree,
-                        differ = k.differ,
-                        elsewhere = k.first_not_here,
-                        rejected = s.rejected
-                    ),
-                    None => tr!(
-                        "import-file-summary",
-                        accepted = s.accepted,
-                        present = s.already_present,
-                        rejected = s.rejected
-                    ),
-                }
+                s.counts_text("import-file-summary"),
             ),
         );
         if !attached.is_empty() {

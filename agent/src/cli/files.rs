@@ -114,23 +114,7 @@ pub(super) fn import(
             } else {
                 String::new()
             };
-            let finished = match summary.second_keying {
-                Some(k) => tr!(
-                    "import-second-keying",
-                    keyed = summary.accepted,
-                    present = summary.already_present,
-                    agree = k.agree,
-                    differ = k.differ,
-                    elsewhere = k.first_not_here,
-                    rejected = summary.rejected
-                ),
-                None => tr!(
-                    "import-finished",
-                    accepted = summary.accepted,
-                    present = summary.already_present,
-                    rejected = summary.rejected
-                ),
-            };
+            let finished = summary.counts_text("import-finished");
             println!("{finished}{attached}{rejects}{refused}");
         }
     }
