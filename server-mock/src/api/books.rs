@@ -52,7 +52,10 @@ pub async fn keyings<S: Storage>(
                     continue;
                 }
             },
-            (KeyingKind::Confirm, _, Some(key), Some(hash)) => (key, hash, None),
+            // A book entry's key is short; a long one names no entry.
+            (KeyingKind::Confirm, _, Some(key), Some(hash)) if key.len() <= 200 => {
+                (key, hash, None)
+            }
             _ => {
                 results.push(refuse("incomplete keying".into()));
                 continue;
