@@ -451,21 +451,12 @@ impl SyncEngine {
     /// Sends second keyings, third looks and closed books. The centre judges
     /// keyings when asked, so one may go before its first keying.
     async fn send_book_news(&mut self) -> Result<(), SyncError> {
-        let closures = self.journal.unsent_book_closures()?;
-        if !closures.is_empty() {
-            let request = hotich_protocol::books::BooksRequest {
-                books: closures.iter().map(|(_, c)| c.clone()).collect(),
-            };
-            self.call(|| self.client.close_books(&request)).await?;
-            let ids: Vec<i64> = closures.iter().map(|(id, _)| *id).collect();
-            self.journal.mark_book_closures_sent(&ids)?;
-        }
         loop {
             let waiting = self
                 .journal
                 .unsent_keyings(hotich_protocol::books::MAX_KEYINGS)?;
             if waiting.is_empty() {
-                return Ok(());
+                break;
             }
             let request = hotich_protocol::books::KeyingsRequest {
                 keyings: waiting.iter().map(|(_, k)| k.clone()).collect(),
@@ -483,10 +474,28 @@ impl SyncEngine {
                 .map(|(id, _)| *id)
                 .collect();
             if ids.is_empty() {
-                return Ok(());
+                break;
             }
             self.journal.mark_keyings_sent(&ids)?;
         }
+        // One at a time: a declaration the server will never take (it says
+        // so with a 4xx) is set aside, and holds up no other.
+        for (id, closure) in self.journal.unsent_book_closures()? {
+            let request = hotich_protocol::books::BooksRequest {
+                books: vec![closure],
+            };
+            match self.call(|| self.client.close_books(&request)).await {
+                Ok(_) => {}
+                Err(
+                    error @ (ApiError::Refused { .. }
+                    | ApiError::Forbidden(_)
+                    | ApiError::TooLarge(_)),
+                ) => warn!(%error, "the server refused a closed book; not sent again"),
+                Err(error) => return Err(error.into()),
+            }
+            self.journal.mark_book_closures_sent(&[id])?;
+        }
+        Ok(())
     }
 
     /// Sends the scans attached to records after they were entered, once

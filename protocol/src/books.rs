@@ -27,15 +27,17 @@ impl BookId {
     /// The book and entry number of a natural key's storage form
     /// (`00004/birth/1998/1/5`, `00004:00123/birth/1998/1/5`).
     pub fn of_storage_key(key: &str) -> Option<(BookId, u32)> {
-        let mut parts = key.split('/');
+        // A book code may itself hold a '/' ("01/2015"): the book is
+        // whatever lies between the year and the entry number.
+        let mut parts = key.splitn(4, '/');
         let communes = parts.next()?;
         let kind = RecordKind::parse(parts.next()?)?;
         let year = parts.next()?.parse().ok()?;
-        let book = parts.next()?.to_string();
-        let entry = parts.next()?.parse().ok()?;
-        if parts.next().is_some() {
+        let (book, entry) = parts.next()?.rsplit_once('/')?;
+        if book.is_empty() {
             return None;
         }
+        let entry = entry.parse().ok()?;
         let (commune, former) = match communes.split_once(':') {
             Some((c, f)) => (c, Some(f.to_string())),
             None => (communes, None),
@@ -46,10 +48,25 @@ impl BookId {
                 former_commune_code: former,
                 kind,
                 year,
-                book,
+                book: book.to_string(),
             },
             entry,
         ))
+    }
+
+    /// The book as records name it: the book code in normal form ("01" and
+    /// "1" are one book) and no former commune equal to the commune itself.
+    pub fn normalized(mut self) -> BookId {
+        if let Ok(v) =
+            crate::record::normalize(serde_json::json!({ "register": { "book": self.book } }))
+            && let Some(book) = v["register"]["book"].as_str()
+        {
+            self.book = book.to_string();
+        }
+        if self.former_commune_code.as_deref() == Some(self.commune_code.as_str()) {
+            self.former_commune_code = None;
+        }
+        self
     }
 
     /// The book and entry number a record names, read without validating
@@ -105,7 +122,7 @@ impl BookId {
         if !(1800..=2200).contains(&self.year) {
             return Err(format!("{}: not a register year", self.year));
         }
-        if self.book.is_empty() || self.book.len() > 20 || self.book.contains('/') {
+        if self.book.is_empty() || self.book.chars().count() > 20 {
             return Err(format!("{:?}: not a book code", self.book));
         }
         Ok(())
@@ -177,13 +194,9 @@ fn flatten(value: &Value, path: String, out: &mut BTreeMap<String, Value>) {
 
 /// The same official, whatever the case and spacing they typed it in.
 pub fn same_official(a: &str, b: Option<&str>) -> bool {
-    let fold = |s: &str| {
-        s.split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase()
-    };
-    b.is_some_and(|b| fold(a) == fold(b))
+    // Each PC keeps its own list: "Nguyen Thi Lan" on one and "Nguyễn Thị
+    // Lan" on another are one official, as `--official` matches them.
+    b.is_some_and(|b| crate::text::fold(a) == crate::text::fold(b))
 }
 
 /// A book entry as it stands now (its current version), as both sides
@@ -218,6 +231,8 @@ pub enum EntryCheck {
     OwnKeying,
     /// The first keying is not held yet.
     WaitingForFirst,
+    /// Nothing that checks this version (a third look at an older one).
+    Unchecked,
 }
 
 /// Judges one entry's later keyings (oldest first) against its first.
@@ -229,39 +244,46 @@ pub fn check_entry(
     let Some(first) = first else {
         return EntryCheck::WaitingForFirst;
     };
-    let mut latest_difference = None;
-    let mut any_other = false;
-    for k in later
+    let by_others: Vec<&LaterKeying<'_>> = later
         .iter()
         .filter(|k| !same_official(k.official, first.official))
-    {
-        any_other = true;
-        match (k.kind, k.record) {
-            (KeyingKind::Confirm, _) if k.hash == first.hash => {
-                return EntryCheck::Verified(Verification::by(nat_key, k));
-            }
-            (KeyingKind::Second, Some(typed)) => {
-                let fields = differences(first.record, typed);
-                if fields.is_empty() {
-                    return EntryCheck::Verified(Verification::by(nat_key, k));
-                }
-                latest_difference = Some(Discrepancy {
-                    nat_key: nat_key.to_string(),
-                    first_hash: *first.hash,
-                    first_official: first.official.map(str::to_string),
-                    second_official: k.official.to_string(),
-                    second_keyed_at: k.keyed_at,
-                    fields,
-                });
-            }
-            _ => {}
+        .collect();
+    let mut agreed = None;
+    let mut latest_difference = None;
+    for k in by_others.iter().filter(|k| k.kind == KeyingKind::Second) {
+        let Some(typed) = k.record else { continue };
+        let fields = differences(first.record, typed);
+        if fields.is_empty() {
+            agreed.get_or_insert_with(|| Verification::by(nat_key, k));
+        } else {
+            latest_difference = Some(Discrepancy {
+                nat_key: nat_key.to_string(),
+                first_hash: *first.hash,
+                first_official: first.official.map(str::to_string),
+                second_official: k.official.to_string(),
+                second_keyed_at: k.keyed_at,
+                fields,
+            });
         }
+    }
+    if let Some(v) = agreed {
+        return EntryCheck::Verified(v);
+    }
+    // A third look settles a discrepancy: it counts only where another
+    // official's second keying differs, and only for the version it saw.
+    if latest_difference.is_some()
+        && let Some(k) = by_others
+            .iter()
+            .find(|k| k.kind == KeyingKind::Confirm && k.hash == first.hash)
+    {
+        return EntryCheck::Verified(Verification::by(nat_key, k));
     }
     match latest_difference {
         Some(d) => EntryCheck::Differs(d),
-        // A third look at an older version: the entry was corrected since.
-        None if any_other => EntryCheck::WaitingForFirst,
-        None => EntryCheck::OwnKeying,
+        None if later.iter().any(|k| k.kind == KeyingKind::Second) && by_others.is_empty() => {
+            EntryCheck::OwnKeying
+        }
+        None => EntryCheck::Unchecked,
     }
 }
 
@@ -350,11 +372,18 @@ pub struct BookClosure {
     pub closed_at: Timestamp,
 }
 
+/// The most entries one paper book holds (civil-status books hold
+/// hundreds, a few thousand at most).
+pub const MAX_BOOK_ENTRIES: u32 = 10_000;
+
 impl BookClosure {
     pub fn check(&self) -> Result<(), String> {
         self.book.check()?;
-        if self.entries == 0 || self.entries > 100_000 {
+        if self.entries == 0 || self.entries > MAX_BOOK_ENTRIES {
             return Err(format!("{}: not a number of entries", self.entries));
+        }
+        if self.missing.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("entries declared missing are listed once each, in order".into());
         }
         if let Some(n) = self.missing.iter().find(|n| **n == 0 || **n > self.entries) {
             return Err(format!(
@@ -444,7 +473,7 @@ impl BookTally {
         match check {
             EntryCheck::Verified(_) => self.verified += 1,
             EntryCheck::Differs(_) => self.discrepancies += 1,
-            EntryCheck::OwnKeying | EntryCheck::WaitingForFirst => {}
+            EntryCheck::OwnKeying | EntryCheck::WaitingForFirst | EntryCheck::Unchecked => {}
         }
     }
 
@@ -487,8 +516,9 @@ pub fn missing_entries(
     captured: &std::collections::BTreeSet<u32>,
     declared_missing: &[u32],
 ) -> Vec<u32> {
+    let lost: std::collections::HashSet<u32> = declared_missing.iter().copied().collect();
     (1..=declared)
-        .filter(|n| !captured.contains(n) && !declared_missing.contains(n))
+        .filter(|n| !captured.contains(n) && !lost.contains(n))
         .collect()
 }
 
@@ -574,7 +604,24 @@ mod tests {
         assert_eq!(book.entry_key(5), "00004:00123/birth/1998/1/5");
         let (book, _) = BookId::of_storage_key("00004/death/2001/A2/17").unwrap();
         assert_eq!(book.entry_key(17), "00004/death/2001/A2/17");
+        let (book, entry) = BookId::of_storage_key("00004/birth/2015/01/2015/9").unwrap();
+        assert_eq!((book.book.as_str(), entry), ("01/2015", 9));
         assert!(BookId::of_storage_key("00004/birth/1998/1").is_none());
+    }
+
+    #[test]
+    fn one_official_whatever_the_spelling_on_each_pc() {
+        assert!(same_official("Nguyen Thi  Lan", Some("Nguyễn Thị Lan")));
+        assert!(!same_official("Nguyễn Thị Lan", Some("Trần Văn Hùng")));
+        assert!(!same_official("Nguyễn Thị Lan", None));
+    }
+
+    #[test]
+    fn a_book_code_is_in_normal_form() {
+        let (book, _) = BookId::of_storage_key("00004:00004/birth/1998/01/5").unwrap();
+        let book = book.normalized();
+        assert_eq!(book.book, "1");
+        assert_eq!(book.former_commune_code, None);
     }
 
     #[test]

@@ -95,6 +95,7 @@ pub async fn review<S: BookStore>(
             EntryCheck::Differs(d) => response.discrepancies.push(d),
             EntryCheck::OwnKeying => response.own_keyings += 1,
             EntryCheck::WaitingForFirst => response.waiting_for_first += 1,
+            EntryCheck::Unchecked => {}
         }
     }
     Ok(response)
@@ -116,14 +117,14 @@ pub async fn book_reports<S: BookStore>(
             }
         }
     }
-    for text in store.refused_entries(commune).await? {
+    for (sender, text) in store.refused_entries(commune).await? {
         let found = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .and_then(|v| BookId::of_record(&v));
-        // An agent of the commune may have sent another commune's record:
-        // it belongs to no book of this commune's report.
+        // An agent may have sent another commune's record: it belongs to no
+        // book of either commune's report.
         if let Some((book, entry)) = found
-            && commune.is_none_or(|c| book.commune_code == c)
+            && book.commune_code == sender
         {
             books.entry(book).or_default().refused.insert(entry);
         }

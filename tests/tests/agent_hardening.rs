@@ -495,6 +495,16 @@ fn a_journal_from_the_previous_release_migrates_forward() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 7, "migrated to the current schema");
+    let tables: i64 = rusqlite::Connection::open(agent.journal_path())
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'
+             AND name IN ('keyings', 'book_closures', 'attachments', 'receipts')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 4, "the tables of schemas 6 and 7 are there");
     assert!(agent.data_dir.join("journal-id.json").exists());
     let out = agent.cmd(&["verify"]);
     assert!(stdout(&out).contains("35 entries"), "{}", stderr(&out));

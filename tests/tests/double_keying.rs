@@ -259,6 +259,23 @@ fn close_a_book_with_3_never_typed(server: TestServer) {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("entry 300"), "{}", stderr(&out));
 
+    // Another PC of the office declared it first, with a wrong count, and
+    // syncs after this one: the later declaration stands.
+    let other_pc = TestAgent::init(&server.url(), &server.add_agent("00004"), "00004");
+    let out = other_pc.cmd(&[
+        "book",
+        "close",
+        "--kind",
+        "birth",
+        "--year",
+        "1998",
+        "--book",
+        "1",
+        "--entries",
+        "250",
+    ]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let out = close(&["--missing", "12,13", "--reason", "trang 4 bị rách"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     // Before any sync this PC already knows.
@@ -266,6 +283,7 @@ fn close_a_book_with_3_never_typed(server: TestServer) {
     let local: Value = serde_json::from_str(local.trim()).expect("report JSON");
     assert_eq!(local["missing"], json!([7, 100, 200]), "{local}");
     synced(&agent);
+    synced(&other_pc);
 
     let books = server.books("00004");
     assert_eq!(books.len(), 1, "{books:?}");

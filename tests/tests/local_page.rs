@@ -588,12 +588,14 @@ fn the_page_asks_which_official_is_typing_when_the_office_lists_several() {
     };
     // Nobody named: nothing is imported, and the page says why.
     let refused = import("");
-    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert_eq!(refused.status, 422, "{}", refused.text());
     assert!(
-        refused.text().contains("ai đang nhập"),
+        refused.text().contains("Hãy chọn người đang nhập"),
         "{}",
         refused.text()
     );
+    let unknown = import("&official=Nobody");
+    assert_eq!(unknown.status, 422, "{}", unknown.text());
     let imported = import("&official=tran%20van%20hung");
     assert_eq!(imported.status, 200, "{}", imported.text());
     assert_eq!(imported.json()["accepted"], 2);

@@ -59,6 +59,24 @@ fn numbers(ns: impl IntoIterator<Item = u32>) -> String {
         .join(", ")
 }
 
+/// What is wrong with a declaration, in the reader's language.
+fn closure_problem(c: &BookClosure) -> Option<String> {
+    let max = hotich_protocol::books::MAX_BOOK_ENTRIES;
+    if c.entries == 0 || c.entries > max {
+        return Some(tr!("book-bad-entries", entries = c.entries, max = max));
+    }
+    if let Some(n) = c.missing.iter().find(|n| **n == 0 || **n > c.entries) {
+        return Some(tr!("book-bad-missing", entry = *n, entries = c.entries));
+    }
+    if !c.missing.is_empty() && c.reason.is_none() {
+        return Some(tr!("book-missing-needs-reason"));
+    }
+    if let Err(other) = c.check() {
+        return Some(tr!("book-bad-book", detail = other));
+    }
+    None
+}
+
 pub(super) fn close(data_dir: &DataDir, args: CloseArgs) -> Result<ExitCode, AgentError> {
     let config = AgentConfig::load(data_dir)?;
     let official = crate::config::choose_official(&config, args.official.as_deref())
@@ -68,17 +86,13 @@ pub(super) fn close(data_dir: &DataDir, args: CloseArgs) -> Result<ExitCode, Age
     missing.dedup();
     let closure = BookClosure {
         book: BookId {
-            former_commune_code: args
-                .former_commune
-                .filter(|former| *former != config.commune),
+            former_commune_code: args.former_commune,
             commune_code: config.commune.clone(),
             kind: args.kind,
             year: args.year,
-            book: hotich_protocol::normalize(json!({ "register": { "book": args.book.trim() } }))
-                .ok()
-                .and_then(|v| v["register"]["book"].as_str().map(str::to_string))
-                .unwrap_or_else(|| args.book.trim().to_string()),
-        },
+            book: args.book.trim().to_string(),
+        }
+        .normalized(),
         entries: args.entries,
         missing,
         reason: args
@@ -88,11 +102,8 @@ pub(super) fn close(data_dir: &DataDir, args: CloseArgs) -> Result<ExitCode, Age
         official,
         closed_at: Timestamp::now(),
     };
-    if let Err(problem) = closure.check() {
-        return Err(AgentError::Usage(tr!(
-            "book-close-bad",
-            problem = problem.as_str()
-        )));
+    if let Some(problem) = closure_problem(&closure) {
+        return Err(AgentError::Usage(tr!("book-close-bad", problem = problem)));
     }
     let mut journal = data_dir.open_journal(Access::ReadWrite)?;
     journal.close_book(&closure)?;

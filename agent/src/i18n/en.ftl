@@ -402,3 +402,7 @@ review-summary = { $discrepancies } entries with unresolved discrepancies; { $ve
 review-confirm-unknown = { $key } is not on the server's list of discrepancies (see hotich-agent review)
 review-confirm-own = { $official } typed this entry the first time: another official must confirm it
 review-confirmed = noted: { $official } confirms the first keying of { $entry }; sent to the server with the next sync
+book-bad-entries = a book holds 1 to { $max } entries (given: { $entries })
+book-bad-missing = entry { $entry } is not in a book of { $entries } entries
+book-missing-needs-reason = entries declared missing need a reason: add --reason "why" (for example "trang 4 bị rách")
+book-bad-book = { $detail }

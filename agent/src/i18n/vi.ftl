@@ -402,3 +402,7 @@ review-summary = { $discrepancies } số có sai khác chưa xử lý; { $verifi
 review-confirm-unknown = { $key } không có trong danh sách sai khác của máy chủ (xem bằng lệnh hotich-agent review)
 review-confirm-own = { $official } đã nhập số này lần đầu: cán bộ khác phải xác nhận
 review-confirmed = đã ghi nhận: { $official } xác nhận lần nhập đầu của { $entry } là đúng; sẽ gửi lên máy chủ ở lần đồng bộ tới
+book-bad-entries = số lượng số trong sổ phải từ 1 đến { $max } (đã ghi { $entries })
+book-bad-missing = số { $entry } không có trong sổ { $entries } số
+book-missing-needs-reason = các số bị mất phải có lý do: thêm --reason "lý do" (ví dụ "trang 4 bị rách")
+book-bad-book = { $detail }

@@ -98,10 +98,13 @@ impl Journal {
     pub fn first_keying(&self, nat_key: &str) -> Result<Option<LocalFirst>, JournalError> {
         let row = self
             .conn
-            .prepare_cached(
+            // A version the centre refused is not what the entry stands as.
+            .prepare_cached(&format!(
                 "SELECT seq, content_hash, record, official FROM entries
-                 WHERE nat_key = ?1 ORDER BY seq DESC LIMIT 1",
-            )
+                 WHERE nat_key = ?1 AND state IN ({pending}, {acked}) ORDER BY seq DESC LIMIT 1",
+                pending = EntryState::Pending.sql(),
+                acked = EntryState::Acked.sql()
+            ))
             .map_err(|e| self.err(e))?
             .query_row([nat_key], |r| {
                 Ok((

@@ -1013,6 +1013,15 @@ async fn api_import(
             t(lang, "ui-import-no-name"),
         );
     };
+    // Who is typing, before the file is read: the page lists the office's
+    // officials; none chosen among several imports nothing.
+    let official = q.official.filter(|o| !o.trim().is_empty());
+    if crate::config::choose_official(&state.ui.config, official.as_deref()).is_err() {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t(lang, "ui-import-choose-official"),
+        );
+    }
     let ui = state.ui.clone();
     let upload = match tokio::task::spawn_blocking(move || Upload::create(&ui, name)).await {
         Ok(Ok(upload)) => upload,
@@ -1034,7 +1043,6 @@ async fn api_import(
         }
     }
     let ui = state.ui.clone();
-    let official = q.official.filter(|o| !o.trim().is_empty());
     let done =
         tokio::task::spawn_blocking(move || import_upload(&ui, &upload, official.as_deref(), lang))
             .await;

@@ -18,6 +18,8 @@ use crate::store::books::KeyingRow;
 
 /// Books per request, at most.
 const MAX_BOOKS: usize = 500;
+/// Books one commune may declare closed (a commune holds a few hundred).
+const MAX_CLOSED_BOOKS: usize = 2_000;
 
 pub async fn keyings<S: Storage>(
     State(state): State<AppState<S>>,
@@ -33,10 +35,32 @@ pub async fn keyings<S: Storage>(
         )));
     }
     let now = Timestamp::now();
+    let commune = agent.commune.clone();
+    let agent_id = agent.id;
+    // Validating and hashing up to 500 records is CPU work: off the
+    // runtime's threads, as an upload's is.
+    let (results, rows) = tokio::task::spawn_blocking(move || {
+        judge_keyings(request.keyings, &commune, agent_id, now)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !rows.is_empty() {
+        state.store.add_keyings(rows, now).await?;
+    }
+    Ok(axum::Json(KeyingsResponse { results }))
+}
+
+/// Each keying checked like an upload's record: stored, or refused with why.
+fn judge_keyings(
+    keyings: Vec<hotich_protocol::books::Keying>,
+    commune: &str,
+    agent_id: i64,
+    now: Timestamp,
+) -> (Vec<KeyingResult>, Vec<KeyingRow>) {
     let today = CivilDate::today_in_vietnam(now);
-    let mut results = Vec::with_capacity(request.keyings.len());
+    let mut results = Vec::with_capacity(keyings.len());
     let mut rows = Vec::new();
-    for k in request.keyings {
+    for k in keyings {
         let refuse = |reason: String| KeyingResult::Refused { reason };
         let official = k.official.trim().to_string();
         if official.is_empty() || official.chars().count() > 100 {
@@ -62,30 +86,27 @@ pub async fn keyings<S: Storage>(
             }
         };
         let own = hotich_protocol::books::BookId::of_storage_key(&nat_key)
-            .is_some_and(|(book, _)| book.commune_code == agent.commune);
+            .is_some_and(|(book, _)| book.commune_code == commune);
         if !own {
             results.push(refuse(format!(
                 "{nat_key} is not a book of commune {}",
-                agent.commune
+                commune
             )));
             continue;
         }
         rows.push(KeyingRow {
-            commune: agent.commune.clone(),
+            commune: commune.to_string(),
             kind: k.kind,
             nat_key,
             hash,
             record,
             official,
             keyed_at: k.keyed_at,
-            agent_id: agent.id,
+            agent_id,
         });
         results.push(KeyingResult::Stored);
     }
-    if !rows.is_empty() {
-        state.store.add_keyings(rows, now).await?;
-    }
-    Ok(axum::Json(KeyingsResponse { results }))
+    (results, rows)
 }
 
 pub async fn close_books<S: Storage>(
@@ -101,7 +122,11 @@ pub async fn close_books<S: Storage>(
             "at most {MAX_BOOKS} books per request"
         )));
     }
-    for closure in &request.books {
+    let mut books = Vec::with_capacity(request.books.len());
+    for mut closure in request.books {
+        closure.book = closure.book.normalized();
+        closure.missing.sort_unstable();
+        closure.missing.dedup();
         closure.check().map_err(ApiError::BadRequest)?;
         if closure.book.commune_code != agent.commune {
             return Err(ApiError::Forbidden(format!(
@@ -109,7 +134,21 @@ pub async fn close_books<S: Storage>(
                 closure.book.commune_code, agent.commune
             )));
         }
+        books.push(closure);
     }
+    // Each closed book is a line in every report of the commune: bounded,
+    // so one agent cannot make them unreadable.
+    let held = state.store.book_closures(Some(&agent.commune)).await?;
+    let new = books
+        .iter()
+        .filter(|c| !held.iter().any(|h| h.book == c.book))
+        .count();
+    if held.len() + new > MAX_CLOSED_BOOKS {
+        return Err(ApiError::TooLarge(format!(
+            "a commune declares at most {MAX_CLOSED_BOOKS} books closed"
+        )));
+    }
+    let request = BooksRequest { books };
     let stored = request.books.len() as u64;
     state
         .store

@@ -27,6 +27,16 @@ pub struct KeyingRow {
     pub agent_id: i64,
 }
 
+/// `WHERE` for one commune's rows or all: two spellings, because a
+/// condition like `?1 IS NULL OR commune = ?1` keeps the planner from the
+/// commune index.
+pub(super) fn commune_filter(commune: Option<&str>, column: &str, placeholder: &str) -> String {
+    match commune {
+        Some(_) => format!("{column} = {placeholder}"),
+        None => format!("{placeholder} IS NULL"),
+    }
+}
+
 pub(super) fn kind_from_sql(text: &str) -> Result<KeyingKind, StoreError> {
     KeyingKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("keying kind {text:?}")))
 }
@@ -60,7 +70,7 @@ pub trait BookStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<KeyingRow>, StoreError>> + Send;
 
     /// Declares books closed; a book closed again keeps its latest
-    /// declaration.
+    /// declaration (by when it was closed, not when it arrived).
     fn close_books(
         &self,
         agent_id: i64,
@@ -86,9 +96,9 @@ pub trait BookStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<BookEntryRow>, StoreError>> + Send;
 
     /// The content of every entry the centre refused from agents of
-    /// `commune`, as the agent sent it.
+    /// `commune`, as the agent sent it, with the sending agent's commune.
     fn refused_entries(
         &self,
         commune: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
 }

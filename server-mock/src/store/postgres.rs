@@ -181,6 +181,7 @@ CREATE TABLE book_closures (
     closure     TEXT NOT NULL,
     agent_id    BIGINT NOT NULL REFERENCES agents(id),
     received_at BIGINT NOT NULL,
+    closed_at   BIGINT NOT NULL,
     PRIMARY KEY (commune, former, kind, year, book)
 );
 "#,
@@ -1101,8 +1102,11 @@ impl super::books::BookStore for PgStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT commune, kind, nat_key, hash, record, official, keyed_at, agent_id
-                 FROM keyings WHERE $1::text IS NULL OR commune = $1 ORDER BY id",
+                &format!(
+                    "SELECT commune, kind, nat_key, hash, record, official, keyed_at, agent_id
+                     FROM keyings WHERE {} ORDER BY id",
+                    super::books::commune_filter(commune, "commune", "$1::text")
+                ),
                 &[&commune],
             )
             .await?;
@@ -1135,11 +1139,13 @@ impl super::books::BookStore for PgStore {
         for c in &closures {
             let text = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.execute(
-                "INSERT INTO book_closures (commune, former, kind, year, book, closure, agent_id, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                "INSERT INTO book_closures
+                     (commune, former, kind, year, book, closure, agent_id, received_at, closed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (commune, former, kind, year, book) DO UPDATE SET
                      closure = excluded.closure, agent_id = excluded.agent_id,
-                     received_at = excluded.received_at",
+                     received_at = excluded.received_at, closed_at = excluded.closed_at
+                 WHERE excluded.closed_at >= book_closures.closed_at",
                 &[
                     &c.book.commune_code,
                     &c.book.former_commune_code.as_deref().unwrap_or(""),
@@ -1149,6 +1155,7 @@ impl super::books::BookStore for PgStore {
                     &text,
                     &agent_id,
                     &now.millis(),
+                    &c.closed_at.millis(),
                 ],
             )
             .await?;
@@ -1165,7 +1172,10 @@ impl super::books::BookStore for PgStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT closure FROM book_closures WHERE $1::text IS NULL OR commune = $1",
+                &format!(
+                    "SELECT closure FROM book_closures WHERE {}",
+                    super::books::commune_filter(commune, "commune", "$1::text")
+                ),
                 &[&commune],
             )
             .await?;
@@ -1216,8 +1226,10 @@ impl super::books::BookStore for PgStore {
         let rows = conn
             .client()?
             .query(
-                "SELECT nat_key, supersedes IS NOT NULL FROM records
-                 WHERE $1::text IS NULL OR commune = $1",
+                &format!(
+                    "SELECT nat_key, supersedes IS NOT NULL FROM records WHERE {}",
+                    super::books::commune_filter(commune, "commune", "$1::text")
+                ),
                 &[&commune],
             )
             .await?;
@@ -1231,18 +1243,24 @@ impl super::books::BookStore for PgStore {
             .collect()
     }
 
-    async fn refused_entries(&self, commune: Option<&str>) -> Result<Vec<String>, StoreError> {
+    async fn refused_entries(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
             .query(
-                "SELECT l.record FROM links l JOIN agents a ON a.id = l.agent_id
-                 WHERE l.record IS NOT NULL AND ($1::text IS NULL OR a.commune = $1)",
+                &format!(
+                    "SELECT a.commune, l.record FROM agents a JOIN links l ON l.agent_id = a.id
+                     WHERE l.record IS NOT NULL AND {}",
+                    super::books::commune_filter(commune, "a.commune", "$1::text")
+                ),
                 &[&commune],
             )
             .await?;
         rows.iter()
-            .map(|r| Ok(r.try_get::<_, String>(0)?))
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
     }
 }

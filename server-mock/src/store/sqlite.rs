@@ -186,6 +186,7 @@ CREATE TABLE book_closures (
     closure     TEXT NOT NULL,
     agent_id    INTEGER NOT NULL REFERENCES agents(id),
     received_at INTEGER NOT NULL,
+    closed_at   INTEGER NOT NULL,
     PRIMARY KEY (commune, former, kind, year, book)
 ) WITHOUT ROWID;
 "#,
@@ -1026,10 +1027,11 @@ impl super::books::BookStore for SqliteStore {
     ) -> Result<Vec<super::books::KeyingRow>, StoreError> {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT commune, kind, nat_key, hash, record, official, keyed_at, agent_id
-                 FROM keyings WHERE ?1 IS NULL OR commune = ?1 ORDER BY id",
-            )?;
+                     FROM keyings WHERE {} ORDER BY id",
+                super::books::commune_filter(commune.as_deref(), "commune", "?1")
+            ))?;
             let mut rows = stmt.query(params![commune])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
@@ -1059,11 +1061,13 @@ impl super::books::BookStore for SqliteStore {
             let tx = conn.transaction()?;
             {
                 let mut upsert = tx.prepare_cached(
-                    "INSERT INTO book_closures (commune, former, kind, year, book, closure, agent_id, received_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    "INSERT INTO book_closures
+                         (commune, former, kind, year, book, closure, agent_id, received_at, closed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (commune, former, kind, year, book) DO UPDATE SET
                          closure = excluded.closure, agent_id = excluded.agent_id,
-                         received_at = excluded.received_at",
+                         received_at = excluded.received_at, closed_at = excluded.closed_at
+                     WHERE excluded.closed_at >= book_closures.closed_at",
                 )?;
                 for c in &closures {
                     let text = serde_json::to_string(c)
@@ -1077,6 +1081,7 @@ impl super::books::BookStore for SqliteStore {
                         text,
                         agent_id,
                         now.millis(),
+                        c.closed_at.millis(),
                     ])?;
                 }
             }
@@ -1092,9 +1097,10 @@ impl super::books::BookStore for SqliteStore {
     ) -> Result<Vec<hotich_protocol::books::BookClosure>, StoreError> {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT closure FROM book_closures WHERE ?1 IS NULL OR commune = ?1",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT closure FROM book_closures WHERE {}",
+                super::books::commune_filter(commune.as_deref(), "commune", "?1")
+            ))?;
             let mut rows = stmt.query(params![commune])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
@@ -1153,9 +1159,10 @@ impl super::books::BookStore for SqliteStore {
     ) -> Result<Vec<super::books::BookEntryRow>, StoreError> {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT nat_key, supersedes IS NOT NULL FROM records WHERE ?1 IS NULL OR commune = ?1",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT nat_key, supersedes IS NOT NULL FROM records WHERE {}",
+                super::books::commune_filter(commune.as_deref(), "commune", "?1")
+            ))?;
             let rows = stmt.query_map(params![commune], |r| {
                 Ok(super::books::BookEntryRow {
                     nat_key: r.get(0)?,
@@ -1167,14 +1174,18 @@ impl super::books::BookStore for SqliteStore {
         .await
     }
 
-    async fn refused_entries(&self, commune: Option<&str>) -> Result<Vec<String>, StoreError> {
+    async fn refused_entries(
+        &self,
+        commune: Option<&str>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let commune = commune.map(str::to_string);
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT l.record FROM links l JOIN agents a ON a.id = l.agent_id
-                 WHERE l.record IS NOT NULL AND (?1 IS NULL OR a.commune = ?1)",
-            )?;
-            let rows = stmt.query_map(params![commune], |r| r.get::<_, String>(0))?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT a.commune, l.record FROM agents a JOIN links l ON l.agent_id = a.id
+                 WHERE l.record IS NOT NULL AND {}",
+                super::books::commune_filter(commune.as_deref(), "a.commune", "?1")
+            ))?;
+            let rows = stmt.query_map(params![commune], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
