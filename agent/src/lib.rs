@@ -18,6 +18,7 @@ pub mod legacy;
 pub mod lock;
 pub mod logbook;
 pub mod logging;
+pub mod memory;
 pub mod notify;
 pub mod ratelimit;
 pub mod rejects;

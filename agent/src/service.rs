@@ -123,6 +123,7 @@ pub async fn run_service(
                         }
                     }
                 }
+                engine.release_memory();
                 continue;
             }
             // New records wake the service even during a backoff (the link
@@ -174,6 +175,7 @@ pub async fn run_service(
                 }
             }
         }
+        engine.release_memory();
     }
     if let Some(n) = &notifier {
         n.send("STOPPING=1");

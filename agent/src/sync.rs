@@ -224,6 +224,13 @@ impl SyncEngine {
 
     /// "Sync now": the next round may start at once. The failure count is
     /// kept, so if this attempt fails too the schedule continues where it was.
+    /// Gives back what a round used: the service then waits, often for
+    /// hours, on a PC the office works on.
+    pub fn release_memory(&self) {
+        self.journal.release_memory();
+        crate::memory::release();
+    }
+
     pub fn force_now(&mut self) -> Result<(), JournalError> {
         let mut state = self.journal.sync_state()?;
         state.next_attempt_at = Timestamp::now();
@@ -819,7 +826,7 @@ impl SyncEngine {
         let mut kept = Vec::with_capacity(batch.len());
         let mut damaged = Vec::new();
         let mut previous_seq: Option<u64> = None;
-        for entry in batch {
+        for mut entry in batch {
             if self.old_normal_form && written_before_normal_form_2(&entry.nat_key) {
                 // The server would compute another hash for it and refuse it
                 // as altered: say plainly what it is instead.
@@ -838,7 +845,9 @@ impl SyncEngine {
                 ));
                 continue;
             }
-            let record = match RawValue::from_string(entry.record.clone()) {
+            // The text moves into the body; what stays for the answer is
+            // the entry's seq and hash (a batch's records are not held twice).
+            let record = match RawValue::from_string(std::mem::take(&mut entry.record)) {
                 Ok(r) => r,
                 Err(e) => {
                     warn!(seq = entry.seq, error = %e, "journal entry is damaged; parked");

@@ -1,3 +1,9 @@
+// Uploads are checked on one thread and committed on another, and their
+// buffers freed on a third: glibc's malloc serializes those frees on the
+// allocating thread's arena; mimalloc does not (see ARCHITECTURE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;

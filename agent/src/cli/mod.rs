@@ -773,6 +773,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, AgentError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(2)
+        .on_thread_park(crate::memory::on_thread_park)
         .enable_all()
         .build()
         .map_err(|e| AgentError::io("cannot start the async runtime", e))

@@ -192,6 +192,13 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
+    /// Frees SQLite's page cache (it is filled again from the file as needed).
+    pub fn release_memory(&self) {
+        if let Err(error) = self.conn.execute_batch("PRAGMA shrink_memory") {
+            tracing::debug!(%error, "could not shrink the journal's memory");
+        }
+    }
+
     /// Copies the WAL into the database file without waiting for readers.
     pub fn checkpoint(&self) -> Result<(), JournalError> {
         self.conn

@@ -24,7 +24,6 @@ use hotich_protocol::{
     ChainHash, CivilDate, GENESIS, Timestamp, chain_hash, parse_strict, prepare_record,
 };
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::body::read_body;
@@ -106,30 +105,38 @@ impl UploadGate {
 /// Marks the "too many entries" error inside serde's error chain.
 const TOO_MANY: &str = "too many entries";
 
-/// The `entries` of an upload body as raw JSON, refusing more than `max`
-/// while parsing, so a body of a million tiny entries is not built first.
-fn raw_entries(bytes: &[u8], max: usize) -> Result<Vec<&RawValue>, serde_json::Error> {
+/// The `entries` of an upload body, refusing more than `max` while parsing,
+/// so a body of a million tiny entries is not built first. Each entry is
+/// parsed in the same pass (its record kept as raw text for the checks).
+fn parse_entries(bytes: &[u8], max: usize) -> Result<Vec<UploadEntry>, serde_json::Error> {
     struct Entries {
         max: usize,
     }
     impl<'de> DeserializeSeed<'de> for Entries {
-        type Value = Vec<&'de RawValue>;
+        type Value = Vec<UploadEntry>;
         fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             d.deserialize_seq(self)
         }
     }
     impl<'de> Visitor<'de> for Entries {
-        type Value = Vec<&'de RawValue>;
+        type Value = Vec<UploadEntry>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a list of entries")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            loop {
+                let entry = seq.next_element::<UploadEntry>().map_err(|e| {
+                    de::Error::custom(format!(
+                        "entry {} of the batch is malformed: {e}",
+                        out.len()
+                    ))
+                })?;
+                let Some(entry) = entry else { break };
                 if out.len() == self.max {
                     return Err(de::Error::custom(TOO_MANY));
                 }
-                out.push(raw);
+                out.push(entry);
             }
             Ok(out)
         }
@@ -138,7 +145,7 @@ fn raw_entries(bytes: &[u8], max: usize) -> Result<Vec<&RawValue>, serde_json::E
         max: usize,
     }
     impl<'de> Visitor<'de> for Envelope {
-        type Value = Vec<&'de RawValue>;
+        type Value = Vec<UploadEntry>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("an upload batch {\"entries\": [...]}")
         }
@@ -189,7 +196,7 @@ fn check_upload_inner(
     limits: Limits,
     emit: &mut dyn FnMut(Checked<ApiError>) -> bool,
 ) -> Result<bool, ApiError> {
-    let entries = raw_entries(bytes, limits.max_entries).map_err(|e| {
+    let entries = parse_entries(bytes, limits.max_entries).map_err(|e| {
         if e.to_string().starts_with(TOO_MANY) {
             ApiError::TooLarge(format!(
                 "more than {} entries in one batch",
@@ -210,13 +217,7 @@ fn check_upload_inner(
     let mut previous: Option<(u64, ChainHash)> = None;
     let mut chunk = Vec::with_capacity(CHECK_CHUNK);
     let total = entries.len();
-    for (i, raw) in entries.into_iter().enumerate() {
-        let entry: UploadEntry = serde_json::from_str(raw.get()).map_err(|e| {
-            ApiError::BadRequest(format!(
-                "entry {i} of the batch is malformed: {}",
-                shown_message(&e)
-            ))
-        })?;
+    for (i, entry) in entries.into_iter().enumerate() {
         if entry.seq == 0 || entry.seq > MAX_SEQ {
             return Err(ApiError::BadRequest(format!(
                 "entry {i}: seq {} is not between 1 and {MAX_SEQ}",

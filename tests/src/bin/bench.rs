@@ -62,10 +62,10 @@ fn parse_args() -> Result<Args> {
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
             "import" | "xlsx" | "server" | "sync" | "scans" | "hostile" | "heartbeats" | "all"
-            | "gen" => args.what = a,
+            | "gen" | "stages" | "idle" => args.what = a,
             "-h" | "--help" => {
                 println!(
-                    "bench [import|xlsx|server|sync|scans|hostile|heartbeats|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|xlsx|server|sync|scans|hostile|heartbeats|idle|stages|all] [--records N] [--runs R] [--agents A] [--batches B]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (valid test records: JSON Lines, or an official's workbook if FILE ends in .xlsx)"
@@ -104,6 +104,9 @@ fn main() -> Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("note: this is a debug build; run with --release for meaningful figures");
     }
+    if args.what == "stages" {
+        return bench_stages(&args);
+    }
     // Build (or find) the release binaries before timing anything.
     let _ = (agent_bin(), server_bin());
     let work = tempfile::tempdir()?;
@@ -127,6 +130,9 @@ fn main() -> Result<()> {
     }
     if matches!(args.what.as_str(), "heartbeats" | "all") {
         bench_heartbeats(&args)?;
+    }
+    if matches!(args.what.as_str(), "idle" | "all") {
+        bench_idle(&args, work.path())?;
     }
     Ok(())
 }
@@ -943,6 +949,205 @@ fn bench_scans(args: &Args, dir: &Path) -> Result<()> {
     }
     println!(
         "(wire bytes include the record's upload, the have/lack exchange and the heartbeat: a few KB)"
+    );
+    Ok(())
+}
+
+/// Microseconds per record in each CPU stage of the sync path, timed in
+/// this process on the bench's records (one core): what the agent and the
+/// server each spend before SQLite and the network.
+fn bench_stages(args: &Args) -> Result<()> {
+    use hotich_protocol::canonical::hash_canonical;
+    use hotich_protocol::record::normalize;
+    use hotich_protocol::{CivilDate, Timestamp, jcs, parse_strict, validate_record};
+    let n = args.records.min(50_000) as usize;
+    let g = RecordGen::new(2026, &args.commune);
+    let today = CivilDate::today_in_vietnam(Timestamp::now());
+    let texts: Vec<String> = (0..n as u64)
+        .map(|i| serde_json::to_string(&g.record(i)))
+        .collect::<Result<_, _>>()?;
+    let built = batch(
+        &(0..1000).map(|i| g.record(i)).collect::<Vec<_>>(),
+        1,
+        GENESIS,
+    );
+    let compressed = zstd(&built.json);
+    println!("\n## CPU per record by stage ({n} records of the bench, one core)");
+    println!("| stage | run | µs/record |");
+    println!("|-------|----:|----------:|");
+    let stage = |name: &str, f: &mut dyn FnMut() -> Result<usize>| -> Result<()> {
+        let mut per = Vec::new();
+        for run in 1..=args.runs {
+            let t = Instant::now();
+            let count = f()?;
+            let us = t.elapsed().as_secs_f64() * 1e6 / count as f64;
+            println!("| {name} | {run} | {us:.2} |");
+            per.push(us);
+        }
+        println!("| **{name} median** | | **{:.2}** |", median(per));
+        Ok(())
+    };
+    stage("parse (strict JSON)", &mut || {
+        for t in &texts {
+            std::hint::black_box(parse_strict(t)?);
+        }
+        Ok(n)
+    })?;
+    let values: Vec<Value> = texts
+        .iter()
+        .map(|t| parse_strict(t))
+        .collect::<Result<_, _>>()?;
+    stage("normalize (trim, NFC)", &mut || {
+        for v in &values {
+            std::hint::black_box(normalize(v.clone()).map_err(|e| anyhow::anyhow!("{e:?}"))?);
+        }
+        Ok(n)
+    })?;
+    stage(
+        "clone of a parsed record (in normalize's figure)",
+        &mut || {
+            for v in &values {
+                std::hint::black_box(v.clone());
+            }
+            Ok(n)
+        },
+    )?;
+    stage("validate", &mut || {
+        for v in &values {
+            std::hint::black_box(validate_record(v, today).map_err(|e| anyhow::anyhow!("{e:?}"))?);
+        }
+        Ok(n)
+    })?;
+    stage("canonicalize (RFC 8785)", &mut || {
+        for v in &values {
+            std::hint::black_box(jcs(v)?);
+        }
+        Ok(n)
+    })?;
+    let canonical: Vec<String> = values.iter().map(jcs).collect::<Result<_, _>>()?;
+    stage("sha256", &mut || {
+        for c in &canonical {
+            std::hint::black_box(hash_canonical(c));
+        }
+        Ok(n)
+    })?;
+    stage("prepare_record (all of the above but parse)", &mut || {
+        for v in &values {
+            std::hint::black_box(
+                hotich_protocol::prepare_record(v.clone(), today)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            );
+        }
+        Ok(n)
+    })?;
+    stage("zstd level 3 compress (batches of 1000)", &mut || {
+        for _ in 0..10 {
+            std::hint::black_box(zstd(&built.json));
+        }
+        Ok(10_000)
+    })?;
+    for level in [1, 2] {
+        stage(&format!("zstd level {level} compress"), &mut || {
+            for _ in 0..10 {
+                std::hint::black_box(zstd::bulk::compress(&built.json, level)?);
+            }
+            Ok(10_000)
+        })?;
+    }
+    for level in [1, 2, 3] {
+        println!(
+            "| zstd level {level}: body bytes per record | | {:.1} |",
+            zstd::bulk::compress(&built.json, level)?.len() as f64 / 1000.0
+        );
+    }
+    stage("zstd decompress", &mut || {
+        for _ in 0..10 {
+            std::hint::black_box(zstd::bulk::decompress(&compressed, 64 << 20)?);
+        }
+        Ok(10_000)
+    })?;
+    Ok(())
+}
+
+/// A process's resident memory now (VmRSS), in bytes.
+fn rss_now(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// User and system CPU ticks a process has used (/proc/PID/stat).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The service (`hotich-agent run`) at rest: fresh, and after it has sent
+/// `--records` records; RSS and CPU ticks over 60 s of idling.
+fn bench_idle(args: &Args, dir: &Path) -> Result<()> {
+    let n = args.records;
+    let file = records_file(dir, n)?;
+    println!("\n## The service at rest (`hotich-agent run`), before and after sending {n} records");
+    println!(
+        "| run | RSS fresh (MB) | peak RSS while sending (MB) | RSS idle after (MB) | CPU ticks idle over 60 s |"
+    );
+    println!(
+        "|----:|---------------:|----------------------------:|--------------------:|-------------------------:|"
+    );
+    let (mut fresh_mb, mut peak_mb, mut after_mb, mut ticks) = (vec![], vec![], vec![], vec![]);
+    for run in 1..=args.runs {
+        let server = TestServer::start();
+        let agent = TestAgent::init_with(&server.url(), &server.add_agent("00004"), "00004", "");
+        let mut service = agent
+            .command()
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let pid = service.id();
+        std::thread::sleep(Duration::from_secs(5));
+        let fresh = rss_now(pid).context("the service is not running")?;
+        let out = agent.import(&file);
+        if !out.status.success() {
+            bail!("import failed: {}{}", stdout(&out), stderr(&out));
+        }
+        let sent = wait_until(Duration::from_secs(600), || agent.pending() == 0);
+        if !sent || server.export().len() as u64 != n {
+            let _ = service.kill();
+            bail!("the service did not send everything");
+        }
+        // The round's end: memory is given back when the service goes idle.
+        std::thread::sleep(Duration::from_secs(5));
+        let peak = peak_rss(pid).context("the service stopped")?;
+        let after = rss_now(pid).context("the service stopped")?;
+        let t0 = cpu_ticks(pid).context("the service stopped")?;
+        std::thread::sleep(Duration::from_secs(60));
+        let t1 = cpu_ticks(pid).context("the service stopped")?;
+        service.kill()?;
+        service.wait()?;
+        let mb = |b: u64| b as f64 / 1_048_576.0;
+        println!(
+            "| {run} | {:.1} | {:.1} | {:.1} | {} |",
+            mb(fresh),
+            mb(peak),
+            mb(after),
+            t1 - t0
+        );
+        fresh_mb.push(mb(fresh));
+        peak_mb.push(mb(peak));
+        after_mb.push(mb(after));
+        ticks.push((t1 - t0) as f64);
+    }
+    println!(
+        "| **median** | **{:.1}** | **{:.1}** | **{:.1}** | **{:.0}** |",
+        median(fresh_mb),
+        median(peak_mb),
+        median(after_mb),
+        median(ticks)
     );
     Ok(())
 }
