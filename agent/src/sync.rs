@@ -222,8 +222,6 @@ impl SyncEngine {
         })
     }
 
-    /// "Sync now": the next round may start at once. The failure count is
-    /// kept, so if this attempt fails too the schedule continues where it was.
     /// Gives back what a round used: the service then waits, often for
     /// hours, on a PC the office works on.
     pub fn release_memory(&self) {
@@ -231,6 +229,8 @@ impl SyncEngine {
         crate::memory::release();
     }
 
+    /// "Sync now": the next round may start at once. The failure count is
+    /// kept, so if this attempt fails too the schedule continues where it was.
     pub fn force_now(&mut self) -> Result<(), JournalError> {
         let mut state = self.journal.sync_state()?;
         state.next_attempt_at = Timestamp::now();
