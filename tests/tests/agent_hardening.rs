@@ -274,7 +274,7 @@ fn a_retry_set_years_ahead_by_a_bad_clock_does_not_stop_the_queue() {
         &format!(
             "UPDATE sync_state SET failures = 9, next_attempt_at = {later};
              DROP TRIGGER entries_are_append_only;
-             UPDATE entries SET next_attempt_at = {later} WHERE seq <= 5;"
+             UPDATE uploads SET next_attempt_at = {later} WHERE seq <= 5;"
         ),
     );
     agent.start_service();
@@ -494,17 +494,17 @@ fn a_journal_from_the_previous_release_migrates_forward() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7, "migrated to the current schema");
+    assert_eq!(version, 8, "migrated to the current schema");
     let tables: i64 = rusqlite::Connection::open(agent.journal_path())
         .unwrap()
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'
-             AND name IN ('keyings', 'book_closures', 'attachments', 'receipts')",
+             AND name IN ('keyings', 'book_closures', 'attachments', 'receipts', 'uploads')",
             [],
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(tables, 4, "the tables of schemas 6 and 7 are there");
+    assert_eq!(tables, 5, "the tables of schemas 6, 7 and 8 are there");
     assert!(agent.data_dir.join("journal-id.json").exists());
     let out = agent.cmd(&["verify"]);
     assert!(stdout(&out).contains("35 entries"), "{}", stderr(&out));

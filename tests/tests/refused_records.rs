@@ -126,7 +126,7 @@ fn a_conflict_shows_the_central_version_and_a_correction_resolves_it() {
     assert!(wait_until(std::time::Duration::from_secs(10), || {
         let conn = rusqlite::Connection::open(second_pc.journal_path()).unwrap();
         conn.query_row(
-            "SELECT json_extract(state_reason, '$.reported') FROM entries WHERE seq = 2",
+            "SELECT json_extract(state_reason, '$.reported') FROM uploads WHERE seq = 2",
             [],
             |r| r.get::<_, i64>(0),
         )

@@ -63,10 +63,12 @@ impl Journal {
             // centre held the version it names.
             let mut resolve = tx
                 .prepare_cached(&format!(
-                    "UPDATE entries SET state = {closed}, state_at = ?2,
+                    "UPDATE uploads SET state = {closed}, state_at = ?2,
                      state_reason = json_object('closed', 'resolved', 'by', ?1, 'refusal', state_reason)
-                     WHERE state = {parked} AND (content_hash = ?3
-                         OR (nat_key = ?4 AND json_valid(state_reason)
+                     WHERE state = {parked} AND (
+                         seq IN (SELECT seq FROM entries WHERE content_hash = ?3)
+                         OR (seq IN (SELECT seq FROM entries WHERE nat_key = ?4)
+                             AND json_valid(state_reason)
                              AND json_extract(state_reason, '$.existing') = ?5))",
                     closed = EntryState::Closed.sql(),
                     parked = EntryState::Parked.sql()
@@ -85,6 +87,9 @@ impl Journal {
                                           correction_reason)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
+                .map_err(err)?;
+            let mut queue = tx
+                .prepare_cached("INSERT INTO uploads (seq) VALUES (?1)")
                 .map_err(err)?;
             let mut last_source: Option<(&str, i64)> = None;
             for (record, origin) in records {
@@ -230,6 +235,7 @@ impl Journal {
                         origin.and_then(|o| o.correction_reason),
                     ])
                     .map_err(err)?;
+                queue.execute([seq as i64]).map_err(err)?;
                 // The scans it names wait to be uploaded (once each).
                 if record.canonical.contains("\"scans\":") {
                     for sql in super::scans::NOTE_SCANS {

@@ -66,8 +66,13 @@ impl Journal {
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO entries (seq, content_hash, chain_hash, record, nat_key, supersedes,
-                                          entered_at, state, state_reason, state_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?7)",
+                                          entered_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            let mut settled = tx
+                .prepare_cached(
+                    "INSERT INTO uploads (seq, state, state_reason, state_at) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
             for e in entries {
@@ -94,9 +99,10 @@ impl Journal {
                         e.nat_key,
                         e.supersedes.as_ref().map(|h| h.as_bytes().as_slice()),
                         now,
-                        state,
-                        reason,
                     ])
+                    .map_err(err)?;
+                settled
+                    .execute(params![e.seq as i64, state, reason, now])
                     .map_err(err)?;
                 // Its scans: the server may hold them; if not, and they
                 // are not on this PC either, `status` says so.

@@ -100,8 +100,10 @@ impl Journal {
             .conn
             // A version the centre refused is not what the entry stands as.
             .prepare_cached(&format!(
-                "SELECT seq, content_hash, record, official FROM entries
-                 WHERE nat_key = ?1 AND state IN ({pending}, {acked}) ORDER BY seq DESC LIMIT 1",
+                "SELECT e.seq, e.content_hash, e.record, e.official
+                 FROM entries e JOIN uploads u ON u.seq = e.seq
+                 WHERE e.nat_key = ?1 AND u.state IN ({pending}, {acked})
+                 ORDER BY e.seq DESC LIMIT 1",
                 pending = EntryState::Pending.sql(),
                 acked = EntryState::Acked.sql()
             ))
@@ -271,7 +273,10 @@ impl Journal {
         let mut books: BTreeMap<BookId, BookTally> = BTreeMap::new();
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT nat_key, state, supersedes IS NOT NULL FROM entries")
+            .prepare_cached(
+                "SELECT e.nat_key, u.state, e.supersedes IS NOT NULL
+                 FROM entries e JOIN uploads u ON u.seq = e.seq",
+            )
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {

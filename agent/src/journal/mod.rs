@@ -4,7 +4,8 @@
 //! One SQLite file in WAL mode with `synchronous=FULL`: a commit returns only
 //! after the WAL is fsynced, so a record reported accepted survives kill -9
 //! and power loss. Entries are never updated or deleted (triggers refuse it);
-//! only the upload-state columns change. Several processes may append at
+//! each one's upload state is a narrow row of its own in `uploads`, the only
+//! thing the server's answers change. Several processes may append at
 //! once: each append batch is one `BEGIN IMMEDIATE` transaction that reads the
 //! chain head under the write lock and links to it, so the chain stays linear.
 //!

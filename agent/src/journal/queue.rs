@@ -1,5 +1,6 @@
 //! The upload queue over the journal: what to send next, and the server's
-//! answers turned into entry states. Only the upload-state columns change.
+//! answers turned into entry states, kept in `uploads` (one narrow row per
+//! entry; the entries themselves never change).
 
 use hotich_protocol::{ChainHash, ContentHash, GENESIS, Timestamp};
 use rusqlite::{OptionalExtension, params};
@@ -84,15 +85,15 @@ impl Journal {
         };
         let total = one("SELECT COALESCE(MAX(seq), 0) FROM entries")?;
         let pending = one(&format!(
-            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            "SELECT COUNT(*) FROM uploads WHERE state = {}",
             EntryState::Pending.sql()
         ))?;
         let parked = one(&format!(
-            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            "SELECT COUNT(*) FROM uploads WHERE state = {}",
             EntryState::Parked.sql()
         ))?;
         let closed = one(&format!(
-            "SELECT COUNT(*) FROM entries WHERE state = {}",
+            "SELECT COUNT(*) FROM uploads WHERE state = {}",
             EntryState::Closed.sql()
         ))?;
         Ok(Counts {
@@ -109,7 +110,8 @@ impl Journal {
         self.conn
             .query_row(
                 &format!(
-                    "SELECT entered_at FROM entries WHERE state = {} ORDER BY seq LIMIT 1",
+                    "SELECT e.entered_at FROM uploads u JOIN entries e ON e.seq = u.seq
+                     WHERE u.state = {} ORDER BY u.seq LIMIT 1",
                     EntryState::Pending.sql()
                 ),
                 [],
@@ -143,10 +145,12 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT seq, content_hash, record, entered_at, nat_key, official, correction_reason
-                 FROM entries
-                 WHERE state = {} AND seq > ?3 AND (next_attempt_at <= ?1 OR next_attempt_at > ?4)
-                 ORDER BY seq LIMIT ?2",
+                "SELECT e.seq, e.content_hash, e.record, e.entered_at, e.nat_key, e.official,
+                        e.correction_reason
+                 FROM uploads u JOIN entries e ON e.seq = u.seq
+                 WHERE u.state = {} AND u.seq > ?3
+                   AND (u.next_attempt_at <= ?1 OR u.next_attempt_at > ?4)
+                 ORDER BY u.seq LIMIT ?2",
                 EntryState::Pending.sql()
             ))
             .map_err(|e| self.err(e))?;
@@ -230,21 +234,15 @@ impl Journal {
             source,
         };
         {
-            let mut acked = tx
+            let mut settle = tx
                 .prepare_cached(
-                    "UPDATE entries SET state = ?4, attempts = attempts + 1, state_reason = ?2, state_at = ?3
-                     WHERE seq = ?1",
-                )
-                .map_err(err)?;
-            let mut parked = tx
-                .prepare_cached(
-                    "UPDATE entries SET state = ?4, attempts = attempts + 1, state_reason = ?2, state_at = ?3
+                    "UPDATE uploads SET state = ?4, attempts = attempts + 1, state_reason = ?2, state_at = ?3
                      WHERE seq = ?1",
                 )
                 .map_err(err)?;
             let mut retry = tx
                 .prepare_cached(
-                    "UPDATE entries SET attempts = attempts + 1, next_attempt_at = ?2, state_reason = ?3
+                    "UPDATE uploads SET attempts = attempts + 1, next_attempt_at = ?2, state_reason = ?3
                      WHERE seq = ?1 AND state = ?4",
                 )
                 .map_err(err)?;
@@ -252,16 +250,16 @@ impl Journal {
                 let seq = *seq as i64;
                 match resolution {
                     Resolution::Held { note } => {
-                        acked.execute(params![seq, note, now, EntryState::Acked])
+                        settle.execute(params![seq, note, now, EntryState::Acked])
                     }
                     Resolution::Parked { reason } => {
-                        parked.execute(params![seq, reason, now, EntryState::Parked])
+                        settle.execute(params![seq, reason, now, EntryState::Parked])
                     }
                     Resolution::RetryAt { at, reason } => {
                         retry.execute(params![seq, ms(*at), reason, EntryState::Pending])
                     }
                     Resolution::Resend => tx.execute(
-                        "UPDATE entries SET state = ?3, next_attempt_at = 0,
+                        "UPDATE uploads SET state = ?3, next_attempt_at = 0,
                                 state_reason = 'the server lost it; sending again', state_at = ?2
                          WHERE seq = ?1 AND state = ?4",
                         params![seq, now, EntryState::Pending, EntryState::Acked],
@@ -282,7 +280,7 @@ impl Journal {
     pub fn note_failed_send(&mut self, first_seq: u64, last_seq: u64) -> Result<(), JournalError> {
         self.conn
             .execute(
-                "UPDATE entries SET attempts = attempts + 1
+                "UPDATE uploads SET attempts = attempts + 1
                  WHERE seq BETWEEN ?1 AND ?2 AND state = ?3",
                 params![first_seq as i64, last_seq as i64, EntryState::Pending],
             )
@@ -301,9 +299,9 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT seq, content_hash, state FROM entries
-                 WHERE seq > ?2 AND ((state = ?4 AND seq <= ?1) OR (state = ?5 AND seq > ?1))
-                 ORDER BY seq LIMIT ?3",
+                "SELECT e.seq, e.content_hash, u.state FROM uploads u JOIN entries e ON e.seq = u.seq
+                 WHERE u.seq > ?2 AND ((u.state = ?4 AND u.seq <= ?1) OR (u.state = ?5 AND u.seq > ?1))
+                 ORDER BY u.seq LIMIT ?3",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -337,7 +335,7 @@ impl Journal {
     pub fn requeue(&mut self, seqs: Option<&[u64]>) -> Result<u64, JournalError> {
         let now = ms(Timestamp::now());
         let sql = format!(
-            "UPDATE entries SET state = {}, next_attempt_at = 0, state_at = ?2,
+            "UPDATE uploads SET state = {}, next_attempt_at = 0, state_at = ?2,
              state_reason = 'requeued after: ' || COALESCE(state_reason, '')
              WHERE state = {} AND (?1 IS NULL OR seq = ?1)",
             EntryState::Pending.sql(),
@@ -373,7 +371,7 @@ impl Journal {
             .conn
             .execute(
                 &format!(
-                    "UPDATE entries SET state = {closed}, state_at = ?2,
+                    "UPDATE uploads SET state = {closed}, state_at = ?2,
                      state_reason = json_object('closed', 'dismissed', 'reason', ?3,
                          'reported', json('false'), 'refusal', state_reason)
                      WHERE seq = ?1 AND state = {parked}",
@@ -391,11 +389,11 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT seq, content_hash, json_extract(state_reason, '$.reason'), state_at
-                 FROM entries WHERE state = {}
-                   AND json_extract(state_reason, '$.closed') = 'dismissed'
-                   AND json_extract(state_reason, '$.reported') = 0
-                 ORDER BY seq LIMIT 100",
+                "SELECT e.seq, e.content_hash, json_extract(u.state_reason, '$.reason'), u.state_at
+                 FROM uploads u JOIN entries e ON e.seq = u.seq WHERE u.state = {}
+                   AND json_extract(u.state_reason, '$.closed') = 'dismissed'
+                   AND json_extract(u.state_reason, '$.reported') = 0
+                 ORDER BY u.seq LIMIT 100",
                 EntryState::Closed.sql()
             ))
             .map_err(|e| self.err(e))?;
@@ -417,7 +415,7 @@ impl Journal {
         let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
         for seq in seqs {
             tx.execute(
-                "UPDATE entries SET state_reason = json_set(state_reason, '$.reported', json('true'))
+                "UPDATE uploads SET state_reason = json_set(state_reason, '$.reported', json('true'))
                  WHERE seq = ?1",
                 [*seq as i64],
             )
@@ -431,8 +429,9 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT seq, content_hash, state_reason, state_at FROM entries
-                 WHERE state = {} ORDER BY seq DESC LIMIT ?1",
+                "SELECT e.seq, e.content_hash, u.state_reason, u.state_at
+                 FROM uploads u JOIN entries e ON e.seq = u.seq
+                 WHERE u.state = {} ORDER BY u.seq DESC LIMIT ?1",
                 EntryState::Closed.sql()
             ))
             .map_err(|e| self.err(e))?;
@@ -459,9 +458,10 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT e.seq, e.content_hash, e.state_reason, s.path, e.source_line, e.state_at
-                 FROM entries e LEFT JOIN sources s ON s.id = e.source_id
-                 WHERE e.state = {} ORDER BY e.seq LIMIT ?1",
+                "SELECT e.seq, e.content_hash, u.state_reason, s.path, e.source_line, u.state_at
+                 FROM uploads u JOIN entries e ON e.seq = u.seq
+                 LEFT JOIN sources s ON s.id = e.source_id
+                 WHERE u.state = {} ORDER BY u.seq LIMIT ?1",
                 EntryState::Parked.sql()
             ))
             .map_err(|e| self.err(e))?;

@@ -110,7 +110,8 @@ impl Journal {
             .prepare_cached(&format!(
                 "SELECT a.id, e.content_hash, a.scan, a.entered_at
                  FROM attachments a JOIN entries e ON e.seq = a.seq
-                 WHERE a.sent_at IS NULL AND e.state = {acked}
+                 JOIN uploads u ON u.seq = a.seq
+                 WHERE a.sent_at IS NULL AND u.state = {acked}
                  ORDER BY a.id LIMIT ?1",
                 acked = super::EntryState::Acked.sql()
             ))

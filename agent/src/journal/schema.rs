@@ -7,7 +7,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::EntryState;
 use crate::error::JournalError;
 
-pub(super) const SCHEMA_VERSION: i64 = 7;
+pub(super) const SCHEMA_VERSION: i64 = 8;
 
 /// The whole schema, version 1. Partial indexes name the entry states by
 /// their stored numbers, which [`EntryState`] owns; queries that want those
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS entries (
     entered_at      INTEGER NOT NULL,
     source_id       INTEGER REFERENCES sources(id),
     source_line     INTEGER,
-    -- Upload state: the only columns that ever change.
+    -- Upload state until version 8, which moved it to `uploads`: no
+    -- longer read or written.
     state           INTEGER NOT NULL DEFAULT {pending},
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL DEFAULT 0,
@@ -182,6 +183,48 @@ CREATE TABLE IF NOT EXISTS book_closures (
 );
 ";
 
+/// Version 8: each entry's upload state in its own narrow table, one row
+/// per entry. It was kept in the entry's row beside the record text
+/// (about 1.2 KB), so every answer from the server rewrote whole pages of
+/// records: marking 100,000 entries sent wrote some 120 MB to the WAL and
+/// again at checkpoint, a third of the agent's time in a sync. A row here
+/// is about 20 bytes.
+///
+/// The old columns stay in `entries`, unread: dropping them rewrites the
+/// whole table once per column while holding the write lock (minutes on a
+/// large journal on a weak PC). With them no longer written, an entry is
+/// now refused any update at all.
+fn schema_v8() -> String {
+    let pending = EntryState::Pending.sql();
+    let parked = EntryState::Parked.sql();
+    let closed = EntryState::Closed.sql();
+    format!(
+        r#"
+CREATE TABLE IF NOT EXISTS uploads (
+    seq             INTEGER PRIMARY KEY,
+    state           INTEGER NOT NULL DEFAULT {pending},
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL DEFAULT 0,
+    state_reason    TEXT,
+    state_at        INTEGER
+);
+INSERT OR IGNORE INTO uploads (seq, state, attempts, next_attempt_at, state_reason, state_at)
+    SELECT seq, state, attempts, next_attempt_at, state_reason, state_at FROM entries;
+DROP INDEX IF EXISTS entries_pending;
+DROP INDEX IF EXISTS entries_parked;
+DROP INDEX IF EXISTS entries_closed;
+CREATE INDEX IF NOT EXISTS uploads_pending ON uploads(seq) WHERE state = {pending};
+CREATE INDEX IF NOT EXISTS uploads_parked ON uploads(seq) WHERE state = {parked};
+CREATE INDEX IF NOT EXISTS uploads_closed ON uploads(seq) WHERE state = {closed};
+CREATE TRIGGER IF NOT EXISTS uploads_are_never_deleted
+BEFORE DELETE ON uploads BEGIN SELECT RAISE(ABORT, 'journal entries are never deleted'); END;
+DROP TRIGGER IF EXISTS entries_are_append_only;
+CREATE TRIGGER entries_are_append_only
+BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+"#
+    )
+}
+
 /// How long a writer waits for another process's transaction (an importer
 /// and the service share the file) before giving up.
 pub(super) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -277,6 +320,9 @@ pub(super) fn open(path: &Path) -> Result<Connection, JournalError> {
     }
     if version < 7 {
         tx.execute_batch(SCHEMA_V7).map_err(err)?;
+    }
+    if version < 8 {
+        tx.execute_batch(&schema_v8()).map_err(err)?;
     }
     if version < SCHEMA_VERSION {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)

@@ -86,10 +86,31 @@ fn entries_cannot_be_updated_or_deleted_through_sql() {
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = j.conn.execute("DELETE FROM entries WHERE seq = 1", []);
     assert!(delete.unwrap_err().to_string().contains("never deleted"));
+    // Not even the columns that held the upload state before schema 8.
+    let update = j
+        .conn
+        .execute("UPDATE entries SET state = 1 WHERE seq = 1", []);
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = j.conn.execute("DELETE FROM uploads WHERE seq = 1", []);
+    assert!(delete.unwrap_err().to_string().contains("never deleted"));
     // Upload state may change.
     j.apply_results(&[(1, Resolution::Held { note: None })])
         .unwrap();
     assert_eq!(j.counts().unwrap().acked, 1);
+}
+
+#[test]
+fn verify_names_an_entry_without_upload_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
+    let recs: Vec<_> = (1..=3).map(|i| rec(i, "An", None)).collect();
+    append(&mut j, &recs.iter().collect::<Vec<_>>());
+    j.conn
+        .execute_batch("DROP TRIGGER uploads_are_never_deleted; DELETE FROM uploads WHERE seq = 2")
+        .unwrap();
+    let (seq, why) = j.verify().unwrap().first_broken.unwrap();
+    assert_eq!(seq, 2);
+    assert!(why.contains("upload state"), "{why}");
 }
 
 #[test]

@@ -24,7 +24,10 @@ impl Journal {
     pub fn verify(&self) -> Result<VerifyReport, JournalError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT seq, content_hash, chain_hash, record FROM entries ORDER BY seq")
+            .prepare(
+                "SELECT e.seq, e.content_hash, e.chain_hash, e.record, u.seq IS NOT NULL
+                 FROM entries e LEFT JOIN uploads u ON u.seq = e.seq ORDER BY e.seq",
+            )
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut prev = GENESIS;
@@ -54,6 +57,10 @@ impl Journal {
                 return broken(format!(
                     "entry #{expected_seq} is missing (next entry found is #{seq})"
                 ));
+            }
+            // Counted as sent, it would never be.
+            if !row.get::<_, bool>(4).map_err(|e| self.err(e))? {
+                return broken("its upload state is missing".into());
             }
             let Ok(record) = String::from_utf8(record) else {
                 return broken("the record is not UTF-8 text".into());

@@ -460,9 +460,9 @@ fn bench_import(args: &Args, dir: &Path) -> Result<()> {
         "\n## Durable import: {n} records ({:.0} bytes each as JSON), fsync on commit",
         input_bytes as f64 / n as f64
     );
-    println!("| run | seconds | records/s | journal bytes/record |");
-    println!("|----:|--------:|----------:|---------------------:|");
-    let (mut rates, mut sizes) = (Vec::new(), Vec::new());
+    println!("| run | seconds | records/s | journal bytes/record | peak RSS (MB) |");
+    println!("|----:|--------:|----------:|---------------------:|--------------:|");
+    let (mut rates, mut sizes, mut peaks) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=args.runs {
         let agent = TestAgent::init_with_flags(
             "http://127.0.0.1:9",
@@ -471,25 +471,32 @@ fn bench_import(args: &Args, dir: &Path) -> Result<()> {
             "",
             &["--offline"],
         );
-        let t = Instant::now();
-        let out = agent.import(&file);
-        let secs = t.elapsed().as_secs_f64();
+        let mut cmd = agent.command();
+        cmd.arg("import").arg(&file);
+        let (out, secs, peak) = timed_with_peak(cmd)?;
         if !out.status.success() {
             bail!("import failed: {}{}", stdout(&out), stderr(&out));
+        }
+        let stored = agent.journal_hashes().len() as u64;
+        if stored != n {
+            bail!("{stored} of {n} records stored: {}", stdout(&out));
         }
         let conn = rusqlite::Connection::open(agent.journal_path())?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         drop(conn);
         let bytes = std::fs::metadata(agent.journal_path())?.len() as f64 / n as f64;
         let rate = n as f64 / secs;
-        println!("| {run} | {secs:.2} | {rate:.0} | {bytes:.0} |");
+        let peak_mb = peak as f64 / (1024.0 * 1024.0);
+        println!("| {run} | {secs:.2} | {rate:.0} | {bytes:.0} | {peak_mb:.1} |");
         rates.push(rate);
         sizes.push(bytes);
+        peaks.push(peak_mb);
     }
     println!(
-        "| **median** | | **{:.0}** | **{:.0}** |",
+        "| **median** | | **{:.0}** | **{:.0}** | **{:.1}** |",
         median(rates),
-        median(sizes)
+        median(sizes),
+        median(peaks)
     );
     Ok(())
 }
@@ -606,26 +613,10 @@ fn bench_xlsx_import(args: &Args, dir: &Path) -> Result<()> {
             "",
             &["--offline"],
         );
-        let t = Instant::now();
-        let child = agent
-            .command()
-            .arg("import")
-            .arg(&file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let pid = child.id();
-        let peak = std::thread::spawn(move || {
-            let mut peak = 0;
-            while let Some(bytes) = peak_rss(pid) {
-                peak = peak.max(bytes);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            peak
-        });
-        let out = child.wait_with_output()?;
-        let secs = t.elapsed().as_secs_f64();
-        let peak_mb = peak.join().unwrap_or(0) as f64 / (1024.0 * 1024.0);
+        let mut cmd = agent.command();
+        cmd.arg("import").arg(&file);
+        let (out, secs, peak) = timed_with_peak(cmd)?;
+        let peak_mb = peak as f64 / (1024.0 * 1024.0);
         if !out.status.success() {
             bail!("import failed: {}{}", stdout(&out), stderr(&out));
         }
@@ -755,31 +746,36 @@ fn agent_with_records(server: &TestServer, url: &str, file: &Path) -> Result<Tes
     Ok(agent)
 }
 
-/// Runs `hotich-agent sync` and returns (seconds, peak RSS in bytes).
-/// The peak is the process's own VmHWM, read until it exits (getrusage's
-/// maxrss would include this benchmark's memory, inherited at fork).
-fn timed_sync(agent: &TestAgent) -> Result<(f64, u64)> {
+/// Runs a command to its end and returns its output, seconds, and peak RSS
+/// in bytes. The peak is the process's own VmHWM, read until it exits
+/// (getrusage's maxrss would include this benchmark's memory, inherited at
+/// fork).
+fn timed_with_peak(mut cmd: std::process::Command) -> Result<(std::process::Output, f64, u64)> {
     let t = Instant::now();
-    let mut child = agent
-        .command()
-        .arg("sync")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut peak = 0;
-    loop {
-        if let Some(hwm) = peak_rss(child.id()) {
-            peak = peak.max(hwm);
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let pid = child.id();
+    let peak = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Some(bytes) = peak_rss(pid) {
+            peak = peak.max(bytes);
+            std::thread::sleep(Duration::from_millis(20));
         }
-        if let Some(status) = child.try_wait()? {
-            if !status.success() {
-                bail!("sync failed: {status}");
-            }
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        peak
+    });
+    let out = child.wait_with_output()?;
+    let secs = t.elapsed().as_secs_f64();
+    Ok((out, secs, peak.join().unwrap_or(0)))
+}
+
+/// Runs `hotich-agent sync` and returns (seconds, peak RSS in bytes).
+fn timed_sync(agent: &TestAgent) -> Result<(f64, u64)> {
+    let mut cmd = agent.command();
+    cmd.arg("sync");
+    let (out, secs, peak) = timed_with_peak(cmd)?;
+    if !out.status.success() {
+        bail!("sync failed: {}{}", stdout(&out), stderr(&out));
     }
-    Ok((t.elapsed().as_secs_f64(), peak))
+    Ok((secs, peak))
 }
 
 fn metric(server: &TestServer, name: &str) -> Result<u64> {
