@@ -47,14 +47,16 @@ pub(super) fn json_lines(
             }
             consumed.set(consumed.get() + n as u64);
             number += 1;
-            let line = std::mem::take(&mut buf);
-            let mut text = if simdutf8::basic::from_utf8(&line).is_ok() {
+            // The line's text is kept until its record is committed (a
+            // refused row is written back as it was): copied out at its own
+            // size, while `buf` keeps its capacity for the next line.
+            let mut text = if simdutf8::basic::from_utf8(&buf).is_ok() {
                 // SAFETY: these exact bytes were just validated as UTF-8.
-                unsafe { String::from_utf8_unchecked(line) }
+                unsafe { String::from_utf8_unchecked(buf.clone()) }
             } else {
                 // The file was checked as a whole; it changed since. Keep going
                 // with replacement characters rather than fail mid-file.
-                String::from_utf8_lossy(&line).into_owned()
+                String::from_utf8_lossy(&buf).into_owned()
             };
             let end = text.trim_end().len();
             text.truncate(end);
