@@ -244,7 +244,12 @@ fn check_upload_inner(
             prev,
             chain,
             entered_at: entry.entered_at,
-            raw: matches!(verdict, Verdict::Invalid(_)).then(|| entry.record.get().to_string()),
+            // A refused record is kept so its agent's journal can be rebuilt
+            // from here; one over the size limit was never in a journal, and
+            // keeping it would hold a copy of up to the whole body.
+            raw: (matches!(verdict, Verdict::Invalid(_))
+                && check_record_size(entry.record.get().len()).is_ok())
+            .then(|| entry.record.get().to_string()),
             verdict,
             envelope: crate::store::Envelope {
                 official: entry.official.as_deref().map(crate::store::cap_text),
