@@ -690,7 +690,9 @@ fn commit(
     let mut kept = Vec::with_capacity(batch.len());
     for (p, at, raw) in batch.drain(..) {
         match p.reason_missing() {
-            Some(_) if journal.holds(&p.record.hash)? => run.summary.already_present += 1,
+            Some(_) if journal.holds(&p.record.storage_key, &p.record.hash)? => {
+                run.summary.already_present += 1
+            }
             Some(problem) => run.reject(&at, &raw, &[problem]),
             None => kept.push((p, at, raw)),
         }

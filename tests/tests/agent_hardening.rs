@@ -494,7 +494,30 @@ fn a_journal_from_the_previous_release_migrates_forward() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 8, "migrated to the current schema");
+    assert_eq!(version, 9, "migrated to the current schema");
+    // Schema 9 rebuilt `entries`: content is unique within its natural key,
+    // and the upload-state columns schema 8 stopped using are gone.
+    let conn = rusqlite::Connection::open(agent.journal_path()).unwrap();
+    let entries_sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'entries'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !entries_sql.contains("UNIQUE") && !entries_sql.contains("next_attempt_at"),
+        "{entries_sql}"
+    );
+    let by_key: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'entries_by_key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(by_key.contains("UNIQUE"), "{by_key}");
+    drop(conn);
     let tables: i64 = rusqlite::Connection::open(agent.journal_path())
         .unwrap()
         .query_row(

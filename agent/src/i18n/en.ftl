@@ -273,6 +273,7 @@ journal-behind = journal.db has { $head } entries but held { $held }: it was rep
 journal-id-unreadable = cannot read { $file }: { $detail }
 journal-id-damaged = { $file } is damaged: { $detail }
 journal-old-format = the journal is in an older format (schema { $version }); it is brought up to date by any command that may write, run by the data directory's owner
+journal-upgrade-broken-reference = the journal could not be brought up to date: a row of { $table } names an entry the journal does not hold; nothing was changed (copy the data directory and call district IT)
 
 ## Setup checks and doctor
 

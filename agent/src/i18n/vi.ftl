@@ -273,6 +273,7 @@ journal-behind = journal.db có { $head } bản ghi nhưng từng có { $held }:
 journal-id-unreadable = không đọc được { $file }: { $detail }
 journal-id-damaged = { $file } bị hỏng: { $detail }
 journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version }); bất kỳ lệnh nào có ghi (do chủ thư mục dữ liệu chạy) sẽ cập nhật nó
+journal-upgrade-broken-reference = không cập nhật được nhật ký: một dòng của bảng { $table } chỉ tới một mục không có trong nhật ký; chưa có gì bị thay đổi (hãy sao chép thư mục dữ liệu và báo cán bộ CNTT)
 
 ## Setup checks and doctor
 

@@ -50,8 +50,10 @@ impl Journal {
         let mut outcomes = Vec::with_capacity(records.len());
         {
             let (mut head_seq, mut head_chain) = read_head(&tx, &path)?;
-            let mut by_hash = tx
-                .prepare_cached("SELECT seq FROM entries WHERE content_hash = ?1")
+            // Content is found under its natural key (see schema 9): the
+            // same content always has the same key.
+            let mut by_key_and_hash = tx
+                .prepare_cached("SELECT seq FROM entries WHERE nat_key = ?1 AND content_hash = ?2")
                 .map_err(err)?;
             let mut head_of_key = tx
                 .prepare_cached(
@@ -65,11 +67,12 @@ impl Journal {
                 .prepare_cached(&format!(
                     "UPDATE uploads SET state = {closed}, state_at = ?2,
                      state_reason = json_object('closed', 'resolved', 'by', ?1, 'refusal', state_reason)
-                     WHERE state = {parked} AND (
-                         seq IN (SELECT seq FROM entries WHERE content_hash = ?3)
-                         OR (seq IN (SELECT seq FROM entries WHERE nat_key = ?4)
-                             AND json_valid(state_reason)
-                             AND json_extract(state_reason, '$.existing') = ?5))",
+                     WHERE state = {parked} AND EXISTS (
+                         SELECT 1 FROM entries e WHERE e.seq = uploads.seq AND (
+                             e.content_hash = ?3
+                             OR (e.nat_key = ?4
+                                 AND json_valid(uploads.state_reason)
+                                 AND json_extract(uploads.state_reason, '$.existing') = ?5)))",
                     closed = EntryState::Closed.sql(),
                     parked = EntryState::Parked.sql()
                 ))
@@ -124,8 +127,8 @@ impl Journal {
                         continue;
                     }
                     // An older version of this entry (since corrected) imported again.
-                    if let Some(seq) = by_hash
-                        .query_row([hash], |r| r.get::<_, i64>(0))
+                    if let Some(seq) = by_key_and_hash
+                        .query_row(params![key, hash], |r| r.get::<_, i64>(0))
                         .optional()
                         .map_err(err)?
                     {
@@ -133,13 +136,17 @@ impl Journal {
                         continue;
                     }
                     // A correction must replace the current version. One that
-                    // names a version this journal never held corrects what the
-                    // central database holds (another PC's, or an older
-                    // digitization): that is for the server to check.
+                    // names a version this journal never held under this key
+                    // corrects what the central database holds (another PC's,
+                    // or an older digitization): that is for the server to
+                    // check, which also refuses one naming a version held
+                    // under another key while this key has its own.
                     let corrects_head = record.supersedes == Some(existing_hash);
                     let corrects_elsewhere = match record.supersedes {
-                        Some(other) if !corrects_head => by_hash
-                            .query_row([other.as_bytes().as_slice()], |r| r.get::<_, i64>(0))
+                        Some(other) if !corrects_head => by_key_and_hash
+                            .query_row(params![key, other.as_bytes().as_slice()], |r| {
+                                r.get::<_, i64>(0)
+                            })
                             .optional()
                             .map_err(err)?
                             .is_none(),

@@ -190,11 +190,12 @@ impl Journal {
         Ok(out)
     }
 
-    /// Whether an entry holds this content.
-    pub fn holds(&self, hash: &ContentHash) -> Result<bool, JournalError> {
+    /// Whether an entry holds this content, whose natural key is `key` (the
+    /// journal finds content by key; see schema 9).
+    pub fn holds(&self, key: &str, hash: &ContentHash) -> Result<bool, JournalError> {
         self.conn
-            .prepare_cached("SELECT 1 FROM entries WHERE content_hash = ?1")
-            .and_then(|mut s| s.exists([hash.as_bytes().as_slice()]))
+            .prepare_cached("SELECT 1 FROM entries WHERE nat_key = ?1 AND content_hash = ?2")
+            .and_then(|mut s| s.exists(rusqlite::params![key, hash.as_bytes().as_slice()]))
             .map_err(|e| self.err(e))
     }
 

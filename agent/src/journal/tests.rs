@@ -86,10 +86,10 @@ fn entries_cannot_be_updated_or_deleted_through_sql() {
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = j.conn.execute("DELETE FROM entries WHERE seq = 1", []);
     assert!(delete.unwrap_err().to_string().contains("never deleted"));
-    // Not even the columns that held the upload state before schema 8.
+    // Not even the envelope (who entered it), which is outside the hash.
     let update = j
         .conn
-        .execute("UPDATE entries SET state = 1 WHERE seq = 1", []);
+        .execute("UPDATE entries SET official = 'X' WHERE seq = 1", []);
     assert!(update.unwrap_err().to_string().contains("append-only"));
     let delete = j.conn.execute("DELETE FROM uploads WHERE seq = 1", []);
     assert!(delete.unwrap_err().to_string().contains("never deleted"));
@@ -97,6 +97,26 @@ fn entries_cannot_be_updated_or_deleted_through_sql() {
     j.apply_results(&[(1, Resolution::Held { note: None })])
         .unwrap();
     assert_eq!(j.counts().unwrap().acked, 1);
+}
+
+/// The journal's own index, not only the append logic, refuses a content
+/// held already (schema 9 keys it by natural key, then hash).
+#[test]
+fn the_same_content_cannot_be_inserted_twice_through_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = Journal::open(&dir.path().join("j.db")).unwrap();
+    let a = rec(1, "An", None);
+    append(&mut j, &[&a]);
+    let again = j.conn.execute(
+        "INSERT INTO entries (seq, content_hash, chain_hash, record, nat_key, entered_at)
+         SELECT 2, content_hash, chain_hash, record, nat_key, entered_at FROM entries WHERE seq = 1",
+        [],
+    );
+    assert!(
+        again.unwrap_err().to_string().contains("UNIQUE"),
+        "a second copy of entry 1 was stored"
+    );
+    assert_eq!(j.counts().unwrap().total, 1);
 }
 
 #[test]
