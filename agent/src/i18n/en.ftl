@@ -274,6 +274,7 @@ journal-id-unreadable = cannot read { $file }: { $detail }
 journal-id-damaged = { $file } is damaged: { $detail }
 journal-old-format = the journal is in an older format (schema { $version }); it is brought up to date by any command that may write, run by the data directory's owner
 journal-upgrade-broken-reference = the journal could not be brought up to date: a row of { $table } names an entry the journal does not hold; nothing was changed (copy the data directory and call district IT)
+journal-upgrading = Updating the journal to this version's format ({ $entries } records): this takes about a minute per million records and happens once. Do not turn the computer off; if it is, nothing is lost and it starts again.
 
 ## Setup checks and doctor
 

@@ -274,6 +274,7 @@ journal-id-unreadable = không đọc được { $file }: { $detail }
 journal-id-damaged = { $file } bị hỏng: { $detail }
 journal-old-format = nhật ký đang ở dạng cũ (phiên bản { $version }); bất kỳ lệnh nào có ghi (do chủ thư mục dữ liệu chạy) sẽ cập nhật nó
 journal-upgrade-broken-reference = không cập nhật được nhật ký: một dòng của bảng { $table } chỉ tới một mục không có trong nhật ký; chưa có gì bị thay đổi (hãy sao chép thư mục dữ liệu và báo cán bộ CNTT)
+journal-upgrading = Đang cập nhật nhật ký sang định dạng của phiên bản này ({ $entries } hồ sơ): khoảng một phút cho mỗi triệu hồ sơ, chỉ làm một lần. Đừng tắt máy; nếu máy bị tắt, không mất gì và việc cập nhật sẽ làm lại từ đầu.
 
 ## Setup checks and doctor
 
