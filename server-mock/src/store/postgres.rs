@@ -185,6 +185,13 @@ CREATE TABLE book_closures (
     PRIMARY KEY (commune, former, kind, year, book)
 );
 "#,
+    r#"
+-- 6: content hashes indexed within their commune (see the SQLite schema's 6:
+-- the same content is the same commune's, and an agent's batch then touches
+-- its own commune's part of the index, not random pages of the country's).
+CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
+ALTER TABLE records DROP CONSTRAINT records_hash_key;
+"#,
 ];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
@@ -366,7 +373,10 @@ async fn write_chunk(
     if !candidates.is_empty() {
         let blobs: Vec<&[u8]> = candidates.iter().map(|h| h.as_bytes().as_slice()).collect();
         for row in tx
-            .query("SELECT hash FROM records WHERE hash = ANY($1)", &[&blobs])
+            .query(
+                "SELECT hash FROM records WHERE commune = $2 AND hash = ANY($1)",
+                &[&blobs, &commune],
+            )
             .await?
         {
             let h: &[u8] = row.try_get(0)?;
@@ -741,7 +751,10 @@ impl Storage for PgStore {
             .client()?
             .query(
                 "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
-                 FROM links l LEFT JOIN records r ON r.hash = l.content_hash
+                 FROM links l
+                 LEFT JOIN records r
+                     ON r.commune = (SELECT commune FROM agents WHERE id = $1)
+                    AND r.hash = l.content_hash
                  WHERE l.agent_id = $1 AND l.seq >= $2 ORDER BY l.seq LIMIT $3",
                 &[&agent_id, &(from_seq as i64), &(limit as i64)],
             )
@@ -963,13 +976,14 @@ impl super::scans::ScanStore for PgStore {
             .client()?
             .query(
                 "WITH missing AS (
-                     SELECT DISTINCT rs.record_hash FROM record_scans rs
+                     SELECT DISTINCT rs.commune, rs.record_hash FROM record_scans rs
                      WHERE ($1::text IS NULL OR rs.commune = $1)
                        AND NOT EXISTS (SELECT 1 FROM scans_held h
                                        WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
                  SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
                         rs.attached, h.sha256 IS NOT NULL
-                 FROM (SELECT r.id FROM records r JOIN missing m ON m.record_hash = r.hash
+                 FROM (SELECT r.id FROM records r
+                       JOIN missing m ON m.commune = r.commune AND m.record_hash = r.hash
                        ORDER BY r.id LIMIT $2) w
                  JOIN records r ON r.id = w.id
                  JOIN record_scans rs ON rs.record_hash = r.hash
@@ -1197,7 +1211,10 @@ impl super::books::BookStore for PgStore {
             .client()?
             .query(
                 "SELECT h.nat_key, r.hash, r.record, e.official
-                 FROM heads h JOIN records r ON r.hash = h.hash
+                 FROM heads h
+                 JOIN records r
+                     ON r.commune = split_part(split_part(h.nat_key, '/', 1), ':', 1)
+                    AND r.hash = h.hash
                  LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE h.nat_key = ANY($1)",
                 &[&nat_keys],

@@ -190,6 +190,38 @@ CREATE TABLE book_closures (
     PRIMARY KEY (commune, former, kind, year, book)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- 6: content hashes indexed within their commune, not across the country.
+-- A record's commune is its content's (`commune_code`, checked on upload),
+-- so a content is still stored once; but a hash is random, and one index
+-- of every commune's hashes put each new record on a random page of it
+-- (at 100,000 records about as many index pages as record pages written
+-- per batch). Within a commune, an agent's batch touches the pages of its
+-- own commune only. A column's UNIQUE cannot be dropped: `records` is
+-- rebuilt once (nothing refers to it).
+CREATE TABLE records_v6 (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL,
+    commune     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    nat_key     TEXT NOT NULL,
+    supersedes  BLOB,
+    agent_id    INTEGER NOT NULL REFERENCES agents(id),
+    seq         INTEGER NOT NULL,
+    entered_at  INTEGER,
+    received_at INTEGER NOT NULL,
+    record      TEXT NOT NULL
+);
+INSERT INTO records_v6 (id, hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at,
+                        received_at, record)
+    SELECT id, hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at,
+           received_at, record
+    FROM records ORDER BY id;
+DROP TABLE records;
+ALTER TABLE records_v6 RENAME TO records;
+CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
+CREATE INDEX records_by_commune ON records(commune, id);
+"#,
 ];
 
 #[derive(Clone)]
@@ -375,9 +407,10 @@ fn write_chunk(
                 snap.heads.insert(k, hash_of(&blob)?);
             }
         }
-        let mut stored = tx.prepare_cached("SELECT 1 FROM records WHERE hash = ?1")?;
+        let mut stored =
+            tx.prepare_cached("SELECT 1 FROM records WHERE commune = ?1 AND hash = ?2")?;
         for h in snap.hashes_to_check(&entries) {
-            if stored.exists([h.as_bytes().as_slice()])? {
+            if stored.exists(params![commune, h.as_bytes().as_slice()])? {
                 snap.stored.insert(h);
             }
         }
@@ -600,7 +633,7 @@ impl Storage for SqliteStore {
         let commune = commune.to_string();
         self.read(move |conn| {
             let mut stmt =
-                conn.prepare_cached("SELECT 1 FROM records WHERE hash = ?1 AND commune = ?2")?;
+                conn.prepare_cached("SELECT 1 FROM records WHERE commune = ?2 AND hash = ?1")?;
             let mut out = Vec::new();
             for h in hashes {
                 if !stmt.exists(params![h.as_bytes().as_slice(), commune])? {
@@ -672,7 +705,10 @@ impl Storage for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
-                 FROM links l LEFT JOIN records r ON r.hash = l.content_hash
+                 FROM links l
+                 LEFT JOIN records r
+                     ON r.commune = (SELECT commune FROM agents WHERE id = ?1)
+                    AND r.hash = l.content_hash
                  WHERE l.agent_id = ?1 AND l.seq >= ?2 ORDER BY l.seq LIMIT ?3",
             )?;
             let mut rows = stmt.query(params![agent_id, from_seq as i64, limit as i64])?;
@@ -837,7 +873,7 @@ impl super::scans::ScanStore for SqliteStore {
             let mut out = Vec::with_capacity(attachments.len());
             {
                 let mut known =
-                    tx.prepare_cached("SELECT 1 FROM records WHERE hash = ?1 AND commune = ?2")?;
+                    tx.prepare_cached("SELECT 1 FROM records WHERE commune = ?2 AND hash = ?1")?;
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO record_scans
                          (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at)
@@ -894,13 +930,14 @@ impl super::scans::ScanStore for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "WITH missing AS (
-                     SELECT DISTINCT rs.record_hash FROM record_scans rs
+                     SELECT DISTINCT rs.commune, rs.record_hash FROM record_scans rs
                      WHERE (?1 IS NULL OR rs.commune = ?1)
                        AND NOT EXISTS (SELECT 1 FROM scans_held h
                                        WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
                  SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
                         rs.attached, h.sha256 IS NOT NULL
-                 FROM (SELECT r.id, r.hash FROM records r JOIN missing m ON m.record_hash = r.hash
+                 FROM (SELECT r.id, r.hash FROM records r
+                       JOIN missing m ON m.commune = r.commune AND m.record_hash = r.hash
                        ORDER BY r.id LIMIT ?2) w
                  JOIN records r ON r.id = w.id
                  JOIN record_scans rs ON rs.record_hash = r.hash
@@ -1122,14 +1159,14 @@ impl super::books::BookStore for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT r.hash, r.record, e.official
-                 FROM heads h JOIN records r ON r.hash = h.hash
+                 FROM heads h JOIN records r ON r.commune = ?2 AND r.hash = h.hash
                  LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE h.nat_key = ?1",
             )?;
             let mut out = Vec::new();
             for key in nat_keys {
                 let found = stmt
-                    .query_row([&key], |r| {
+                    .query_row(params![key, super::books::commune_of_key(&key)], |r| {
                         Ok((
                             r.get::<_, Vec<u8>>(0)?,
                             r.get::<_, String>(1)?,
@@ -1189,5 +1226,54 @@ impl super::books::BookStore for SqliteStore {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A central database from before schema 6 (one index of every
+    /// commune's hashes) is brought forward with its records, and the new
+    /// index still holds a content once.
+    #[test]
+    fn records_survive_the_move_to_hashes_indexed_per_commune() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("central.db");
+        let insert =
+            "INSERT INTO records (hash, commune, kind, nat_key, agent_id, seq, received_at, record)
+                      VALUES (x'AA', '00004', 'birth', '00004/birth/1998/1/5', 1, ?1, 0, '{}')";
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute(
+                "INSERT INTO agents (id, commune, token_hash, created_at) VALUES (1, '00004', x'01', 0)",
+                [],
+            )
+            .unwrap();
+            conn.execute(insert, [1]).unwrap();
+        }
+        SqliteStore::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let kept: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM records WHERE commune = '00004' AND hash = x'AA'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 1);
+        let again = conn.execute(insert, [2]);
+        assert!(
+            again.unwrap_err().to_string().contains("UNIQUE"),
+            "the same content was stored twice"
+        );
     }
 }
