@@ -24,6 +24,14 @@ pub struct BookId {
 }
 
 impl BookId {
+    /// The commune a natural key's storage form names (`00004` of both
+    /// `00004/birth/1998/1/5` and `00004:00123/birth/1998/1/5`): the office
+    /// the record belongs to, not the former commune whose book it was.
+    pub fn commune_of_storage_key(key: &str) -> &str {
+        let communes = key.split('/').next().unwrap_or(key);
+        communes.split(':').next().unwrap_or(communes)
+    }
+
     /// The book and entry number of a natural key's storage form
     /// (`00004/birth/1998/1/5`, `00004:00123/birth/1998/1/5`).
     pub fn of_storage_key(key: &str) -> Option<(BookId, u32)> {
@@ -594,6 +602,22 @@ mod tests {
         assert_eq!(d[0].first, None);
         assert_eq!(d[1].second, Some(json!("Nguyễn Văn Á")));
         assert!(differences(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn a_storage_key_names_the_commune_its_record_belongs_to() {
+        assert_eq!(
+            BookId::commune_of_storage_key("00004/birth/1998/1/5"),
+            "00004"
+        );
+        assert_eq!(
+            BookId::commune_of_storage_key("00004:00123/birth/1998/1/5"),
+            "00004"
+        );
+        assert_eq!(
+            BookId::commune_of_storage_key("00004/birth/2015/01/2015/9"),
+            "00004"
+        );
     }
 
     #[test]

@@ -37,14 +37,6 @@ pub(super) fn commune_filter(commune: Option<&str>, column: &str, placeholder: &
     }
 }
 
-/// The commune whose record a natural key's storage form names (what comes
-/// before the first `/`, less a former commune after `:`): a record is
-/// stored under its own commune.
-pub(super) fn commune_of_key(key: &str) -> &str {
-    let communes = key.split('/').next().unwrap_or(key);
-    communes.split(':').next().unwrap_or(communes)
-}
-
 pub(super) fn kind_from_sql(text: &str) -> Result<KeyingKind, StoreError> {
     KeyingKind::parse(text).ok_or_else(|| StoreError::Corrupt(format!("keying kind {text:?}")))
 }
@@ -109,16 +101,4 @@ pub trait BookStore: Send + Sync + 'static {
         &self,
         commune: Option<&str>,
     ) -> impl Future<Output = Result<Vec<(String, String)>, StoreError>> + Send;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::commune_of_key;
-
-    #[test]
-    fn a_key_names_the_commune_its_record_is_stored_under() {
-        assert_eq!(commune_of_key("00004/birth/1998/1/5"), "00004");
-        assert_eq!(commune_of_key("00004:00123/birth/1998/1/5"), "00004");
-        assert_eq!(commune_of_key("00004/birth/2015/01/2015/9"), "00004");
-    }
 }

@@ -1206,18 +1206,23 @@ impl super::books::BookStore for PgStore {
         &self,
         nat_keys: Vec<String>,
     ) -> Result<Vec<(String, super::books::CurrentRecord)>, StoreError> {
+        // A record's hash is unique within its commune, and the keys name it.
+        let mut communes: Vec<&str> = nat_keys
+            .iter()
+            .map(|k| hotich_protocol::books::BookId::commune_of_storage_key(k))
+            .collect();
+        communes.sort_unstable();
+        communes.dedup();
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
             .query(
                 "SELECT h.nat_key, r.hash, r.record, e.official
                  FROM heads h
-                 JOIN records r
-                     ON r.commune = split_part(split_part(h.nat_key, '/', 1), ':', 1)
-                    AND r.hash = h.hash
+                 JOIN records r ON r.commune = ANY($2) AND r.hash = h.hash
                  LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE h.nat_key = ANY($1)",
-                &[&nat_keys],
+                &[&nat_keys, &communes],
             )
             .await?;
         rows.iter()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hotich_protocol::books::BookId;
 use hotich_protocol::wire::{ChainState, EntryResult};
 use hotich_protocol::{ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -1165,8 +1166,9 @@ impl super::books::BookStore for SqliteStore {
             )?;
             let mut out = Vec::new();
             for key in nat_keys {
+                let commune = BookId::commune_of_storage_key(&key);
                 let found = stmt
-                    .query_row(params![key, super::books::commune_of_key(&key)], |r| {
+                    .query_row(params![key, commune], |r| {
                         Ok((
                             r.get::<_, Vec<u8>>(0)?,
                             r.get::<_, String>(1)?,
