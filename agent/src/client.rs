@@ -562,16 +562,23 @@ impl ApiClient {
 /// Serializes and compresses an upload batch: 1 KB records go as about 125
 /// bytes each.
 pub fn encode_upload(request: &UploadRequest) -> Result<Vec<u8>, ApiError> {
-    // Sized once: growing a 2 MiB buffer by doubling copies it several times.
-    let size = request
+    let failed = |e: std::io::Error| ApiError::Internal(format!("compression failed: {e}"));
+    // Compressed as it is written: a batch of several MiB of records is
+    // never held a second time as JSON (nor a third in a buffer sized for
+    // the worst case of compressing it), which is what lets batches be
+    // large within the agent's memory. Records compress about tenfold.
+    let size: usize = request
         .entries
         .iter()
         .map(|e| e.record.get().len() + ENTRY_OVERHEAD)
         .sum();
-    let mut json = Vec::with_capacity(size);
-    serde_json::to_writer(&mut json, request).map_err(|e| ApiError::Internal(e.to_string()))?;
-    zstd::bulk::compress(&json, ZSTD_LEVEL)
-        .map_err(|e| ApiError::Internal(format!("compression failed: {e}")))
+    let encoder = zstd::stream::write::Encoder::new(Vec::with_capacity(size / 8), ZSTD_LEVEL)
+        .map_err(failed)?;
+    // serde_json writes token by token; the compressor is fed in blocks.
+    let mut writer = std::io::BufWriter::with_capacity(64 * 1024, encoder);
+    serde_json::to_writer(&mut writer, request).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let encoder = writer.into_inner().map_err(|e| failed(e.into_error()))?;
+    encoder.finish().map_err(failed)
 }
 
 /// A probe that has not been answered after this long is a link still down.
