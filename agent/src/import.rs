@@ -23,7 +23,7 @@ use crate::{i18n, tr};
 
 /// Records per durable commit: large enough to amortize the fsync, small
 /// enough that a kill loses little work in progress (it is simply re-read).
-pub const COMMIT_BATCH: usize = 4000;
+pub const COMMIT_BATCH: usize = 2000;
 
 /// How results are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@ use hotich_agent::cli::{self, Cli};
 use hotich_agent::i18n::{Lang, set_lang};
 
 fn main() -> ExitCode {
+    hotich_agent::memory::give_back_promptly();
     let cli = Cli::parse();
     match cli.lang.as_deref().map(Lang::parse) {
         None => set_lang(Lang::Vi),

@@ -53,3 +53,27 @@ pub fn release() {
         }
     }
 }
+
+/// mimalloc's `mi_option_purge_delay`: its place in `mi_option_e`, the same
+/// in mimalloc 2 and 3 (the `libmimalloc-sys` crate names only some).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How long freed memory stays with the process before it goes back to the
+/// system. mimalloc 3 waits a second; a sync or import frees a batch's
+/// buffers (several MB) on another thread than the one that fills the next,
+/// so within that second a second and a third copy were resident: peak RSS
+/// of a 100,000-record sync 43–50 MB with the second, 32–38 MB with 10 ms;
+/// of an import 71 MB and 53 MB, at 7% more time (the system calls).
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// Sets how promptly freed memory is given back (before the first thread
+/// starts). `MIMALLOC_PURGE_DELAY` in the environment still decides, for
+/// whoever measures another setting.
+pub fn give_back_promptly() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: mi_option_set only stores an option's value; purge_delay is
+    // read each time mimalloc decides whether to purge.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) };
+}

@@ -34,6 +34,7 @@ struct Args {
     runs: usize,
     agents: usize,
     batches: usize,
+    batch_records: u64,
 }
 
 fn parse_args() -> Result<Args> {
@@ -44,7 +45,9 @@ fn parse_args() -> Result<Args> {
         records: 100_000,
         runs: 3,
         agents: 50,
-        batches: 4,
+        batches: 2,
+        // As an agent with a backlog sends them (its batches double up to this).
+        batch_records: hotich_agent::config::SyncSettings::default().batch_max as u64,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -59,13 +62,14 @@ fn parse_args() -> Result<Args> {
             "--runs" => args.runs = value("--runs")?.max(1) as usize,
             "--agents" => args.agents = value("--agents")?.max(1) as usize,
             "--batches" => args.batches = value("--batches")?.max(1) as usize,
+            "--batch-records" => args.batch_records = value("--batch-records")?.clamp(1, 10_000),
             "--out" => args.out = Some(it.next().context("--out needs a file")?.into()),
             "--commune" => args.commune = it.next().context("--commune needs a code")?,
             "import" | "xlsx" | "server" | "sync" | "scans" | "hostile" | "heartbeats" | "all"
             | "gen" | "stages" | "idle" => args.what = a,
             "-h" | "--help" => {
                 println!(
-                    "bench [import|xlsx|server|sync|scans|hostile|heartbeats|idle|stages|all] [--records N] [--runs R] [--agents A] [--batches B]"
+                    "bench [import|xlsx|server|sync|scans|hostile|heartbeats|idle|stages|all] [--records N] [--runs R] [--agents A] [--batches B] [--batch-records N]"
                 );
                 println!(
                     "bench gen --records N --out FILE [--commune CODE]   (valid test records: JSON Lines, or an official's workbook if FILE ends in .xlsx)"
@@ -639,7 +643,7 @@ fn bench_xlsx_import(args: &Args, dir: &Path) -> Result<()> {
 
 fn bench_server(args: &Args) -> Result<()> {
     let (agents, batches) = (args.agents, args.batches);
-    let per_batch = 1_000u64;
+    let per_batch = args.batch_records;
     let total = agents as u64 * batches as u64 * per_batch;
     println!(
         "\n## Central server: {agents} concurrent agents, {batches} batches of {per_batch} records each ({total} records), zstd bodies"
