@@ -631,3 +631,63 @@ suite!(
     alerts_are_capped_per_batch,
     monitoring_rows_history_and_viewers,
 );
+
+/// PostgreSQL's migration 7 traded the per-row foreign key checks of
+/// `records` and `links` for agents that cannot be deleted or renumbered, so
+/// a record's agent still always exists; and natural keys compare as bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_agents_are_never_deleted_or_renumbered() {
+    let Some(url) = postgres_url("postgres_agents_are_never_deleted_or_renumbered") else {
+        return;
+    };
+    let db = tokio::task::spawn_blocking(move || TempDatabase::create(&url))
+        .await
+        .unwrap();
+    let store = PgStore::connect(&db.url, 2).await.unwrap();
+    let id = new_agent(&store, "00004", "t").await;
+    let g = RecordGen::new(4, "00004");
+    let recs: Vec<Value> = (0..5).map(|i| g.record(i)).collect();
+    store
+        .commit_batch(id, "00004", entries(&recs, 1, GENESIS))
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    let refused = |e: tokio_postgres::Error| {
+        e.as_db_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or_default()
+    };
+    let deleted = client
+        .execute("DELETE FROM agents WHERE id = $1", &[&id])
+        .await;
+    assert!(
+        refused(deleted.unwrap_err()).contains("never deleted"),
+        "an agent was deleted"
+    );
+    let renumbered = client
+        .execute("UPDATE agents SET id = id + 1000 WHERE id = $1", &[&id])
+        .await;
+    assert!(refused(renumbered.unwrap_err()).contains("renumbered"));
+    // Revoking (any other change) is still allowed, and nothing was lost.
+    assert!(store.revoke_agent(id).await.unwrap());
+    assert_eq!(export_all(&store, None).await.len(), 5);
+    for (table, column) in [("heads", "nat_key"), ("records", "commune")] {
+        let collation: Option<String> = client
+            .query_one(
+                "SELECT collation_name::text FROM information_schema.columns
+                 WHERE table_name = $1 AND column_name = $2",
+                &[&table, &column],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
+    }
+    drop(client);
+    let _ = driver.await;
+    drop(store);
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}

@@ -192,6 +192,28 @@ CREATE TABLE book_closures (
 CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
 ALTER TABLE records DROP CONSTRAINT records_hash_key;
 "#,
+    r#"
+-- 7: ingest CPU. PostgreSQL checks a foreign key with a query per inserted
+-- row (`SELECT 1 FROM agents ... FOR KEY SHARE`): for `records` and `links`,
+-- written for every record, a fifth of its CPU with 50 agents uploading.
+-- Their agent is the authenticated one, whose row exists; it stays so
+-- because an agent is never deleted (it is revoked) nor renumbered, which
+-- the triggers below now enforce for every table that names agents.
+ALTER TABLE records DROP CONSTRAINT records_agent_id_fkey;
+ALTER TABLE links DROP CONSTRAINT links_agent_id_fkey;
+CREATE FUNCTION hotich_agents_stay() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'agents are never deleted or renumbered (revoke an agent instead)';
+END $$;
+CREATE TRIGGER agents_are_never_deleted BEFORE DELETE OR TRUNCATE ON agents
+    FOR EACH STATEMENT EXECUTE FUNCTION hotich_agents_stay();
+CREATE TRIGGER agents_keep_their_id BEFORE UPDATE OF id ON agents
+    FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION hotich_agents_stay();
+-- Natural keys and commune codes are compared as bytes, as SQLite does,
+-- not by the database's locale (collation calls in every index probe).
+ALTER TABLE heads ALTER COLUMN nat_key TYPE TEXT COLLATE "C";
+ALTER TABLE records ALTER COLUMN commune TYPE TEXT COLLATE "C";
+"#,
 ];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
