@@ -246,10 +246,16 @@ fn connect(path: &Path) -> Result<Connection, rusqlite::Error> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Batches of 1,000 records touch many index pages: keep them cached and
-    // checkpoint in larger steps. Durability is unchanged (FULL above).
+    // Batches of thousands of records touch many index pages: keep them
+    // cached, and checkpoint in large steps, so that a page changed by many
+    // batches is copied into the database once per checkpoint, not once per
+    // few batches (sync of one commune's 1,000,000 records: 24,100 -> 28,400
+    // records/s from 32 to 128 MB of WAL; 256 MB gained nothing more). The
+    // WAL file is cut back to 64 MB after a checkpoint. Durability is
+    // unchanged (FULL above).
     conn.pragma_update(None, "cache_size", -64 * 1024)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 32_768)?;
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     Ok(conn)
 }
 

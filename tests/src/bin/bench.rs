@@ -872,7 +872,7 @@ fn bench_sync(args: &Args, dir: &Path) -> Result<()> {
         let once = exported.len() as u64 == n && unique.len() == exported.len();
         println!(
             "| {run} | {stored_at_kill} | {twice} | {:.2} | {} |",
-            twice as f64 / 2000.0,
+            twice as f64 / hotich_agent::config::SyncSettings::default().batch_max as f64,
             if once { "yes" } else { "NO" }
         );
     }
