@@ -531,7 +531,7 @@ fn import_file(
     let input_name = input_name.to_string();
     std::thread::scope(|scope| {
         // A chunk changes hands only when the committer is ready for it:
-        // one chunk read ahead, one being committed (some 15 MB each), not
+        // one chunk read ahead, one being committed (some 7 MB each), not
         // two more waiting in between (measured: as fast as one waiting).
         let (tx, rx) = std::sync::mpsc::sync_channel(0);
         // The reader words a refused file's message: in the caller's language.

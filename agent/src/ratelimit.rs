@@ -220,7 +220,7 @@ impl Pacer {
         // About eight chunks a second: smooth on the wire, few wake-ups.
         let chunk = (rate as usize / 8).clamp(512, 16 * 1024);
         let pacer = self.clone();
-        // Shared, not copied per chunk: a body is up to 2 MiB.
+        // Shared, not copied per chunk: a body is up to about 1 MB compressed.
         let bytes = Arc::new(bytes);
         let stream = futures_util::stream::unfold(0usize, move |offset| {
             let pacer = pacer.clone();

@@ -751,7 +751,8 @@ impl SyncEngine {
                 self.settings.batch_max_bytes,
             )?;
             let next = self.prepare(next)?;
-            match request.answer().await {
+            let (answer, took) = request.answer().await;
+            match answer {
                 Ok(response) => {
                     if let Some((next, body)) = next {
                         in_flight = Some((next, self.spawn_upload(body)));
@@ -760,9 +761,13 @@ impl SyncEngine {
                     breaks = 0;
                     *sent += batch.len() as u64;
                     settled += batch.len() as u64;
-                    if batch.len() >= self.batch_size {
-                        self.batch_size = (self.batch_size * 2).min(self.settings.batch_max);
-                    }
+                    self.batch_size = next_batch_size(
+                        self.batch_size,
+                        batch.len(),
+                        took,
+                        self.settings.request_timeout(),
+                        self.settings.batch_max,
+                    );
                     sink(SyncEvent::Progress {
                         sent: *sent,
                         pending: start.pending.saturating_sub(settled),
@@ -810,11 +815,14 @@ impl SyncEngine {
     }
 
     fn spawn_upload(&self, body: Vec<u8>) -> InFlight {
-        InFlight(tokio::spawn(upload(
-            self.client.clone(),
-            body,
-            self.settings.call_attempts,
-        )))
+        InFlight {
+            started: std::time::Instant::now(),
+            task: tokio::spawn(upload(
+                self.client.clone(),
+                body,
+                self.settings.call_attempts,
+            )),
+        }
     }
 
     /// Builds the compressed body of a batch. `prev` is sent only where the
@@ -1184,19 +1192,46 @@ impl SyncEngine {
 /// An upload running on its own task. If the round ends early (an error, a
 /// stop) the upload is cancelled rather than left running unobserved: at
 /// most one request is in flight, and its entries simply stay pending.
-struct InFlight(tokio::task::JoinHandle<Result<UploadResponse, ApiError>>);
+struct InFlight {
+    task: tokio::task::JoinHandle<Result<UploadResponse, ApiError>>,
+    started: std::time::Instant,
+}
 
 impl InFlight {
-    async fn answer(mut self) -> Result<UploadResponse, ApiError> {
-        (&mut self.0)
+    /// The answer, and how long the request took.
+    async fn answer(mut self) -> (Result<UploadResponse, ApiError>, Duration) {
+        let answer = (&mut self.task)
             .await
-            .unwrap_or_else(|e| Err(ApiError::Internal(format!("upload task failed: {e}"))))
+            .unwrap_or_else(|e| Err(ApiError::Internal(format!("upload task failed: {e}"))));
+        (answer, self.started.elapsed())
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.abort();
+        self.task.abort();
+    }
+}
+
+/// The next batch size after a batch of `sent` entries (the size asked
+/// being `size`) was answered in `took`. Batches grow while a request takes
+/// under a quarter of the request timeout and shrink once one takes over
+/// half of it: on a fast link they reach `max` (fewer pages and fsyncs per
+/// record on the server), on a slow one they stay small enough to finish
+/// well inside the timeout rather than time out and be sent again.
+fn next_batch_size(
+    size: usize,
+    sent: usize,
+    took: Duration,
+    timeout: Duration,
+    max: usize,
+) -> usize {
+    if took > timeout / 2 {
+        (sent / 2).max(1)
+    } else if sent >= size && took < timeout / 4 {
+        (size * 2).min(max)
+    } else {
+        size
     }
 }
 
@@ -1231,4 +1266,44 @@ enum SyncError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_batch_size;
+    use std::time::Duration;
+
+    const TIMEOUT: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn batches_grow_on_a_fast_link_up_to_the_cap() {
+        let mut size = 250;
+        for _ in 0..10 {
+            size = next_batch_size(size, size, Duration::from_secs(2), TIMEOUT, 6000);
+        }
+        assert_eq!(size, 6000);
+    }
+
+    #[test]
+    fn batches_stay_small_on_a_slow_link_instead_of_timing_out() {
+        // 2,000 records took 20 s (between a quarter and half the timeout):
+        // no growth; 40 s: halved before the next one times out.
+        assert_eq!(
+            next_batch_size(2000, 2000, Duration::from_secs(20), TIMEOUT, 6000),
+            2000
+        );
+        assert_eq!(
+            next_batch_size(2000, 2000, Duration::from_secs(40), TIMEOUT, 6000),
+            1000
+        );
+        // A short batch (the end of the queue) does not grow the size.
+        assert_eq!(
+            next_batch_size(2000, 10, Duration::from_millis(5), TIMEOUT, 6000),
+            2000
+        );
+        assert_eq!(
+            next_batch_size(1, 1, Duration::from_secs(59), TIMEOUT, 6000),
+            1
+        );
+    }
 }

@@ -62,7 +62,7 @@ fn sync_now_pushes_through_a_link_that_resets_every_20_to_120_kb() {
     )
     .unwrap();
     let token = server.add_agent("00004");
-    // The default tuning: batches start at 250 and may grow to 2,000.
+    // The default tuning: batches start at 250 and may grow to 6,000.
     let agent = TestAgent::init_with(&proxy.url(), &token, "00004", "");
     import(&agent, 1, 0, 10_000);
     let out = agent.cmd(&["sync", "--timeout", "600"]);

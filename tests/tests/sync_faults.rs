@@ -473,3 +473,46 @@ fn a_link_that_comes_back_is_used_within_seconds_not_after_the_backoff() {
     assert_export_matches_journal(&server, &[&agent]);
     assert_eq!(server.export().len(), 500);
 }
+
+/// A slow link with no upload limit set: batches stop growing once a request
+/// takes a good part of the request timeout, so none times out and goes
+/// again in full (with batches doubling blindly, the fourth request here, of
+/// 500 records, would outlast the timeout, twice).
+#[test]
+fn a_slow_link_keeps_batches_small_enough_to_finish_in_time() {
+    const RECORDS: u64 = 2000;
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    let proxy = FaultProxy::start(
+        server.addr,
+        Mode::Throttle {
+            bytes_per_sec: 24_000,
+        },
+    )
+    .unwrap();
+    let agent = TestAgent::init_with_flags(
+        &proxy.url(),
+        &token,
+        "00004",
+        "[sync]\nrequest_timeout_secs = 2.0\nconnect_timeout_secs = 1.0\n\
+         backoff_base_ms = 200\nbackoff_cap_secs = 2\ncall_attempts = 2\n",
+        &["--offline"],
+    );
+    import(&agent, 41, 0, RECORDS);
+    let out = agent.cmd(&["sync"]);
+    assert!(
+        out.status.success(),
+        "sync: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(agent.pending(), 0, "{}", agent.status());
+    assert_export_matches_journal(&server, &[&agent]);
+    // About 140 bytes a record go up once in batches this small (284 KB
+    // measured); blind doubling timed out twice and sent 430 KB.
+    let up = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        up < RECORDS * 180,
+        "{up} bytes went up for {RECORDS} records: a request was sent again"
+    );
+}

@@ -43,7 +43,10 @@ pub use upload::{CHECK_CHUNK, SLOT_WAIT, UploadGate, check_upload};
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest request body accepted, after decompression. An agent sends
-    /// at most 2 MiB; this leaves room and bounds memory per request.
+    /// at most 8 MiB of records (and their envelopes, ~1 MiB more); this
+    /// leaves room and bounds memory per request. Lowered below what agents
+    /// send, each large batch is refused after its upload and sent again at
+    /// half the size.
     pub max_body_bytes: usize,
     pub max_entries: usize,
     pub max_have: usize,

@@ -365,7 +365,8 @@ async fn check_and_commit<S: Storage>(
     // waiting for the one writer is checked in full meanwhile, so that the
     // writer never waits for its last chunks while the other core idles
     // (50 agents: 65,000 -> 70,500 records/s with room for two chunks). Its
-    // memory is the body's, which the upload slots bound.
+    // memory is the body's and the checked entries' (bounded per upload by
+    // `max_entries`, and in all by the upload slots).
     let (tx, rx) = tokio::sync::mpsc::channel(limits.max_entries.div_ceil(CHECK_CHUNK) + 1);
     let checked_commune = commune.clone();
     let checker = tokio::task::spawn_blocking(move || {

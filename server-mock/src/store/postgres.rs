@@ -1,6 +1,6 @@
 //! The scale-out backend: PostgreSQL through tokio-postgres. A batch is one
 //! transaction of a handful of set-based statements (UNNEST arrays), so a
-//! 1,000-record batch costs a few round trips, not thousands. Batches of one
+//! batch of thousands of records costs a few round trips, not thousands. Batches of one
 //! commune are serialized by a transaction-scoped advisory lock; batches of
 //! different communes run in parallel.
 
