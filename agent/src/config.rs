@@ -229,6 +229,7 @@ impl AgentConfig {
         };
         let mut table: toml::Table =
             toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        forget_old_batch_defaults(&mut table);
         for (key, value, source) in overrides() {
             apply_override(&mut table, &key, &value)
                 .map_err(|e| ConfigError::Value(format!("{source}: {e}")))?;
@@ -807,6 +808,21 @@ pub fn free_disk_bytes(_path: &Path) -> Option<u64> {
     None
 }
 
+/// The batch caps `init` wrote into every `config.toml` before they were
+/// raised (2,000 records, 2 MiB). A file holding exactly these took the
+/// defaults of its day, so it takes today's; any other value was chosen and
+/// stays.
+fn forget_old_batch_defaults(table: &mut toml::Table) {
+    let Some(sync) = table.get_mut("sync").and_then(|s| s.as_table_mut()) else {
+        return;
+    };
+    let integer = |key: &str| sync.get(key).and_then(|v| v.as_integer());
+    if integer("batch_max") == Some(2000) && integer("batch_max_bytes") == Some(2 * 1024 * 1024) {
+        sync.remove("batch_max");
+        sync.remove("batch_max_bytes");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -889,5 +905,31 @@ mod tests {
         .unwrap();
         let err = AgentConfig::load(&dd).unwrap_err().to_string();
         assert!(err.contains("batch_max"), "{err}");
+    }
+
+    #[test]
+    fn batch_caps_init_wrote_before_they_were_raised_take_the_new_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let dd = DataDir::new(dir.path());
+        let head = "server = \"http://127.0.0.1:9\"\ntoken = \"t\"\ncommune = \"00004\"\n[sync]\n";
+        fs::write(
+            dd.config_path(),
+            format!("{head}batch_max = 2000\nbatch_max_bytes = 2097152\n"),
+        )
+        .unwrap();
+        let config = AgentConfig::load(&dd).unwrap();
+        let defaults = SyncSettings::default();
+        assert_eq!(config.sync.batch_max, defaults.batch_max);
+        assert_eq!(config.sync.batch_max_bytes, defaults.batch_max_bytes);
+        assert!(defaults.batch_max > 2000);
+        // A value someone chose stays.
+        fs::write(
+            dd.config_path(),
+            format!("{head}batch_max = 2000\nbatch_max_bytes = 1048576\n"),
+        )
+        .unwrap();
+        let config = AgentConfig::load(&dd).unwrap();
+        assert_eq!(config.sync.batch_max, 2000);
+        assert_eq!(config.sync.batch_max_bytes, 1024 * 1024);
     }
 }

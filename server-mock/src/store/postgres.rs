@@ -213,6 +213,9 @@ CREATE TRIGGER agents_keep_their_id BEFORE UPDATE OF id ON agents
 -- not by the database's locale (collation calls in every index probe).
 ALTER TABLE heads ALTER COLUMN nat_key TYPE TEXT COLLATE "C";
 ALTER TABLE records ALTER COLUMN commune TYPE TEXT COLLATE "C";
+-- Changing a column's type drops its statistics.
+ANALYZE records;
+ANALYZE heads;
 "#,
 ];
 
