@@ -64,7 +64,13 @@ fn two_replicas_on_one_postgres_lose_and_double_nothing_when_agents_switch_mid_s
         let token = a.add_agent_with(commune, &["--province", province]);
         // Half the agents start on each replica.
         let proxy = FaultProxy::start(replicas[i % 2], Mode::Pass).expect("proxy");
-        let agent = TestAgent::init_with(&proxy.url(), &token, commune, FAST_SYNC);
+        // Small batches, so that each agent's sync spans many switches.
+        let agent = TestAgent::init_with(
+            &proxy.url(),
+            &token,
+            commune,
+            &format!("{FAST_SYNC}batch_max = 250\n"),
+        );
         let file = agent.dir.path().join("records.jsonl");
         RecordGen::new(40 + i as u64, commune)
             .write_jsonl(&file, 0, 3_000)
@@ -78,7 +84,7 @@ fn two_replicas_on_one_postgres_lose_and_double_nothing_when_agents_switch_mid_s
         agent.start_service();
     }
 
-    // Move every agent to the other replica every 150 ms, cutting whatever
+    // Move every agent to the other replica every 100 ms, cutting whatever
     // request was under way, until all queues are empty.
     let proxies = Arc::new(proxies);
     let done = Arc::new(AtomicBool::new(false));
@@ -88,7 +94,7 @@ fn two_replicas_on_one_postgres_lose_and_double_nothing_when_agents_switch_mid_s
         std::thread::spawn(move || {
             let mut switches = 0u32;
             while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(150));
+                std::thread::sleep(Duration::from_millis(100));
                 for proxy in proxies.iter() {
                     let next = if proxy.upstream() == replicas[0] {
                         replicas[1]
