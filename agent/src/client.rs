@@ -544,10 +544,16 @@ impl ApiClient {
         self.send(self.paced(request, json)).await
     }
 
+    /// How long the upload limit in force holds back a body of `bytes`:
+    /// the time such a request takes by design, not because the link is slow.
+    pub fn pacing_for(&self, bytes: usize) -> Duration {
+        self.pacer.time_for(bytes)
+    }
+
     /// A request with its body paced to the upload limit in force, and its
     /// timeout lengthened by the time the pacing itself takes.
     fn paced(&self, request: reqwest::RequestBuilder, body: Vec<u8>) -> reqwest::RequestBuilder {
-        let extra = self.pacer.time_for(body.len());
+        let extra = self.pacing_for(body.len());
         let request = request
             .header(reqwest::header::CONTENT_LENGTH, body.len())
             .body(self.pacer.body(body));

@@ -816,7 +816,8 @@ impl SyncEngine {
 
     fn spawn_upload(&self, body: Vec<u8>) -> InFlight {
         InFlight {
-            started: std::time::Instant::now(),
+            started: tokio::time::Instant::now(),
+            paced: self.client.pacing_for(body.len()),
             task: tokio::spawn(upload(
                 self.client.clone(),
                 body,
@@ -1194,16 +1195,22 @@ impl SyncEngine {
 /// most one request is in flight, and its entries simply stay pending.
 struct InFlight {
     task: tokio::task::JoinHandle<Result<UploadResponse, ApiError>>,
-    started: std::time::Instant,
+    started: tokio::time::Instant,
+    /// The time the upload limit adds to this request on purpose.
+    paced: Duration,
 }
 
 impl InFlight {
-    /// The answer, and how long the request took.
+    /// The answer, and how long the request took beyond the upload limit's
+    /// pacing: what the link and the server took, which is what the batch
+    /// size must fit in the request timeout (the client lengthens the
+    /// timeout by the pacing). Counting the pacing would shrink batches on
+    /// an office-hours limit the link has plenty of room under.
     async fn answer(mut self) -> (Result<UploadResponse, ApiError>, Duration) {
         let answer = (&mut self.task)
             .await
             .unwrap_or_else(|e| Err(ApiError::Internal(format!("upload task failed: {e}"))));
-        (answer, self.started.elapsed())
+        (answer, self.started.elapsed().saturating_sub(self.paced))
     }
 }
 
@@ -1270,7 +1277,8 @@ enum SyncError {
 
 #[cfg(test)]
 mod tests {
-    use super::next_batch_size;
+    use super::{InFlight, next_batch_size};
+    use crate::client::ApiError;
     use std::time::Duration;
 
     const TIMEOUT: Duration = Duration::from_secs(60);
@@ -1305,5 +1313,23 @@ mod tests {
             next_batch_size(1, 1, Duration::from_secs(59), TIMEOUT, 6000),
             1
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_limits_pacing_does_not_count_as_a_slow_link() {
+        // Under an office-hours limit a 6,000-record body is held back 50 s
+        // on purpose (the client lengthens its timeout by that); the link
+        // and the server took 1 s of the request. That is a fast request.
+        let in_flight = InFlight {
+            task: tokio::spawn(async {
+                tokio::time::sleep(Duration::from_secs(51)).await;
+                Err(ApiError::Internal("answer".into()))
+            }),
+            started: tokio::time::Instant::now(),
+            paced: Duration::from_secs(50),
+        };
+        let (_, took) = in_flight.answer().await;
+        assert_eq!(took, Duration::from_secs(1));
+        assert_eq!(next_batch_size(3000, 3000, took, TIMEOUT, 6000), 6000);
     }
 }
