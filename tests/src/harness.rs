@@ -497,6 +497,19 @@ impl TestAgent {
         run(self.command().arg("import").arg(file))
     }
 
+    /// `hotich-agent sync`, which must succeed; its output otherwise names
+    /// what went wrong in the failed test's message.
+    pub fn sync_ok(&self) -> Output {
+        let out = self.cmd(&["sync"]);
+        assert!(
+            out.status.success(),
+            "sync failed: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        out
+    }
+
     pub fn start_service(&mut self) {
         assert!(self.service.is_none(), "service already running");
         let child = self

@@ -83,8 +83,7 @@ fn a_backup_taken_while_the_service_runs_restores_the_queue_on_a_new_pc() {
     proxy.set_mode(Mode::Pass);
     server.restart();
     let before = proxy.counters.up.load(std::sync::atomic::Ordering::Relaxed);
-    let sync = new_pc.cmd(&["sync"]);
-    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    let sync = new_pc.sync_ok();
     assert!(
         stdout(&sync).contains("50 record(s) stored centrally"),
         "{}",
@@ -197,8 +196,7 @@ fn a_dead_disk_is_recovered_from_the_central_copy_with_a_one_time_code() {
         .write_jsonl(&more, 0, 5)
         .unwrap();
     assert!(new_pc.import(&more).status.success());
-    let sync = new_pc.cmd(&["sync"]);
-    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    new_pc.sync_ok();
     let status = new_pc.status();
     assert_eq!(status["journal_entries"], 46);
     assert_eq!(status["server_alerts"], 0, "{status}");
@@ -253,8 +251,7 @@ fn an_old_backup_gets_the_missing_tail_from_the_server_so_no_number_is_used_twic
     let more = new_pc.dir.path().join("c.jsonl");
     records.write_jsonl(&more, 50, 55).unwrap();
     assert!(new_pc.import(&more).status.success());
-    let sync = new_pc.cmd(&["sync"]);
-    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    new_pc.sync_ok();
     assert_eq!(server.export().len(), 55);
     assert_eq!(new_pc.status()["server_alerts"], 0);
 }

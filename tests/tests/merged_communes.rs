@@ -89,13 +89,7 @@ fn the_same_book_entry_of_two_former_communes_is_two_records_centrally() {
         stderr(&out)
     );
 
-    let synced = agent.cmd(&["sync"]);
-    assert!(
-        synced.status.success(),
-        "{}{}",
-        stdout(&synced),
-        stderr(&synced)
-    );
+    agent.sync_ok();
     let mut stored: Vec<(String, String)> = server
         .export()
         .iter()

@@ -97,8 +97,7 @@ fn a_conflict_shows_the_central_version_and_a_correction_resolves_it() {
     assert_eq!(status["journal_entries"], 3, "nothing leaves the journal");
 
     // The correction goes up; sync is clean now.
-    let sync = second_pc.cmd(&["sync"]);
-    assert!(sync.status.success(), "{}{}", stdout(&sync), stderr(&sync));
+    second_pc.sync_ok();
     let names: Vec<Value> = server
         .export()
         .iter()

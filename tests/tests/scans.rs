@@ -251,13 +251,7 @@ fn a_scan_reaches_the_server_whole_and_its_record_is_synced_only_then() {
     assert_eq!(status["scans"]["waiting"], 1, "{status}");
     assert_eq!(status["scans"]["records_waiting_for_scans"], 2, "{status}");
 
-    let synced = agent.cmd(&["sync"]);
-    assert!(
-        synced.status.success(),
-        "{}{}",
-        stdout(&synced),
-        stderr(&synced)
-    );
+    agent.sync_ok();
     let sha = sha256_hex(&page);
     assert_eq!(
         server_blob(&server, &sha).map(|b| sha256_hex(&b)),
@@ -433,13 +427,7 @@ fn a_scan_altered_on_this_pc_is_not_sent_and_is_reported_until_imported_again() 
     altered[150_000] ^= 1;
     std::fs::write(&blob, altered).expect("alter");
 
-    let synced = agent.cmd(&["sync"]);
-    assert!(
-        synced.status.success(),
-        "{}{}",
-        stdout(&synced),
-        stderr(&synced)
-    );
+    agent.sync_ok();
     assert!(
         server_blob(&server, &sha).is_none(),
         "an altered scan was sent"
@@ -582,13 +570,7 @@ fn a_page_scanned_later_attaches_to_its_record_by_its_book_entry_and_is_not_a_co
         stdout(&again)
     );
 
-    let synced = agent.cmd(&["sync"]);
-    assert!(
-        synced.status.success(),
-        "{}{}",
-        stdout(&synced),
-        stderr(&synced)
-    );
+    agent.sync_ok();
     assert_eq!(
         server_blob(&server, &sha).map(|b| sha256_hex(&b)),
         Some(sha.clone()),

@@ -213,8 +213,7 @@ fn postgres_backend_end_to_end() {
         .write_jsonl(&file, 0, 3_000)
         .unwrap();
     assert!(agent.import(&file).status.success());
-    let out = agent.cmd(&["sync"]);
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    agent.sync_ok();
     assert_export_matches_journal(&server_proc, &[&agent]);
     assert_eq!(server_proc.export().len(), 3_000);
 }

@@ -18,13 +18,7 @@ fn import_then_sync_stores_every_record_once() {
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("2000 accepted"), "{}", stdout(&out));
 
-    let out = agent.cmd(&["sync"]);
-    assert!(
-        out.status.success(),
-        "sync: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    let out = agent.sync_ok();
     assert!(stdout(&out).contains("Sync complete"), "{}", stdout(&out));
     assert_eq!(agent.pending(), 0);
     assert_export_matches_journal(&server, &[&agent]);

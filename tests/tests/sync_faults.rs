@@ -499,13 +499,7 @@ fn a_slow_link_keeps_batches_small_enough_to_finish_in_time() {
         &["--offline"],
     );
     import(&agent, 41, 0, RECORDS);
-    let out = agent.cmd(&["sync"]);
-    assert!(
-        out.status.success(),
-        "sync: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    agent.sync_ok();
     assert_eq!(agent.pending(), 0, "{}", agent.status());
     assert_export_matches_journal(&server, &[&agent]);
     // About 140 bytes a record go up once in batches this small (284 KB
