@@ -407,3 +407,46 @@ fn a_real_agent_reports_its_version_journal_disk_and_warnings() {
         .unwrap();
     assert!(journal_bytes > 300 * 1000, "{text}");
 }
+
+/// District IT read integrity alerts in the dashboard's language: an entry
+/// that arrives before its predecessor is worded in Vietnamese on the
+/// Vietnamese page (the stored detail is English, for logs and the API).
+#[test]
+fn integrity_alerts_are_worded_in_the_viewers_language() {
+    let server = TestServer::start();
+    let token = server.add_agent("00004");
+    // Entry #5 with no #4 received: a gap.
+    let gap = hotich_tests::batch::batch(
+        &[RecordGen::new(3, "00004").record(0)],
+        5,
+        hotich_protocol::GENESIS,
+    );
+    let auth = format!("Bearer {token}");
+    let answer = request(
+        server.addr,
+        "POST",
+        "/api/v1/upload",
+        &[
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ],
+        &gap.json,
+    )
+    .unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text());
+
+    let viewer = server.add_viewer("quoc-gia", &[]);
+    let cookie = login_cookie(&server, &viewer);
+    let page = get_with_cookie(&server, &cookie, "/commune/00004").text();
+    assert!(
+        page.contains("data-kind=\"gap\"")
+            && page.contains("Đến không theo thứ tự: mục #5 đến trước mục #4"),
+        "{page}"
+    );
+    assert!(!page.contains("arrived before"), "{page}");
+    let english = get_with_cookie(&server, &cookie, "/commune/00004?lang=en").text();
+    assert!(
+        english.contains("Gap: entry #5 arrived before entry #4"),
+        "{english}"
+    );
+}

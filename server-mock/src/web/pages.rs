@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hotich_protocol::Timestamp;
 
-use super::text::{Lang, state_label, t};
+use super::text::{Lang, alert_kind_label, alert_text, state_label, t};
 use super::{PageQuery, Web, html, page_viewer};
 use crate::api::ApiError;
 use crate::monitor::{AgentView, CommuneStatus, Overview, State as Sync, overview};
@@ -589,11 +589,12 @@ fn history_table(lang: Lang, contacts: &[Contact], alerts: &[DatedAlert]) -> Str
         for a in alerts {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>#{}</td><td>{}: {}</td></tr>",
+                "<tr data-kind=\"{}\"><td>{}</td><td>#{}</td><td>{}: {}</td></tr>",
+                escape(&a.kind),
                 vn_time(a.at),
                 a.agent_id,
-                escape(&a.kind),
-                escape(&a.detail)
+                escape(&alert_kind_label(lang, &a.kind)),
+                escape(&alert_text(lang, &a.kind, a.seq, &a.detail))
             );
         }
         out.push_str("</table>");

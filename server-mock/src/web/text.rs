@@ -166,6 +166,42 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("kind-birth", "Khai sinh", "Birth"),
     ("kind-marriage", "Kết hôn", "Marriage"),
     ("kind-death", "Khai tử", "Death"),
+    // Integrity alerts, worded in the viewer's language from their kind and
+    // entry number (the stored detail is English, for logs and the API).
+    ("alert-kind-rewrite", "Gửi lại khác nội dung", "Rewrite"),
+    ("alert-kind-fork", "Rẽ nhánh", "Fork"),
+    ("alert-kind-gap", "Đến không theo thứ tự", "Gap"),
+    ("alert-kind-more", "Còn nữa", "More"),
+    (
+        "alert-rewrite",
+        "mục #{seq} đã được nhận trước đó với nội dung khác; giữ bản nhận đầu tiên",
+        "entry #{seq} was received before with different content; the first version is kept",
+    ),
+    (
+        "alert-fork-first",
+        "mục #1 không mở đầu một nhật ký mới",
+        "entry #1 does not start a new chain",
+    ),
+    (
+        "alert-fork",
+        "mục #{seq} không nối tiếp mục #{prev} đã nhận trước đó",
+        "entry #{seq} does not link to the entry #{prev} received earlier",
+    ),
+    (
+        "alert-gap",
+        "mục #{seq} đến trước mục #{prev}",
+        "entry #{seq} arrived before entry #{prev}",
+    ),
+    (
+        "alert-more",
+        "thêm {n} cảnh báo trong cùng lô",
+        "{n} more alerts in the same batch",
+    ),
+    (
+        "alert-more-range",
+        ", mục #{low} đến #{high}",
+        ", entries #{low} to #{high}",
+    ),
 ];
 
 /// The text for `key`; the key itself if it is missing (a test forbids that).
@@ -181,6 +217,51 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
 
 pub fn state_label(lang: Lang, state: State) -> &'static str {
     t(lang, &format!("state-{}", state.as_str()))
+}
+
+/// An integrity alert in `lang`: rebuilt from its kind and entry number
+/// where the kind is known, else the detail as stored.
+pub fn alert_text(lang: Lang, kind: &str, seq: Option<u64>, detail: &str) -> String {
+    let entry = |key: &str, seq: u64| {
+        t(lang, key)
+            .replace("{seq}", &seq.to_string())
+            .replace("{prev}", &seq.saturating_sub(1).to_string())
+    };
+    match (kind, seq) {
+        ("rewrite", Some(seq)) => entry("alert-rewrite", seq),
+        ("fork", Some(1)) => entry("alert-fork-first", 1),
+        ("fork", Some(seq)) => entry("alert-fork", seq),
+        ("gap", Some(seq)) => entry("alert-gap", seq),
+        // "N more alerts in the same batch (…), entries #A to #B": the
+        // count leads it, the range of entries ends it.
+        ("more", _) => match detail.split(' ').next().map(str::parse::<u64>) {
+            Some(Ok(n)) => {
+                let mut text = t(lang, "alert-more").replace("{n}", &n.to_string());
+                let range = detail.rsplit_once(", entries #").and_then(|(_, r)| {
+                    let (low, high) = r.split_once(" to #")?;
+                    Some((low.parse::<u64>().ok()?, high.parse::<u64>().ok()?))
+                });
+                if let Some((low, high)) = range {
+                    text.push_str(
+                        &t(lang, "alert-more-range")
+                            .replace("{low}", &low.to_string())
+                            .replace("{high}", &high.to_string()),
+                    );
+                }
+                text
+            }
+            _ => detail.to_string(),
+        },
+        _ => detail.to_string(),
+    }
+}
+
+/// The label of an alert's kind in `lang` (the kind itself if unknown).
+pub fn alert_kind_label(lang: Lang, kind: &str) -> String {
+    match t(lang, &format!("alert-kind-{kind}")) {
+        "?" => kind.to_string(),
+        label => label.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -214,5 +295,59 @@ mod tests {
         let before = keys.len();
         keys.dedup();
         assert_eq!(before, keys.len(), "a key is listed twice");
+    }
+
+    #[test]
+    fn integrity_alerts_read_in_vietnamese_and_as_stored_in_english() {
+        let stored = [
+            (
+                "rewrite",
+                Some(12),
+                "entry #12 was received before with different content; the first version is kept",
+            ),
+            ("fork", Some(1), "entry #1 does not start a new chain"),
+            (
+                "fork",
+                Some(7),
+                "entry #7 does not link to the entry #6 received earlier",
+            ),
+            ("gap", Some(9), "entry #9 arrived before entry #8"),
+            (
+                "more",
+                Some(3),
+                "40 more alerts in the same batch (40 gap), entries #3 to #42",
+            ),
+        ];
+        for (kind, seq, detail) in stored {
+            let vi = alert_text(Lang::Vi, kind, seq, detail);
+            assert!(!vi.contains("entry") && !vi.contains('{'), "{vi}");
+            assert_ne!(alert_kind_label(Lang::Vi, kind), kind);
+            if kind != "more" {
+                assert_eq!(alert_text(Lang::En, kind, seq, detail), detail);
+            }
+        }
+        assert_eq!(
+            alert_text(Lang::Vi, "fork", Some(7), ""),
+            "mục #7 không nối tiếp mục #6 đã nhận trước đó"
+        );
+        assert_eq!(
+            alert_text(
+                Lang::Vi,
+                "more",
+                Some(3),
+                "40 more alerts in the same batch (40 gap), entries #3 to #42"
+            ),
+            "thêm 40 cảnh báo trong cùng lô, mục #3 đến #42"
+        );
+        assert_eq!(
+            alert_text(Lang::Vi, "more", None, "40 more alerts in the same batch"),
+            "thêm 40 cảnh báo trong cùng lô"
+        );
+        // An alert of a kind this page does not know keeps its words.
+        assert_eq!(
+            alert_text(Lang::Vi, "new-kind", Some(1), "as sent"),
+            "as sent"
+        );
+        assert_eq!(alert_kind_label(Lang::Vi, "new-kind"), "new-kind");
     }
 }
