@@ -219,6 +219,11 @@ fn each_commune_shows_its_state_to_the_viewers_of_its_scope_only() {
     assert!(commune.contains("data-kind=\"error\""), "{commune}");
     let alert_page = get_with_cookie(&server, &cookie, "/commune/00008").text();
     assert!(alert_page.contains("two-devices"), "{alert_page}");
+    assert!(
+        alert_page
+            .contains("Hai máy dùng chung một mã: nhật ký pc-1 trước đây, nhật ký pc-2 bây giờ"),
+        "{alert_page}"
+    );
     assert_eq!(
         get_with_cookie(&server, &cookie, "/commune/00101").status,
         404

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hotich_protocol::Timestamp;
 
-use super::text::{Lang, alert_kind_label, alert_text, state_label, t};
+use super::text::{Lang, alert_kind_label, alert_text, history_text, state_label, t};
 use super::{PageQuery, Web, html, page_viewer};
 use crate::api::ApiError;
 use crate::monitor::{AgentView, CommuneStatus, Overview, State as Sync, overview};
@@ -619,7 +619,7 @@ fn history_table(lang: Lang, contacts: &[Contact], alerts: &[DatedAlert]) -> Str
                 vn_time(c.at),
                 c.agent_id,
                 kind,
-                escape(&c.detail)
+                escape(&history_text(lang, &c.kind, &c.detail))
             );
         }
         out.push_str("</table>");

@@ -173,6 +173,22 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("alert-kind-gap", "Đến không theo thứ tự", "Gap"),
     ("alert-kind-more", "Còn nữa", "More"),
     (
+        "alert-kind-two-devices",
+        "Hai máy dùng chung một mã",
+        "Two devices",
+    ),
+    (
+        "history-contact",
+        "{waiting} đang chờ, {refused} bị từ chối",
+        "{waiting} waiting, {refused} refused",
+    ),
+    ("history-recovered", "gửi lại được", "sending again"),
+    (
+        "history-device",
+        "nhật ký {old} trước đây, nhật ký {new} bây giờ: có thể hai máy đang dùng chung một mã",
+        "journal {old} before, journal {new} now: two PCs may share one token",
+    ),
+    (
         "alert-rewrite",
         "mục #{seq} đã được nhận trước đó với nội dung khác; giữ bản nhận đầu tiên",
         "entry #{seq} was received before with different content; the first version is kept",
@@ -232,6 +248,7 @@ pub fn alert_text(lang: Lang, kind: &str, seq: Option<u64>, detail: &str) -> Str
         ("fork", Some(1)) => entry("alert-fork-first", 1),
         ("fork", Some(seq)) => entry("alert-fork", seq),
         ("gap", Some(seq)) => entry("alert-gap", seq),
+        ("two-devices", _) => history_text(lang, "device", detail),
         // "N more alerts in the same batch (…), entries #A to #B": the
         // count leads it, the range of entries ends it.
         ("more", _) => match detail.split(' ').next().map(str::parse::<u64>) {
@@ -254,6 +271,38 @@ pub fn alert_text(lang: Lang, kind: &str, seq: Option<u64>, detail: &str) -> Str
         },
         _ => detail.to_string(),
     }
+}
+
+/// A line of an agent's contact history in `lang`, rebuilt from the figures
+/// of its stored (English) detail where the kind is known; an error keeps
+/// the agent's own words.
+pub fn history_text(lang: Lang, kind: &str, detail: &str) -> String {
+    let worded = match kind {
+        "contact" => detail.split_once(" waiting, ").and_then(|(waiting, rest)| {
+            let refused = rest.strip_suffix(" refused")?;
+            waiting.parse::<u64>().ok()?;
+            refused.parse::<u64>().ok()?;
+            Some(
+                t(lang, "history-contact")
+                    .replace("{waiting}", waiting)
+                    .replace("{refused}", refused),
+            )
+        }),
+        "recovered" => Some(t(lang, "history-recovered").to_string()),
+        "device" => detail
+            .strip_prefix("journal ")
+            .and_then(|rest| rest.split_once(" before, journal "))
+            .and_then(|(old, rest)| {
+                let (new, _) = rest.split_once(" now: ")?;
+                Some(
+                    t(lang, "history-device")
+                        .replace("{old}", old)
+                        .replace("{new}", new),
+                )
+            }),
+        _ => None,
+    };
+    worded.unwrap_or_else(|| detail.to_string())
 }
 
 /// The label of an alert's kind in `lang` (the kind itself if unknown).
@@ -298,7 +347,7 @@ mod tests {
     }
 
     #[test]
-    fn integrity_alerts_read_in_vietnamese_and_as_stored_in_english() {
+    fn alerts_and_contact_history_read_in_vietnamese_and_as_stored_in_english() {
         let stored = [
             (
                 "rewrite",
@@ -343,6 +392,30 @@ mod tests {
             alert_text(Lang::Vi, "more", None, "40 more alerts in the same batch"),
             "thêm 40 cảnh báo trong cùng lô"
         );
+        let device = "journal pc-1 before, journal pc-2 now: two PCs may share one token";
+        assert_eq!(
+            alert_text(Lang::Vi, "two-devices", None, device),
+            "nhật ký pc-1 trước đây, nhật ký pc-2 bây giờ: có thể hai máy đang dùng chung một mã"
+        );
+        assert_eq!(alert_text(Lang::En, "two-devices", None, device), device);
+        assert_eq!(
+            history_text(Lang::Vi, "contact", "12 waiting, 3 refused"),
+            "12 đang chờ, 3 bị từ chối"
+        );
+        assert_eq!(
+            history_text(Lang::En, "contact", "12 waiting, 3 refused"),
+            "12 waiting, 3 refused"
+        );
+        assert_eq!(
+            history_text(Lang::Vi, "recovered", "sending again"),
+            "gửi lại được"
+        );
+        // An error keeps the agent's words; a detail of another shape too.
+        assert_eq!(
+            history_text(Lang::Vi, "error", "unauthorized: token refused"),
+            "unauthorized: token refused"
+        );
+        assert_eq!(history_text(Lang::Vi, "contact", "garbled"), "garbled");
         // An alert of a kind this page does not know keeps its words.
         assert_eq!(
             alert_text(Lang::Vi, "new-kind", Some(1), "as sent"),
