@@ -20,6 +20,7 @@ mod sqlite_monitor;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
+use crate::wording::{counts, english};
 use hotich_protocol::validate::summarize;
 use hotich_protocol::wire::{ChainState, EntryResult, EntryStatus, Heartbeat};
 use hotich_protocol::{ChainHash, ContentHash, FieldError, GENESIS, PreparedRecord, Timestamp};
@@ -191,10 +192,7 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
             Some(_) => plan.alerts.push(Alert {
                 seq: Some(e.seq),
                 kind: "rewrite".into(),
-                detail: format!(
-                    "entry #{} was received before with different content; the first version is kept",
-                    e.seq
-                ),
+                detail: english("alert-rewrite", &[("seq", &e.seq)]),
             }),
             None => {
                 if e.seq == 1 {
@@ -202,7 +200,7 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                         plan.alerts.push(Alert {
                             seq: Some(1),
                             kind: "fork".into(),
-                            detail: "entry #1 does not start a new chain".into(),
+                            detail: english("alert-fork-first", &[]),
                         });
                     }
                 } else {
@@ -210,17 +208,19 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                         Some(p) if *p != e.prev => plan.alerts.push(Alert {
                             seq: Some(e.seq),
                             kind: "fork".into(),
-                            detail: format!(
-                                "entry #{} does not link to the entry #{} received earlier",
-                                e.seq,
-                                e.seq - 1
+                            detail: english(
+                                "alert-fork",
+                                &[("seq", &e.seq), ("prev", &(e.seq - 1))],
                             ),
                         }),
                         Some(_) => {}
                         None => plan.alerts.push(Alert {
                             seq: Some(e.seq),
                             kind: "gap".into(),
-                            detail: format!("entry #{} arrived before entry #{}", e.seq, e.seq - 1),
+                            detail: english(
+                                "alert-gap",
+                                &[("seq", &e.seq), ("prev", &(e.seq - 1))],
+                            ),
                         }),
                     }
                 }
@@ -312,19 +312,24 @@ pub(crate) fn cap_alerts(alerts: &mut Vec<Alert>) {
         }
     }
     let seqs = rest.iter().filter_map(|a| a.seq);
-    let range = match (seqs.clone().min(), seqs.max()) {
-        (Some(lo), Some(hi)) => format!(", entries #{lo} to #{hi}"),
-        _ => String::new(),
+    let n = rest.len();
+    let counts = counts(&kinds);
+    let detail = match (seqs.clone().min(), seqs.max()) {
+        (Some(low), Some(high)) => english(
+            "alert-more-range",
+            &[
+                ("n", &n),
+                ("counts", &counts),
+                ("low", &low),
+                ("high", &high),
+            ],
+        ),
+        _ => english("alert-more", &[("n", &n), ("counts", &counts)]),
     };
-    let counted: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
     alerts.push(Alert {
         seq: rest.first().and_then(|a| a.seq),
         kind: "more".into(),
-        detail: format!(
-            "{} more alerts in the same batch ({}){range}",
-            rest.len(),
-            counted.join(", ")
-        ),
+        detail,
     });
 }
 

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 
+use crate::wording::english;
 use hotich_protocol::Timestamp;
 use hotich_protocol::wire::Heartbeat;
 use serde::Serialize;
@@ -149,7 +150,7 @@ pub fn history_rows(
     {
         rows.push((
             "device".to_string(),
-            format!("journal {old} before, journal {new} now: two PCs may share one token"),
+            english("history-device", &[("old", &old), ("new", &new)]),
         ));
     }
     let new_error = beat.last_error_at.is_some()
@@ -162,11 +163,14 @@ pub fn history_rows(
         let message = beat.last_error.as_deref().unwrap_or("");
         rows.push(("error".to_string(), format!("{kind}: {message}")));
     } else if recovered {
-        rows.push(("recovered".to_string(), "sending again".to_string()));
+        rows.push(("recovered".to_string(), english("history-recovered", &[])));
     } else if last_contact_at.is_none_or(|t| at.millis() - t >= CONTACT_EVERY_MS) {
         rows.push((
             "contact".to_string(),
-            format!("{} waiting, {} refused", beat.pending, beat.parked),
+            english(
+                "history-contact",
+                &[("waiting", &beat.pending), ("refused", &beat.parked)],
+            ),
         ));
     }
     rows

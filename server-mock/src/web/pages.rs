@@ -594,7 +594,7 @@ fn history_table(lang: Lang, contacts: &[Contact], alerts: &[DatedAlert]) -> Str
                 vn_time(a.at),
                 a.agent_id,
                 escape(&alert_kind_label(lang, &a.kind)),
-                escape(&alert_text(lang, &a.kind, a.seq, &a.detail))
+                escape(&alert_text(lang, &a.kind, &a.detail))
             );
         }
         out.push_str("</table>");

@@ -4,27 +4,8 @@
 
 use crate::monitor::State;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Vi,
-    En,
-}
-
-impl Lang {
-    pub fn from_query(lang: Option<&str>) -> Lang {
-        match lang.map(str::trim) {
-            Some("en") => Lang::En,
-            _ => Lang::Vi,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Vi => "vi",
-            Lang::En => "en",
-        }
-    }
-}
+pub use crate::wording::Lang;
+use crate::wording::{kind_label, reword};
 
 /// (key, Vietnamese, English).
 pub const TEXTS: &[(&str, &str, &str)] = &[
@@ -166,58 +147,6 @@ pub const TEXTS: &[(&str, &str, &str)] = &[
     ("kind-birth", "Khai sinh", "Birth"),
     ("kind-marriage", "Kết hôn", "Marriage"),
     ("kind-death", "Khai tử", "Death"),
-    // Integrity alerts, worded in the viewer's language from their kind and
-    // entry number (the stored detail is English, for logs and the API).
-    ("alert-kind-rewrite", "Gửi lại khác nội dung", "Rewrite"),
-    ("alert-kind-fork", "Rẽ nhánh", "Fork"),
-    ("alert-kind-gap", "Đến không theo thứ tự", "Gap"),
-    ("alert-kind-more", "Còn nữa", "More"),
-    (
-        "alert-kind-two-devices",
-        "Hai máy dùng chung một mã",
-        "Two devices",
-    ),
-    (
-        "history-contact",
-        "{waiting} đang chờ, {refused} bị từ chối",
-        "{waiting} waiting, {refused} refused",
-    ),
-    ("history-recovered", "gửi lại được", "sending again"),
-    (
-        "history-device",
-        "nhật ký {old} trước đây, nhật ký {new} bây giờ: có thể hai máy đang dùng chung một mã",
-        "journal {old} before, journal {new} now: two PCs may share one token",
-    ),
-    (
-        "alert-rewrite",
-        "mục #{seq} đã được nhận trước đó với nội dung khác; giữ bản nhận đầu tiên",
-        "entry #{seq} was received before with different content; the first version is kept",
-    ),
-    (
-        "alert-fork-first",
-        "mục #1 không mở đầu một nhật ký mới",
-        "entry #1 does not start a new chain",
-    ),
-    (
-        "alert-fork",
-        "mục #{seq} không nối tiếp mục #{prev} đã nhận trước đó",
-        "entry #{seq} does not link to the entry #{prev} received earlier",
-    ),
-    (
-        "alert-gap",
-        "mục #{seq} đến trước mục #{prev}",
-        "entry #{seq} arrived before entry #{prev}",
-    ),
-    (
-        "alert-more",
-        "thêm {n} cảnh báo trong cùng lô",
-        "{n} more alerts in the same batch",
-    ),
-    (
-        "alert-more-range",
-        ", mục #{low} đến #{high}",
-        ", entries #{low} to #{high}",
-    ),
 ];
 
 /// The text for `key`; the key itself if it is missing (a test forbids that).
@@ -235,82 +164,35 @@ pub fn state_label(lang: Lang, state: State) -> &'static str {
     t(lang, &format!("state-{}", state.as_str()))
 }
 
-/// An integrity alert in `lang`: rebuilt from its kind and entry number
-/// where the kind is known, else the detail as stored.
-pub fn alert_text(lang: Lang, kind: &str, seq: Option<u64>, detail: &str) -> String {
-    let entry = |key: &str, seq: u64| {
-        t(lang, key)
-            .replace("{seq}", &seq.to_string())
-            .replace("{prev}", &seq.saturating_sub(1).to_string())
+/// An integrity alert in `lang`, reworded from its stored detail; the
+/// detail as stored if it fits none of its kind's sentences.
+pub fn alert_text(lang: Lang, kind: &str, detail: &str) -> String {
+    let keys: &[&str] = match kind {
+        "rewrite" => &["alert-rewrite"],
+        "fork" => &["alert-fork-first", "alert-fork"],
+        "gap" => &["alert-gap"],
+        "two-devices" => &["history-device"],
+        "more" => &["alert-more-range", "alert-more"],
+        _ => &[],
     };
-    match (kind, seq) {
-        ("rewrite", Some(seq)) => entry("alert-rewrite", seq),
-        ("fork", Some(1)) => entry("alert-fork-first", 1),
-        ("fork", Some(seq)) => entry("alert-fork", seq),
-        ("gap", Some(seq)) => entry("alert-gap", seq),
-        ("two-devices", _) => history_text(lang, "device", detail),
-        // "N more alerts in the same batch (…), entries #A to #B": the
-        // count leads it, the range of entries ends it.
-        ("more", _) => match detail.split(' ').next().map(str::parse::<u64>) {
-            Some(Ok(n)) => {
-                let mut text = t(lang, "alert-more").replace("{n}", &n.to_string());
-                let range = detail.rsplit_once(", entries #").and_then(|(_, r)| {
-                    let (low, high) = r.split_once(" to #")?;
-                    Some((low.parse::<u64>().ok()?, high.parse::<u64>().ok()?))
-                });
-                if let Some((low, high)) = range {
-                    text.push_str(
-                        &t(lang, "alert-more-range")
-                            .replace("{low}", &low.to_string())
-                            .replace("{high}", &high.to_string()),
-                    );
-                }
-                text
-            }
-            _ => detail.to_string(),
-        },
-        _ => detail.to_string(),
-    }
+    reword(lang, keys, detail).unwrap_or_else(|| detail.to_string())
 }
 
-/// A line of an agent's contact history in `lang`, rebuilt from the figures
-/// of its stored (English) detail where the kind is known; an error keeps
-/// the agent's own words.
+/// A line of an agent's contact history in `lang`, reworded from its stored
+/// detail; an error keeps the agent's own words.
 pub fn history_text(lang: Lang, kind: &str, detail: &str) -> String {
-    let worded = match kind {
-        "contact" => detail.split_once(" waiting, ").and_then(|(waiting, rest)| {
-            let refused = rest.strip_suffix(" refused")?;
-            waiting.parse::<u64>().ok()?;
-            refused.parse::<u64>().ok()?;
-            Some(
-                t(lang, "history-contact")
-                    .replace("{waiting}", waiting)
-                    .replace("{refused}", refused),
-            )
-        }),
-        "recovered" => Some(t(lang, "history-recovered").to_string()),
-        "device" => detail
-            .strip_prefix("journal ")
-            .and_then(|rest| rest.split_once(" before, journal "))
-            .and_then(|(old, rest)| {
-                let (new, _) = rest.split_once(" now: ")?;
-                Some(
-                    t(lang, "history-device")
-                        .replace("{old}", old)
-                        .replace("{new}", new),
-                )
-            }),
-        _ => None,
+    let keys: &[&str] = match kind {
+        "contact" => &["history-contact"],
+        "recovered" => &["history-recovered"],
+        "device" => &["history-device"],
+        _ => &[],
     };
-    worded.unwrap_or_else(|| detail.to_string())
+    reword(lang, keys, detail).unwrap_or_else(|| detail.to_string())
 }
 
 /// The label of an alert's kind in `lang` (the kind itself if unknown).
 pub fn alert_kind_label(lang: Lang, kind: &str) -> String {
-    match t(lang, &format!("alert-kind-{kind}")) {
-        "?" => kind.to_string(),
-        label => label.to_string(),
-    }
+    kind_label(lang, kind)
 }
 
 #[cfg(test)]
@@ -348,56 +230,68 @@ mod tests {
 
     #[test]
     fn alerts_and_contact_history_read_in_vietnamese_and_as_stored_in_english() {
+        // The details exactly as the store writes them.
+        let mut batch: Vec<crate::store::Alert> = (3..=52)
+            .map(|seq| crate::store::Alert {
+                seq: Some(seq),
+                kind: if seq % 10 == 0 { "fork" } else { "gap" }.into(),
+                detail: crate::wording::english(
+                    "alert-gap",
+                    &[("seq", &seq), ("prev", &(seq - 1))],
+                ),
+            })
+            .collect();
+        crate::store::cap_alerts(&mut batch);
+        let more = batch.last().map(|a| a.detail.clone()).unwrap_or_default();
         let stored = [
             (
                 "rewrite",
-                Some(12),
                 "entry #12 was received before with different content; the first version is kept",
             ),
-            ("fork", Some(1), "entry #1 does not start a new chain"),
+            ("fork", "entry #1 does not start a new chain"),
             (
                 "fork",
-                Some(7),
                 "entry #7 does not link to the entry #6 received earlier",
             ),
-            ("gap", Some(9), "entry #9 arrived before entry #8"),
-            (
-                "more",
-                Some(3),
-                "40 more alerts in the same batch (40 gap), entries #3 to #42",
-            ),
+            ("gap", "entry #9 arrived before entry #8"),
+            ("more", more.as_str()),
         ];
-        for (kind, seq, detail) in stored {
-            let vi = alert_text(Lang::Vi, kind, seq, detail);
-            assert!(!vi.contains("entry") && !vi.contains('{'), "{vi}");
+        for (kind, detail) in stored {
+            let vi = alert_text(Lang::Vi, kind, detail);
+            assert!(!vi.contains("entr") && !vi.contains('{'), "{vi}");
             assert_ne!(alert_kind_label(Lang::Vi, kind), kind);
-            if kind != "more" {
-                assert_eq!(alert_text(Lang::En, kind, seq, detail), detail);
-            }
+            assert_eq!(alert_text(Lang::En, kind, detail), detail);
         }
         assert_eq!(
-            alert_text(Lang::Vi, "fork", Some(7), ""),
+            alert_text(
+                Lang::Vi,
+                "fork",
+                "entry #7 does not link to the entry #6 received earlier"
+            ),
             "mục #7 không nối tiếp mục #6 đã nhận trước đó"
+        );
+        assert_eq!(
+            more,
+            "40 more alerts in the same batch (36 gap, 4 fork), entries #13 to #52"
+        );
+        assert_eq!(
+            alert_text(Lang::Vi, "more", &more),
+            "thêm 40 cảnh báo trong cùng lô (36 đến không theo thứ tự, 4 rẽ nhánh), mục #13 đến #52"
         );
         assert_eq!(
             alert_text(
                 Lang::Vi,
                 "more",
-                Some(3),
-                "40 more alerts in the same batch (40 gap), entries #3 to #42"
+                "40 more alerts in the same batch (40 gap)"
             ),
-            "thêm 40 cảnh báo trong cùng lô, mục #3 đến #42"
-        );
-        assert_eq!(
-            alert_text(Lang::Vi, "more", None, "40 more alerts in the same batch"),
-            "thêm 40 cảnh báo trong cùng lô"
+            "thêm 40 cảnh báo trong cùng lô (40 đến không theo thứ tự)"
         );
         let device = "journal pc-1 before, journal pc-2 now: two PCs may share one token";
         assert_eq!(
-            alert_text(Lang::Vi, "two-devices", None, device),
+            alert_text(Lang::Vi, "two-devices", device),
             "nhật ký pc-1 trước đây, nhật ký pc-2 bây giờ: có thể hai máy đang dùng chung một mã"
         );
-        assert_eq!(alert_text(Lang::En, "two-devices", None, device), device);
+        assert_eq!(alert_text(Lang::En, "two-devices", device), device);
         assert_eq!(
             history_text(Lang::Vi, "contact", "12 waiting, 3 refused"),
             "12 đang chờ, 3 bị từ chối"
@@ -417,10 +311,7 @@ mod tests {
         );
         assert_eq!(history_text(Lang::Vi, "contact", "garbled"), "garbled");
         // An alert of a kind this page does not know keeps its words.
-        assert_eq!(
-            alert_text(Lang::Vi, "new-kind", Some(1), "as sent"),
-            "as sent"
-        );
+        assert_eq!(alert_text(Lang::Vi, "new-kind", "as sent"), "as sent");
         assert_eq!(alert_kind_label(Lang::Vi, "new-kind"), "new-kind");
     }
 }
