@@ -4,6 +4,7 @@
 //! commune are serialized by a transaction-scoped advisory lock; batches of
 //! different communes run in parallel.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +12,7 @@ use hotich_protocol::wire::{ChainState, EntryResult};
 use hotich_protocol::{ContentHash, Timestamp};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Row};
+use tokio_postgres::{Client, Config, NoTls, Row, Statement, Transaction};
 
 use super::{
     AgentInfo, Alert, BatchError, CONTIGUOUS_PAGE, Checked, CheckedEntry, ExportRow, JournalRow,
@@ -222,20 +223,47 @@ ANALYZE heads;
 /// A small connection pool: at most `max` connections, reused while healthy.
 struct Pool {
     config: Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Prepared)>>,
     permits: Arc<Semaphore>,
 }
 
+/// The statements of the upload path, prepared once per connection: a batch
+/// runs the same few statements for each chunk of 250 entries, and a
+/// statement given as text is prepared again each time (a round trip and a
+/// plan).
+#[derive(Default)]
+pub(super) struct Prepared(HashMap<&'static str, Statement>);
+
+impl Prepared {
+    async fn get(
+        &mut self,
+        tx: &Transaction<'_>,
+        sql: &'static str,
+    ) -> Result<Statement, StoreError> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql).await?;
+        self.0.insert(sql, statement.clone());
+        Ok(statement)
+    }
+}
+
 pub(super) struct Pooled {
-    client: Option<Client>,
+    client: Option<(Client, Prepared)>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Pooled {
     pub(super) fn client(&mut self) -> Result<&mut Client, StoreError> {
+        Ok(self.parts()?.0)
+    }
+
+    fn parts(&mut self) -> Result<(&mut Client, &mut Prepared), StoreError> {
         self.client
             .as_mut()
+            .map(|(client, prepared)| (client, prepared))
             .ok_or_else(|| StoreError::Task("pooled connection already returned".into()))
     }
 }
@@ -243,7 +271,7 @@ impl Pooled {
 impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(client) = self.client.take()
-            && !client.is_closed()
+            && !client.0.is_closed()
         {
             self.pool
                 .idle
@@ -309,7 +337,7 @@ impl PgStore {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let reused = {
             let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
-            std::iter::from_fn(|| idle.pop()).find(|c| !c.is_closed())
+            std::iter::from_fn(|| idle.pop()).find(|(c, _)| !c.is_closed())
         };
         let client = match reused {
             Some(c) => c,
@@ -320,7 +348,7 @@ impl PgStore {
                         tracing::warn!(%error, "PostgreSQL connection ended");
                     }
                 });
-                client
+                (client, Prepared::default())
             }
         };
         Ok(Pooled {
@@ -364,7 +392,8 @@ impl PgStore {
 /// Plans one chunk against what the transaction sees (earlier chunks
 /// included) and writes it with set-based statements.
 async fn write_chunk(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
+    prepared: &mut Prepared,
     agent_id: i64,
     commune: &str,
     entries: Vec<CheckedEntry>,
@@ -374,7 +403,7 @@ async fn write_chunk(
     let mut snap = Snapshot::default();
     for row in tx
         .query(
-            "SELECT seq, chain_hash FROM links WHERE agent_id = $1 AND seq BETWEEN $2 AND $3",
+            &prepared.get(tx, "SELECT seq, chain_hash FROM links WHERE agent_id = $1 AND seq BETWEEN $2 AND $3").await?,
             &[&agent_id, &(low as i64), &(high as i64)],
         )
         .await?
@@ -385,7 +414,12 @@ async fn write_chunk(
     }
     for row in tx
         .query(
-            "SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)",
+            &prepared
+                .get(
+                    tx,
+                    "SELECT nat_key, hash FROM heads WHERE nat_key = ANY($1)",
+                )
+                .await?,
             &[&keys],
         )
         .await?
@@ -399,7 +433,12 @@ async fn write_chunk(
         let blobs: Vec<&[u8]> = candidates.iter().map(|h| h.as_bytes().as_slice()).collect();
         for row in tx
             .query(
-                "SELECT hash FROM records WHERE commune = $2 AND hash = ANY($1)",
+                &prepared
+                    .get(
+                        tx,
+                        "SELECT hash FROM records WHERE commune = $2 AND hash = ANY($1)",
+                    )
+                    .await?,
                 &[&blobs, &commune],
             )
             .await?
@@ -423,8 +462,8 @@ async fn write_chunk(
             .collect();
         let refused: Vec<Option<&str>> = plan.links.iter().map(|l| l.record.as_deref()).collect();
         tx.execute(
-                "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record)
-                 SELECT $1, s, c, h, $5, r FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $6::text[]) AS t(s, c, h, r)",
+                &prepared.get(tx, "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record)
+                 SELECT $1, s, c, h, $5, r FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $6::text[]) AS t(s, c, h, r)").await?,
                 &[&agent_id, &seqs, &contents, &chains, &now, &refused],
             )
             .await?;
@@ -463,10 +502,10 @@ async fn write_chunk(
             &texts,
         ];
         tx.execute(
-                "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
+                &prepared.get(tx, "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
                  SELECT h, $2, k, n, s, $6, q, e, $9, r
                  FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
-                      AS t(h, k, n, s, q, e, r)",
+                      AS t(h, k, n, s, q, e, r)").await?,
                 &params,
             )
             .await?;
@@ -490,9 +529,14 @@ async fn write_chunk(
             .map(|r| r.envelope.correction_reason.as_deref())
             .collect();
         tx.execute(
-            "INSERT INTO record_envelopes (record_hash, official, correction_reason)
+            &prepared
+                .get(
+                    tx,
+                    "INSERT INTO record_envelopes (record_hash, official, correction_reason)
              SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[])
              ON CONFLICT DO NOTHING",
+                )
+                .await?,
             &[&hashes, &officials, &reasons],
         )
         .await?;
@@ -511,10 +555,10 @@ async fn write_chunk(
         let bytes: Vec<i64> = named.iter().map(|s| s.bytes).collect();
         let types: Vec<&str> = named.iter().map(|s| s.media_type.as_str()).collect();
         tx.execute(
-            "INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+            &prepared.get(tx, "INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
              SELECT h, s, $3, b, t, $6, $7
              FROM UNNEST($1::bytea[], $2::text[], $4::bigint[], $5::text[]) AS x(h, s, b, t)
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING").await?,
             &[&records, &shas, &commune, &bytes, &types, &agent_id, &now],
         )
         .await?;
@@ -522,8 +566,8 @@ async fn write_chunk(
     if !plan.records.is_empty() {
         // The dashboard's count, kept here so it never scans the records.
         tx.execute(
-            "INSERT INTO commune_records (commune, records) VALUES ($1, $2)
-             ON CONFLICT (commune) DO UPDATE SET records = commune_records.records + EXCLUDED.records",
+            &prepared.get(tx, "INSERT INTO commune_records (commune, records) VALUES ($1, $2)
+             ON CONFLICT (commune) DO UPDATE SET records = commune_records.records + EXCLUDED.records").await?,
             &[&commune, &(plan.records.len() as i64)],
         )
         .await?;
@@ -536,8 +580,8 @@ async fn write_chunk(
             .map(|(_, h)| h.as_bytes().as_slice())
             .collect();
         tx.execute(
-            "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
-                 ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash",
+            &prepared.get(tx, "INSERT INTO heads (nat_key, hash) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+                 ON CONFLICT (nat_key) DO UPDATE SET hash = EXCLUDED.hash").await?,
             &[&keys, &hashes],
         )
         .await?;
@@ -616,7 +660,8 @@ impl Storage for PgStore {
     ) -> Result<Vec<EntryResult>, BatchError<E>> {
         let now = Timestamp::now().millis();
         let mut conn = self.get().await?;
-        let tx = conn.client()?.transaction().await?;
+        let (client, prepared) = conn.parts()?;
+        let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&commune])
             .await?;
         let mut results = Vec::new();
@@ -627,7 +672,7 @@ impl Storage for PgStore {
         loop {
             match chunks.recv().await {
                 Some(Checked::Chunk(entries)) => {
-                    let plan = write_chunk(&tx, agent_id, commune, entries, now).await?;
+                    let plan = write_chunk(&tx, prepared, agent_id, commune, entries, now).await?;
                     highest = highest.max(plan.highest_seq);
                     results.extend(plan.results);
                     alerts.extend(plan.alerts);
