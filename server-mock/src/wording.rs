@@ -42,6 +42,8 @@ pub const DETAILS: &[(&str, &str, &str)] = &[
         "{waiting} waiting, {refused} refused",
     ),
     ("history-recovered", "gửi lại được", "sending again"),
+    // The agent's own words follow its kind of error, which is worded here.
+    ("history-error", "{kind}: {message}", "{kind}: {message}"),
     (
         "history-device",
         "nhật ký {old} trước đây, nhật ký {new} bây giờ: có thể hai máy đang dùng chung một mã",
@@ -87,6 +89,99 @@ pub const ALERT_KINDS: &[(&str, &str, &str)] = &[
     ("more", "Còn nữa", "More"),
     ("two-devices", "Hai máy dùng chung một mã", "Two devices"),
 ];
+
+/// An agent's kinds of failure (`ApiError::kind` in the agent), as district
+/// IT reads them; the agent's message (English) follows.
+pub const ERROR_KINDS: &[(&str, &str, &str)] = &[
+    (
+        "connect",
+        "Không kết nối được máy chủ",
+        "Cannot reach the server",
+    ),
+    (
+        "timeout",
+        "Máy chủ không trả lời kịp",
+        "The server did not answer in time",
+    ),
+    (
+        "transport",
+        "Kết nối bị đứt giữa chừng",
+        "The connection broke",
+    ),
+    (
+        "unavailable",
+        "Máy chủ bận hoặc tạm ngừng",
+        "The server was busy or paused",
+    ),
+    (
+        "unauthorized",
+        "Mã khóa của máy bị từ chối",
+        "The PC's token was refused",
+    ),
+    (
+        "forbidden",
+        "Máy chủ từ chối máy này",
+        "The server refuses this PC",
+    ),
+    (
+        "too-large",
+        "Yêu cầu quá lớn với máy chủ",
+        "A request was too large for the server",
+    ),
+    (
+        "refused",
+        "Máy chủ từ chối yêu cầu",
+        "The server refused a request",
+    ),
+    (
+        "bad-answer",
+        "Không đọc được câu trả lời của máy chủ",
+        "The server's answer could not be read",
+    ),
+    (
+        "setup",
+        "Không thiết lập được kết nối",
+        "The connection could not be set up",
+    ),
+    (
+        "internal",
+        "Lỗi bên trong chương trình",
+        "An internal error of the agent",
+    ),
+    (
+        "journal-behind",
+        "Nhật ký trên máy ít hơn ở máy chủ, đã dừng gửi",
+        "The PC's journal is behind the server's; sending stopped",
+    ),
+    (
+        "journal-differs",
+        "Nhật ký trên máy khác với máy chủ, đã dừng gửi",
+        "The PC's journal differs from the server's; sending stopped",
+    ),
+    (
+        "too-old",
+        "Phiên bản hotich-agent quá cũ",
+        "hotich-agent is too old",
+    ),
+];
+
+fn label(table: &[(&str, &str, &str)], lang: Lang, key: &str) -> String {
+    table.iter().find(|(k, _, _)| *k == key).map_or_else(
+        || key.to_string(),
+        |(_, vi, en)| match lang {
+            Lang::Vi => vi.to_string(),
+            Lang::En => en.to_string(),
+        },
+    )
+}
+
+/// An agent's error in `lang`: its kind worded, then its own message.
+pub fn error_text(lang: Lang, kind: Option<&str>, message: &str) -> String {
+    match kind {
+        Some(kind) => format!("{}: {message}", label(ERROR_KINDS, lang, kind)),
+        None => message.to_string(),
+    }
+}
 
 fn template(lang: Lang, key: &str) -> Option<&'static str> {
     DETAILS
@@ -148,8 +243,10 @@ pub fn reword(lang: Lang, keys: &[&str], detail: &str) -> Option<String> {
     keys.iter().find_map(|key| {
         let mut values = read(template(Lang::En, key)?, detail)?;
         for (name, value) in &mut values {
-            if name == "counts" {
-                *value = reword_counts(lang, value)?;
+            match name.as_str() {
+                "counts" => *value = reword_counts(lang, value)?,
+                "kind" => *value = label(ERROR_KINDS, lang, value),
+                _ => {}
             }
         }
         let values: Vec<(&str, String)> = values
@@ -180,13 +277,7 @@ fn reword_counts(lang: Lang, counts: &str) -> Option<String> {
 
 /// The label of an alert's kind in `lang` (the kind itself if unknown).
 pub fn kind_label(lang: Lang, kind: &str) -> String {
-    ALERT_KINDS.iter().find(|(k, _, _)| *k == kind).map_or_else(
-        || kind.to_string(),
-        |(_, vi, en)| match lang {
-            Lang::Vi => vi.to_string(),
-            Lang::En => en.to_string(),
-        },
-    )
+    label(ALERT_KINDS, lang, kind)
 }
 
 #[cfg(test)]

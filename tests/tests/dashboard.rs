@@ -217,6 +217,15 @@ fn each_commune_shows_its_state_to_the_viewers_of_its_scope_only() {
     assert!(commune.contains("UBND xã Hòa An"));
     assert!(commune.contains("&lt;script&gt;x&lt;/script&gt;") && !commune.contains("<script>x"));
     assert!(commune.contains("data-kind=\"error\""), "{commune}");
+    // The agent's kind of error in the viewer's language, its message as sent.
+    assert!(
+        commune.contains("Mã khóa của máy bị từ chối: the server does not accept this agent"),
+        "{commune}"
+    );
+    assert!(
+        english.contains("token was refused: the server does not accept this agent"),
+        "{english}"
+    );
     let alert_page = get_with_cookie(&server, &cookie, "/commune/00008").text();
     assert!(alert_page.contains("two-devices"), "{alert_page}");
     assert!(

@@ -161,7 +161,10 @@ pub fn history_rows(
     if new_error {
         let kind = beat.last_error_kind.as_deref().unwrap_or("error");
         let message = beat.last_error.as_deref().unwrap_or("");
-        rows.push(("error".to_string(), format!("{kind}: {message}")));
+        rows.push((
+            "error".to_string(),
+            english("history-error", &[("kind", &kind), ("message", &message)]),
+        ));
     } else if recovered {
         rows.push(("recovered".to_string(), english("history-recovered", &[])));
     } else if last_contact_at.is_none_or(|t| at.millis() - t >= CONTACT_EVERY_MS) {

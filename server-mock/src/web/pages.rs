@@ -211,19 +211,16 @@ fn badge(lang: Lang, state: Sync) -> String {
     )
 }
 
-fn error_text(c: &CommuneStatus) -> String {
+fn error_text(lang: Lang, c: &CommuneStatus) -> String {
     match &c.last_error {
-        Some(e) => {
-            let kind = e
-                .kind
-                .as_deref()
-                .map(|k| format!("{k}: "))
-                .unwrap_or_default();
-            format!(
-                "<span class=\"error\">{}</span>",
-                escape(&format!("{kind}{}", e.message))
-            )
-        }
+        Some(e) => format!(
+            "<span class=\"error\">{}</span>",
+            escape(&crate::wording::error_text(
+                lang,
+                e.kind.as_deref(),
+                &e.message
+            ))
+        ),
         None => String::new(),
     }
 }
@@ -256,7 +253,7 @@ fn commune_row(lang: Lang, now: Timestamp, c: &CommuneStatus) -> String {
             .map(|t| when(lang, now, Some(t)))
             .unwrap_or_default(),
         contact = when(lang, now, c.last_contact_at),
-        error = error_text(c),
+        error = error_text(lang, c),
         stored = c.records_stored,
         missing = missing_scans_note(lang, c),
     )
@@ -491,13 +488,10 @@ fn agent_table(lang: Lang, now: Timestamp, agents: &[AgentView]) -> String {
             .map(|e| {
                 format!(
                     "<span class=\"error\">{}</span> {}",
-                    escape(&format!(
-                        "{}{}",
-                        e.kind
-                            .as_deref()
-                            .map(|k| format!("{k}: "))
-                            .unwrap_or_default(),
-                        e.message
+                    escape(&crate::wording::error_text(
+                        lang,
+                        e.kind.as_deref(),
+                        &e.message
                     )),
                     when(lang, now, e.at)
                 )

@@ -179,10 +179,11 @@ pub fn alert_text(lang: Lang, kind: &str, detail: &str) -> String {
 }
 
 /// A line of an agent's contact history in `lang`, reworded from its stored
-/// detail; an error keeps the agent's own words.
+/// detail; an error's kind is worded, its message is the agent's own.
 pub fn history_text(lang: Lang, kind: &str, detail: &str) -> String {
     let keys: &[&str] = match kind {
         "contact" => &["history-contact"],
+        "error" => &["history-error"],
         "recovered" => &["history-recovered"],
         "device" => &["history-device"],
         _ => &[],
@@ -304,10 +305,19 @@ mod tests {
             history_text(Lang::Vi, "recovered", "sending again"),
             "gửi lại được"
         );
-        // An error keeps the agent's words; a detail of another shape too.
+        // An error's kind is worded, its message is the agent's; a kind
+        // this server does not know, and a detail of another shape, as stored.
         assert_eq!(
             history_text(Lang::Vi, "error", "unauthorized: token refused"),
-            "unauthorized: token refused"
+            "Mã khóa của máy bị từ chối: token refused"
+        );
+        assert_eq!(
+            history_text(Lang::En, "error", "connect: connection refused"),
+            "Cannot reach the server: connection refused"
+        );
+        assert_eq!(
+            history_text(Lang::Vi, "error", "new-kind: as sent"),
+            "new-kind: as sent"
         );
         assert_eq!(history_text(Lang::Vi, "contact", "garbled"), "garbled");
         // An alert of a kind this page does not know keeps its words.
