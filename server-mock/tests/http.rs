@@ -198,6 +198,10 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
             out.results.iter().all(|x| x.status == EntryStatus::Stored),
             "{enc:?}: {out:?}"
         );
+        assert!(
+            out.receipt.is_some(),
+            "a stored batch has a receipt: {enc:?}"
+        );
     }
     let again: UploadResponse = upload(&r, &token, b2.json).await.json().await.unwrap();
     assert!(
@@ -206,6 +210,7 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
             .iter()
             .all(|x| x.status == EntryStatus::Duplicate)
     );
+    assert!(again.receipt.is_some(), "the same batch again: still held");
     let (viewer, password) = commands::add_viewer(&r.database, "scraper", None, None, false)
         .await
         .unwrap();
@@ -241,6 +246,19 @@ async fn compressed_bodies_and_per_entry_results(backend: Backend) {
         reason.contains("registered_on") && reason.contains("future"),
         "{reason}"
     );
+    // Entries 11-20 again with other contents: the server keeps the first
+    // version, so it signs no receipt for a chain it does not hold.
+    let retyped: Vec<Value> = recs[10..20]
+        .iter()
+        .map(|rec| {
+            let mut rec = rec.clone();
+            rec["notes"] = json!("typed again, differently");
+            rec
+        })
+        .collect();
+    let rewrite = batch(&retyped, 11, b1.last_chain);
+    let out: UploadResponse = upload(&r, &token, rewrite.json).await.json().await.unwrap();
+    assert!(out.receipt.is_none(), "{out:?}");
     assert_eq!(r.exported().await.len(), 30);
     r.stop().await;
 }

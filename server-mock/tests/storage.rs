@@ -291,6 +291,12 @@ async fn journal_for_recovery<S: Storage>(s: S) {
     );
     let window = s.journal_page(id, 2, 2).await.unwrap();
     assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+    // The chain at one entry, from the links alone (the receipt's check),
+    // for a refused entry as for a stored one.
+    assert_eq!(s.chain_at(id, 4).await.unwrap(), Some(batch[3].chain));
+    assert_eq!(s.chain_at(id, 1).await.unwrap(), Some(batch[0].chain));
+    assert_eq!(s.chain_at(id, 5).await.unwrap(), None);
+    assert_eq!(s.chain_at(first, 2).await.unwrap(), None, "another agent's");
 
     let code = token_hash("hrc_1");
     s.add_recovery_code(id, code, Timestamp::now().plus_ms(3_600_000))

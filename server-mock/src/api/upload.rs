@@ -428,10 +428,7 @@ async fn held_receipt<S: Storage>(
         if contiguous < last {
             return Ok::<_, crate::store::StoreError>(false);
         }
-        let rows = state.store.journal_page(agent, last, 1).await?;
-        Ok(rows
-            .first()
-            .is_some_and(|r| r.seq == last && r.chain == chain))
+        Ok(state.store.chain_at(agent, last).await? == Some(chain))
     };
     match held.await {
         Ok(true) => Some(state.receipts.sign(agent, first, last, chain)),

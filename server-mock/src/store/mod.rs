@@ -552,6 +552,13 @@ pub trait Storage:
         low: u64,
         high: u64,
     ) -> impl Future<Output = Result<HashMap<u64, ContentHash>, StoreError>> + Send;
+    /// The chain hash of this agent's link at `seq`, if the server holds it
+    /// (from the links alone: the record is not read).
+    fn chain_at(
+        &self,
+        agent_id: i64,
+        seq: u64,
+    ) -> impl Future<Output = Result<Option<ChainHash>, StoreError>> + Send;
     fn chain_state(
         &self,
         agent_id: i64,

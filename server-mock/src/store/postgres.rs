@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use hotich_protocol::wire::{ChainState, EntryResult};
-use hotich_protocol::{ContentHash, Timestamp};
+use hotich_protocol::{ChainHash, ContentHash, Timestamp};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls, Row, Statement, Transaction};
@@ -863,6 +863,18 @@ impl Storage for PgStore {
             out.insert(seq as u64, hash_of(hash)?);
         }
         Ok(out)
+    }
+
+    async fn chain_at(&self, agent_id: i64, seq: u64) -> Result<Option<ChainHash>, StoreError> {
+        let mut conn = self.get().await?;
+        let row = conn
+            .client()?
+            .query_opt(
+                "SELECT chain_hash FROM links WHERE agent_id = $1 AND seq = $2",
+                &[&agent_id, &(seq as i64)],
+            )
+            .await?;
+        row.map(|r| chain_of(r.try_get::<_, &[u8]>(0)?)).transpose()
     }
 
     async fn chain_state(&self, agent_id: i64) -> Result<ChainState, StoreError> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hotich_protocol::books::BookId;
 use hotich_protocol::wire::{ChainState, EntryResult};
-use hotich_protocol::{ContentHash, Timestamp};
+use hotich_protocol::{ChainHash, ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
@@ -752,6 +752,17 @@ impl Storage for SqliteStore {
                 out.insert(seq as u64, hash_of(&hash)?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn chain_at(&self, agent_id: i64, seq: u64) -> Result<Option<ChainHash>, StoreError> {
+        self.read(move |conn| {
+            let chain: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT chain_hash FROM links WHERE agent_id = ?1 AND seq = ?2")?
+                .query_row(params![agent_id, seq as i64], |r| r.get(0))
+                .optional()?;
+            chain.as_deref().map(chain_of).transpose()
         })
         .await
     }
