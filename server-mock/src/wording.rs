@@ -228,10 +228,9 @@ fn read(template: &str, text: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
-/// The stored (English) sentence `key` with these values.
-///
-/// # Panics
-/// Never for the keys this crate writes: a unit test fills each of them.
+/// The stored (English) sentence `key` with these values; the key itself
+/// if there is no such sentence (a unit test checks every key the store
+/// writes has one).
 pub fn english(key: &str, values: &[(&str, &dyn Display)]) -> String {
     let owned: Vec<(&str, String)> = values.iter().map(|(n, v)| (*n, v.to_string())).collect();
     template(Lang::En, key).map_or_else(|| key.to_string(), |t| fill(t, &owned))
@@ -319,6 +318,28 @@ mod tests {
             assert!(!vi_text.contains('{'), "{key}: {vi_text}");
             assert_eq!(reword(Lang::En, &[key], &stored).as_deref(), Some(&*stored));
         }
+    }
+
+    #[test]
+    fn every_sentence_the_store_writes_has_a_template() {
+        let sources = [
+            include_str!("store/mod.rs"),
+            include_str!("store/monitor.rs"),
+        ];
+        let mut used = 0;
+        for source in sources {
+            let pattern = "english(";
+            for (i, _) in source.match_indices(pattern) {
+                let rest = source[i + pattern.len()..].trim_start();
+                let Some(rest) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(template(Lang::En, key).is_some(), "no sentence for {key}");
+                used += 1;
+            }
+        }
+        assert!(used >= 10, "only {used} sentences found in the store");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use crate::monitor::State;
 
-pub use crate::wording::Lang;
-use crate::wording::{kind_label, reword};
+use crate::wording::reword;
+pub use crate::wording::{Lang, kind_label as alert_kind_label};
 
 /// (key, Vietnamese, English).
 pub const TEXTS: &[(&str, &str, &str)] = &[
@@ -189,11 +189,6 @@ pub fn history_text(lang: Lang, kind: &str, detail: &str) -> String {
         _ => &[],
     };
     reword(lang, keys, detail).unwrap_or_else(|| detail.to_string())
-}
-
-/// The label of an alert's kind in `lang` (the kind itself if unknown).
-pub fn alert_kind_label(lang: Lang, kind: &str) -> String {
-    kind_label(lang, kind)
 }
 
 #[cfg(test)]
