@@ -523,6 +523,7 @@ impl SyncEngine {
                         record: a.record,
                         scan: a.scan.clone(),
                         attached_at: Some(a.attached_at),
+                        seq: Some(a.seq),
                     })
                     .collect(),
             };

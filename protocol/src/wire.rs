@@ -68,6 +68,11 @@ pub struct Attachment {
     /// When the official attached it on the agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attached_at: Option<Timestamp>,
+    /// The record's seq in the sending agent's journal: the server finds the
+    /// record through that entry's link. Without it (an older agent) the
+    /// server reads the commune's records in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

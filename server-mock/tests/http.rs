@@ -345,21 +345,44 @@ async fn have_lack_and_chain_state(backend: Backend) {
     let b = batch(&recs[..5], 1, GENESIS);
     assert_eq!(upload(&r, &token, b.json).await.status().as_u16(), 200);
     let unknown = batch(&recs[5..6], 6, b.last_chain).hashes[0];
-    let ask = json!({"hashes": [b.hashes[0], unknown, b.hashes[4]]});
-    let resp = post(
-        &r.url,
-        "/api/v1/have",
-        &token,
-        ask.to_string().into_bytes(),
-        None,
-    )
-    .await;
-    let have: HaveResponse = resp.json().await.unwrap();
-    assert_eq!(have.lacking, vec![unknown]);
+    let have = |token: String, ask: serde_json::Value| {
+        let url = r.url.clone();
+        async move {
+            post(
+                &url,
+                "/api/v1/have",
+                &token,
+                ask.to_string().into_bytes(),
+                None,
+            )
+            .await
+            .json::<HaveResponse>()
+            .await
+            .unwrap()
+        }
+    };
+    let hashes = [b.hashes[0], unknown, b.hashes[4]];
+    let answer = have(token.clone(), json!({"hashes": hashes, "seqs": [1, 6, 5]})).await;
+    assert_eq!((answer.lacking, answer.unlinked), (vec![unknown], vec![6]));
     assert_eq!(
-        (have.chain.contiguous_seq, have.chain.head),
+        (answer.chain.contiguous_seq, answer.chain.head),
         (5, Some(b.last_chain))
     );
+    // A hash asked at another seq than its own is not this entry's.
+    let answer = have(token.clone(), json!({"hashes": [b.hashes[0]], "seqs": [2]})).await;
+    assert_eq!(
+        (answer.lacking, answer.unlinked),
+        (vec![b.hashes[0]], vec![2])
+    );
+    // Without seqs (an agent older than them) everything is "lacking": it
+    // sends them again and hears "duplicate", never a wrong "held".
+    let answer = have(token.clone(), json!({"hashes": hashes})).await;
+    assert_eq!(answer.lacking, hashes.to_vec());
+    // Another PC of the commune holds none of this one's entries.
+    let other = r.token("00004").await;
+    let answer = have(other, json!({"hashes": hashes, "seqs": [1, 6, 5]})).await;
+    assert_eq!(answer.lacking, hashes.to_vec());
+    assert_eq!(answer.unlinked, vec![1, 6, 5]);
     // Entry 8 without 6 and 7: a gap, recorded as an alert.
     let late = batch(
         &recs[7..8],

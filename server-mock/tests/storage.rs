@@ -121,25 +121,20 @@ async fn store_resend_and_chain<S: Storage>(s: S) {
     );
     assert_eq!(chain.head, Some(last_chain));
     assert_eq!(export_all(&s, None).await.len(), 50);
-    let hashes: Vec<ContentHash> = entries(&recs[..3], 1, GENESIS)
-        .iter()
-        .map(|e| e.claimed_hash)
-        .collect();
-    let other = entries(&[g.record(999)], 1, GENESIS)[0].claimed_hash;
-    assert_eq!(
-        s.lacking("00004", vec![hashes[0], other, hashes[2]])
-            .await
-            .unwrap(),
-        vec![other]
-    );
-    // Asked by another commune, its records are "lacking": one commune does
-    // not learn what another holds.
-    assert_eq!(
-        s.lacking("00007", vec![hashes[0], hashes[2]])
-            .await
-            .unwrap(),
-        vec![hashes[0], hashes[2]]
-    );
+    // What the have/lack exchange reads: this agent's links, each naming
+    // its stored record; another agent (of another commune) holds none.
+    let links = s.links_between(id, 1, 3).await.unwrap();
+    let sent = entries(&recs[..3], 1, GENESIS);
+    for e in &sent {
+        assert_eq!(
+            links.get(&e.seq).map(|l| (l.content_hash, l.held)),
+            Some((e.claimed_hash, true)),
+            "seq {}",
+            e.seq
+        );
+    }
+    let other = new_agent(&s, "00007", "u").await;
+    assert!(s.links_between(other, 1, 3).await.unwrap().is_empty());
 }
 
 async fn concurrent_identical_batches_store_once<S: Storage>(s: S) {
@@ -288,6 +283,13 @@ async fn journal_for_recovery<S: Storage>(s: S) {
     assert_eq!(
         page[3].record.as_deref(),
         Some("{\"kind\":\"birth\",\"sent\":\"as is\"}")
+    );
+    // The exchange's view of the same links: held for the stored and the
+    // duplicate (another agent's record), not for the two refused.
+    let links = s.links_between(id, 1, 4).await.unwrap();
+    assert_eq!(
+        (1..=4).map(|q| links[&q].held).collect::<Vec<_>>(),
+        vec![true, true, false, false]
     );
     let window = s.journal_page(id, 2, 2).await.unwrap();
     assert_eq!(window.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
@@ -596,6 +598,42 @@ async fn monitoring_rows_history_and_viewers<S: Storage>(s: S) {
     assert!(s.viewer_login("an").await.unwrap().is_none());
 }
 
+/// A link is written once; if its entry was refused the first time and is
+/// stored when sent again (the server's checks changed in between), the
+/// link must come to name the record, or the journal and the have/lack
+/// exchange would go on calling it refused.
+async fn a_link_refused_then_stored_names_its_record<S: Storage>(s: S) {
+    let id = new_agent(&s, "00004", "t").await;
+    let g = RecordGen::new(7, "00004");
+    let batch = entries(&[g.record(1), g.record(2)], 1, GENESIS);
+    let mut refused = batch.clone();
+    refused[1].verdict = Verdict::Invalid(vec![hotich_protocol::FieldError::new(
+        "child.sex",
+        "refused by an older rule",
+    )]);
+    refused[1].raw = Some("{\"as\":\"sent\"}".into());
+    let r = s.commit_batch(id, "00004", refused).await.unwrap();
+    assert_eq!(
+        statuses(&r),
+        vec![EntryStatus::Stored, EntryStatus::Rejected]
+    );
+    assert!(!s.links_between(id, 2, 2).await.unwrap()[&2].held);
+    let r = s.commit_batch(id, "00004", batch).await.unwrap();
+    assert_eq!(
+        statuses(&r),
+        vec![EntryStatus::Duplicate, EntryStatus::Stored]
+    );
+    let links = s.links_between(id, 1, 2).await.unwrap();
+    assert!(links[&1].held && links[&2].held);
+    let page = s.journal_page(id, 1, 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.stored).collect::<Vec<_>>(),
+        vec![true, true]
+    );
+    assert_ne!(page[1].record.as_deref(), Some("{\"as\":\"sent\"}"));
+    assert_eq!(s.chain_state(id).await.unwrap().alerts, 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -627,6 +665,7 @@ macro_rules! suite {
 
 suite!(
     agents_and_tokens,
+    a_link_refused_then_stored_names_its_record,
     journal_for_recovery,
     store_resend_and_chain,
     concurrent_identical_batches_store_once,
@@ -692,6 +731,77 @@ async fn postgres_agents_are_never_deleted_or_renumbered() {
             .get(0);
         assert_eq!(collation.as_deref(), Some("C"), "{table}.{column}");
     }
+    drop(client);
+    let _ = driver.await;
+    drop(store);
+    tokio::task::spawn_blocking(move || drop(db)).await.unwrap();
+}
+
+/// PostgreSQL's migration 8 drops the index by content hash: the links of
+/// records stored before it come to name their records, so an agent's
+/// journal and the have/lack exchange read the same after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_links_name_their_records_after_the_move_to_natural_keys() {
+    let Some(url) =
+        postgres_url("postgres_links_name_their_records_after_the_move_to_natural_keys")
+    else {
+        return;
+    };
+    let db = tokio::task::spawn_blocking(move || TempDatabase::create(&url))
+        .await
+        .unwrap();
+    let store = PgStore::connect(&db.url, 2).await.unwrap();
+    let id = new_agent(&store, "00004", "t").await;
+    let g = RecordGen::new(8, "00004");
+    let mut batch = entries(&[g.record(1), g.record(2), g.record(3)], 1, GENESIS);
+    batch[2].verdict = Verdict::Invalid(vec![hotich_protocol::FieldError::new(
+        "child.sex",
+        "refused",
+    )]);
+    batch[2].raw = Some("{}".into());
+    store.commit_batch(id, "00004", batch).await.unwrap();
+    drop(store);
+    // Back to schema 7 as it was: no record ids, the index by hash.
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(connection);
+    client
+        .batch_execute(
+            "ALTER TABLE links DROP COLUMN record_id;
+             ALTER TABLE record_scans DROP COLUMN record_id;
+             DROP INDEX records_by_key;
+             CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
+             UPDATE hotich_schema SET version = 7;",
+        )
+        .await
+        .unwrap();
+    let store = PgStore::connect(&db.url, 2).await.unwrap();
+    let links = store.links_between(id, 1, 3).await.unwrap();
+    assert_eq!(
+        (1..=3).map(|q| links[&q].held).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    let page = store.journal_page(id, 1, 10).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.stored).collect::<Vec<_>>(),
+        vec![true, true, false]
+    );
+    let indexes: Vec<String> = client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'records' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        indexes.contains(&"records_by_key".to_string())
+            && !indexes.contains(&"records_by_hash".to_string()),
+        "{indexes:?}"
+    );
     drop(client);
     let _ = driver.await;
     drop(store);

@@ -605,8 +605,16 @@ fn an_attachment_to_a_record_of_another_commune_is_refused_as_unknown() {
         .as_str()
         .expect("hash")
         .to_string();
-    let body = serde_json::json!({"attachments": [{"record": hash, "scan": {
-        "sha256": "ab".repeat(32), "bytes": 10, "media_type": "image/jpeg"}}]});
+    let body_for = |sha: &str, seq: Option<u64>| {
+        let mut one = serde_json::json!({"record": hash, "scan": {
+            "sha256": sha, "bytes": 10, "media_type": "image/jpeg"}});
+        if let Some(seq) = seq {
+            one["seq"] = seq.into();
+        }
+        serde_json::json!({ "attachments": [one] })
+    };
+    // Without a seq (as agents before it sent): found by commune and hash.
+    let body = body_for(&"ab".repeat(32), None);
     let attach = |token: &str| {
         hotich_tests::http::request(
             server.addr,
@@ -632,6 +640,36 @@ fn an_attachment_to_a_record_of_another_commune_is_refused_as_unknown() {
     let missing = server.missing_scans();
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert_eq!(missing[0]["scans"][0]["attached"], true, "{missing:?}");
+    // With the record's seq (today's agents): found through that entry's
+    // link, which must name this content; another seq is not its record.
+    let send = |token: &str, body: serde_json::Value| {
+        hotich_tests::http::request(
+            server.addr,
+            "POST",
+            "/api/v1/attachments",
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            body.to_string().as_bytes(),
+        )
+        .expect("attachments")
+        .json()["results"]
+            .clone()
+    };
+    let unknown = serde_json::json!(["unknown_record"]);
+    assert_eq!(send(&ours, body_for(&"cd".repeat(32), Some(2))), unknown);
+    assert_eq!(send(&theirs, body_for(&"cd".repeat(32), Some(1))), unknown);
+    assert_eq!(
+        send(&ours, body_for(&"cd".repeat(32), Some(1))),
+        serde_json::json!(["stored"])
+    );
+    let missing = server.missing_scans();
+    assert_eq!(
+        missing[0]["scans"].as_array().map(Vec::len),
+        Some(2),
+        "{missing:?}"
+    );
 }
 
 /// Regression: a chunk arriving while the same agent's previous one was

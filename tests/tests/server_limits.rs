@@ -269,7 +269,7 @@ fn have_answers_only_about_the_callers_commune() {
     let b = server.add_agent("00007");
     let theirs = batch(&[RecordGen::new(1, "00004").record(0)], 1, GENESIS);
     assert_eq!(upload(&server, &a, &theirs.json, None).status, 200);
-    let question = serde_json::to_vec(&json!({"hashes": [theirs.hashes[0]]})).unwrap();
+    let question = serde_json::to_vec(&json!({"hashes": [theirs.hashes[0]], "seqs": [1]})).unwrap();
     let ask = |token: &str| {
         let auth = format!("Bearer {token}");
         request(
@@ -287,6 +287,7 @@ fn have_answers_only_about_the_callers_commune() {
     };
     assert_eq!(ask(&a)["lacking"], json!([]));
     assert_eq!(ask(&b)["lacking"], json!([theirs.hashes[0]]));
+    assert_eq!(ask(&b)["unlinked"], json!([1]));
 }
 
 /// A batch whose entries all break the chain writes a handful of alert

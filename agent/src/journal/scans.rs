@@ -56,6 +56,8 @@ pub(super) fn attach(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsentAttachment {
     pub id: i64,
+    /// The journal entry of the record.
+    pub seq: u64,
     pub record: hotich_protocol::ContentHash,
     pub scan: hotich_protocol::record::ScanRef,
     pub attached_at: hotich_protocol::Timestamp,
@@ -108,7 +110,7 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT a.id, e.content_hash, a.scan, a.entered_at
+                "SELECT a.id, e.content_hash, a.scan, a.entered_at, a.seq
                  FROM attachments a JOIN entries e ON e.seq = a.seq
                  JOIN uploads u ON u.seq = a.seq
                  WHERE a.sent_at IS NULL AND u.state = {acked}
@@ -123,12 +125,13 @@ impl Journal {
                     r.get::<_, Vec<u8>>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, hash, scan, at) = row.map_err(|e| self.err(e))?;
+            let (id, hash, scan, at, seq) = row.map_err(|e| self.err(e))?;
             let corrupt = |detail: String| JournalError::Corrupt {
                 path: self.path.clone(),
                 seq: 0,
@@ -136,6 +139,7 @@ impl Journal {
             };
             out.push(UnsentAttachment {
                 id,
+                seq: seq as u64,
                 record: hotich_protocol::ContentHash::from_slice(&hash)
                     .ok_or_else(|| corrupt("content hash is not 32 bytes".into()))?,
                 scan: serde_json::from_str(&scan).map_err(|e| corrupt(e.to_string()))?,

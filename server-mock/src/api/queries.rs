@@ -56,18 +56,30 @@ pub async fn have<S: Storage>(
             "seq {seq} is not between 1 and {MAX_SEQ}"
         )));
     }
-    let mut unlinked = Vec::new();
+    // Answered from this agent's own links: a content is held if the link
+    // at its seq names it and it was stored, not refused. An agent that
+    // sends no seqs (older than them) is answered "lacking" for all and
+    // sends them again; the server then answers "duplicate": more bytes,
+    // never a wrong answer.
+    let (mut lacking, mut unlinked) = (Vec::new(), Vec::new());
     if let (Some(low), Some(high)) = (request.seqs.iter().min(), request.seqs.iter().max()) {
         let links = state.store.links_between(agent.id, *low, *high).await?;
-        unlinked = request
-            .seqs
-            .iter()
-            .zip(&request.hashes)
-            .filter(|(seq, hash)| links.get(seq) != Some(hash))
-            .map(|(seq, _)| *seq)
-            .collect();
+        for (seq, hash) in request.seqs.iter().zip(&request.hashes) {
+            match links.get(seq) {
+                Some(link) if link.content_hash == *hash => {
+                    if !link.held {
+                        lacking.push(*hash);
+                    }
+                }
+                _ => {
+                    unlinked.push(*seq);
+                    lacking.push(*hash);
+                }
+            }
+        }
+    } else {
+        lacking = request.hashes;
     }
-    let lacking = state.store.lacking(&agent.commune, request.hashes).await?;
     let chain = state.store.chain_state(agent.id).await?;
     Ok(axum::Json(HaveResponse {
         lacking,

@@ -105,14 +105,19 @@ impl Snapshot {
         (low, high, keys)
     }
 
-    /// The content hashes worth looking up once heads are known: identical
-    /// content has an identical natural key, so a record whose key has no
-    /// head cannot be stored already.
-    pub fn hashes_to_check(&self, entries: &[CheckedEntry]) -> Vec<ContentHash> {
-        let mut out: Vec<ContentHash> = entries
+    /// The (natural key, content hash) pairs worth looking up once heads are
+    /// known: identical content has an identical natural key, so a record
+    /// whose key has no head cannot be stored already. Records are indexed
+    /// by the pair, key first: a commune's new records then land at the end
+    /// of the index (keys grow as books are entered), where a content hash
+    /// alone would put each on a random page of it.
+    pub fn hashes_to_check(&self, entries: &[CheckedEntry]) -> Vec<(String, ContentHash)> {
+        let mut out: Vec<(String, ContentHash)> = entries
             .iter()
             .filter_map(|e| match &e.verdict {
-                Verdict::Valid(r) if self.heads.contains_key(&r.storage_key) => Some(r.hash),
+                Verdict::Valid(r) if self.heads.contains_key(&r.storage_key) => {
+                    Some((r.storage_key.clone(), r.hash))
+                }
                 _ => None,
             })
             .collect();
@@ -130,6 +135,18 @@ pub struct NewLink {
     /// The content of an entry not stored as a record (refused): part of
     /// the agent's chain all the same, so `recover` can rebuild it whole.
     pub record: Option<String>,
+    /// Its content is stored (by this entry or before): the link names that
+    /// record, so the agent's journal and what it holds are read from the
+    /// link without looking the content hash up.
+    pub held: bool,
+}
+
+/// One of an agent's links, as the have/lack exchange reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldLink {
+    pub content_hash: ContentHash,
+    /// Its content is stored as a record (not refused).
+    pub held: bool,
 }
 
 /// One entry of an agent's journal as the server holds it, for `recover`.
@@ -176,6 +193,9 @@ pub struct Plan {
     pub heads: Vec<(String, ContentHash)>,
     pub alerts: Vec<Alert>,
     pub highest_seq: u64,
+    /// Links already held for entries whose content is stored now (sent
+    /// again): (seq, content hash), to name their record if they do not yet.
+    pub relinks: Vec<(u64, ContentHash)>,
 }
 
 /// Decides each entry's fate. Entries are taken in order, each seeing the
@@ -184,11 +204,12 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
     let mut plan = Plan::default();
     for e in entries {
         let mut new_link = None;
+        let mut same_link = false;
         plan.highest_seq = plan.highest_seq.max(e.seq);
         // The chain: record the link once, never overwrite it, and say when
         // it does not fit what came before.
         match snap.links.get(&e.seq) {
-            Some(existing) if *existing == e.chain => {}
+            Some(existing) if *existing == e.chain => same_link = true,
             Some(_) => plan.alerts.push(Alert {
                 seq: Some(e.seq),
                 kind: "rewrite".into(),
@@ -231,6 +252,7 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                     content_hash: e.claimed_hash,
                     chain: e.chain,
                     record: None,
+                    held: false,
                 });
             }
         }
@@ -278,10 +300,12 @@ pub fn plan_batch(entries: Vec<CheckedEntry>, mut snap: Snapshot) -> Plan {
                 }
             }
         };
-        if let Some(i) = new_link
-            && matches!(result.status, EntryStatus::Rejected | EntryStatus::Conflict)
-        {
-            plan.links[i].record = refused_content;
+        let held = matches!(result.status, EntryStatus::Stored | EntryStatus::Duplicate);
+        match new_link {
+            Some(i) if held => plan.links[i].held = true,
+            Some(i) => plan.links[i].record = refused_content,
+            None if held && same_link => plan.relinks.push((e.seq, e.claimed_hash)),
+            None => {}
         }
         plan.results.push(result);
     }
@@ -511,14 +535,6 @@ pub trait Storage:
         }
     }
 
-    /// Which of `hashes` this commune's records do not include. Asked about
-    /// another commune's record, the answer is "lacking": one commune must
-    /// not learn what another holds.
-    fn lacking(
-        &self,
-        commune: &str,
-        hashes: Vec<ContentHash>,
-    ) -> impl Future<Output = Result<Vec<ContentHash>, StoreError>> + Send;
     /// Stores a recovery code (its hash) for an agent, valid until `expires_at`.
     fn add_recovery_code(
         &self,
@@ -545,13 +561,15 @@ pub trait Storage:
         from_seq: u64,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<JournalRow>, StoreError>> + Send;
-    /// The content hashes of this agent's links with seq in `low..=high`.
+    /// This agent's links with seq in `low..=high`: what the have/lack
+    /// exchange answers from. Only an agent's own links are read, so one
+    /// commune never learns what another holds.
     fn links_between(
         &self,
         agent_id: i64,
         low: u64,
         high: u64,
-    ) -> impl Future<Output = Result<HashMap<u64, ContentHash>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<HashMap<u64, HeldLink>, StoreError>> + Send;
     /// The chain hash of this agent's link at `seq`, if the server holds it
     /// (from the links alone: the record is not read).
     fn chain_at(

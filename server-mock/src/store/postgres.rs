@@ -218,6 +218,25 @@ ALTER TABLE records ALTER COLUMN commune TYPE TEXT COLLATE "C";
 ANALYZE records;
 ANALYZE heads;
 "#,
+    r#"
+-- 8: records indexed by natural key, then content hash (see the SQLite
+-- schema's 7: a hash puts each new record on a random page of the index, a
+-- commune's growing keys put it at the end). What looked a record up by hash
+-- alone reads it by the id its link or its scan names, filled here while the
+-- old index still answers.
+ALTER TABLE links ADD COLUMN record_id BIGINT;
+UPDATE links l SET record_id = r.id
+    FROM agents a, records r
+    WHERE a.id = l.agent_id AND r.commune = a.commune AND r.hash = l.content_hash;
+ALTER TABLE record_scans ADD COLUMN record_id BIGINT;
+UPDATE record_scans rs SET record_id = r.id
+    FROM records r
+    WHERE r.commune = rs.commune AND r.hash = rs.record_hash;
+DROP INDEX records_by_hash;
+ALTER TABLE records ALTER COLUMN nat_key TYPE TEXT COLLATE "C";
+CREATE UNIQUE INDEX records_by_key ON records(nat_key, hash);
+ANALYZE records;
+"#,
 ];
 
 /// A small connection pool: at most `max` connections, reused while healthy.
@@ -428,46 +447,36 @@ async fn write_chunk(
         let h: &[u8] = row.try_get(1)?;
         snap.heads.insert(k, hash_of(h)?);
     }
+    // Record ids by content hash, of this chunk's stored contents: its links
+    // and scans name them.
+    let mut ids: HashMap<ContentHash, i64> = HashMap::new();
     let candidates = snap.hashes_to_check(&entries);
     if !candidates.is_empty() {
-        let blobs: Vec<&[u8]> = candidates.iter().map(|h| h.as_bytes().as_slice()).collect();
+        let keys: Vec<&str> = candidates.iter().map(|(k, _)| k.as_str()).collect();
+        let blobs: Vec<&[u8]> = candidates
+            .iter()
+            .map(|(_, h)| h.as_bytes().as_slice())
+            .collect();
         for row in tx
             .query(
                 &prepared
                     .get(
                         tx,
-                        "SELECT hash FROM records WHERE commune = $2 AND hash = ANY($1)",
+                        "SELECT r.hash, r.id FROM records r
+                         JOIN UNNEST($1::text[], $2::bytea[]) AS t(k, h)
+                           ON r.nat_key = t.k COLLATE \"C\" AND r.hash = t.h",
                     )
                     .await?,
-                &[&blobs, &commune],
+                &[&keys, &blobs],
             )
             .await?
         {
-            let h: &[u8] = row.try_get(0)?;
-            snap.stored.insert(hash_of(h)?);
+            let h = hash_of(row.try_get(0)?)?;
+            snap.stored.insert(h);
+            ids.insert(h, row.try_get(1)?);
         }
     }
     let plan = plan_batch(entries, snap);
-    if !plan.links.is_empty() {
-        let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
-        let contents: Vec<&[u8]> = plan
-            .links
-            .iter()
-            .map(|l| l.content_hash.as_bytes().as_slice())
-            .collect();
-        let chains: Vec<&[u8]> = plan
-            .links
-            .iter()
-            .map(|l| l.chain.as_bytes().as_slice())
-            .collect();
-        let refused: Vec<Option<&str>> = plan.links.iter().map(|l| l.record.as_deref()).collect();
-        tx.execute(
-                &prepared.get(tx, "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record)
-                 SELECT $1, s, c, h, $5, r FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $6::text[]) AS t(s, c, h, r)").await?,
-                &[&agent_id, &seqs, &contents, &chains, &now, &refused],
-            )
-            .await?;
-    }
     if !plan.records.is_empty() {
         let r = &plan.records;
         let hashes: Vec<&[u8]> = r
@@ -501,14 +510,70 @@ async fn write_chunk(
             &now,
             &texts,
         ];
-        tx.execute(
+        for row in tx
+            .query(
                 &prepared.get(tx, "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
                  SELECT h, $2, k, n, s, $6, q, e, $9, r
                  FROM UNNEST($1::bytea[], $3::text[], $4::text[], $5::bytea[], $7::bigint[], $8::bigint[], $10::text[])
-                      AS t(h, k, n, s, q, e, r)").await?,
+                      AS t(h, k, n, s, q, e, r)
+                 RETURNING hash, id").await?,
                 &params,
             )
+            .await?
+        {
+            ids.insert(hash_of(row.try_get(0)?)?, row.try_get(1)?);
+        }
+    }
+    if !plan.links.is_empty() {
+        let seqs: Vec<i64> = plan.links.iter().map(|l| l.seq as i64).collect();
+        let contents: Vec<&[u8]> = plan
+            .links
+            .iter()
+            .map(|l| l.content_hash.as_bytes().as_slice())
+            .collect();
+        let chains: Vec<&[u8]> = plan
+            .links
+            .iter()
+            .map(|l| l.chain.as_bytes().as_slice())
+            .collect();
+        let refused: Vec<Option<&str>> = plan.links.iter().map(|l| l.record.as_deref()).collect();
+        let record_ids: Vec<Option<i64>> = plan
+            .links
+            .iter()
+            .map(|l| l.held.then(|| ids.get(&l.content_hash).copied()).flatten())
+            .collect();
+        tx.execute(
+                &prepared.get(tx, "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record, record_id)
+                 SELECT $1, s, c, h, $5, r, i FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $6::text[], $7::bigint[]) AS t(s, c, h, r, i)").await?,
+                &[&agent_id, &seqs, &contents, &chains, &now, &refused, &record_ids],
+            )
             .await?;
+    }
+    let relinks: Vec<(i64, &[u8], i64)> = plan
+        .relinks
+        .iter()
+        .filter_map(|(seq, h)| {
+            ids.get(h)
+                .map(|id| (*seq as i64, h.as_bytes().as_slice(), *id))
+        })
+        .collect();
+    if !relinks.is_empty() {
+        let seqs: Vec<i64> = relinks.iter().map(|x| x.0).collect();
+        let hashes: Vec<&[u8]> = relinks.iter().map(|x| x.1).collect();
+        let record_ids: Vec<i64> = relinks.iter().map(|x| x.2).collect();
+        tx.execute(
+            &prepared
+                .get(
+                    tx,
+                    "UPDATE links l SET record_id = t.i
+                     FROM UNNEST($2::bigint[], $3::bytea[], $4::bigint[]) AS t(s, h, i)
+                     WHERE l.agent_id = $1 AND l.seq = t.s AND l.content_hash = t.h
+                       AND l.record_id IS NULL",
+                )
+                .await?,
+            &[&agent_id, &seqs, &hashes, &record_ids],
+        )
+        .await?;
     }
     let enveloped: Vec<&super::NewRecord> = plan
         .records
@@ -554,12 +619,14 @@ async fn write_chunk(
         let shas: Vec<&str> = named.iter().map(|s| s.sha256.as_str()).collect();
         let bytes: Vec<i64> = named.iter().map(|s| s.bytes).collect();
         let types: Vec<&str> = named.iter().map(|s| s.media_type.as_str()).collect();
+        let record_ids: Vec<Option<i64>> =
+            named.iter().map(|s| ids.get(&s.record).copied()).collect();
         tx.execute(
-            &prepared.get(tx, "INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
-             SELECT h, s, $3, b, t, $6, $7
-             FROM UNNEST($1::bytea[], $2::text[], $4::bigint[], $5::text[]) AS x(h, s, b, t)
+            &prepared.get(tx, "INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at, record_id)
+             SELECT h, s, $3, b, t, $6, $7, i
+             FROM UNNEST($1::bytea[], $2::text[], $4::bigint[], $5::text[], $8::bigint[]) AS x(h, s, b, t, i)
              ON CONFLICT DO NOTHING").await?,
-            &[&records, &shas, &commune, &bytes, &types, &agent_id, &now],
+            &[&records, &shas, &commune, &bytes, &types, &agent_id, &now, &record_ids],
         )
         .await?;
     }
@@ -740,28 +807,6 @@ impl Storage for PgStore {
         Ok(results)
     }
 
-    async fn lacking(
-        &self,
-        commune: &str,
-        hashes: Vec<ContentHash>,
-    ) -> Result<Vec<ContentHash>, StoreError> {
-        let mut conn = self.get().await?;
-        let blobs: Vec<&[u8]> = hashes.iter().map(|h| h.as_bytes().as_slice()).collect();
-        let mut held = std::collections::HashSet::new();
-        for row in conn
-            .client()?
-            .query(
-                "SELECT hash FROM records WHERE hash = ANY($1) AND commune = $2",
-                &[&blobs, &commune],
-            )
-            .await?
-        {
-            let h: &[u8] = row.try_get(0)?;
-            held.insert(hash_of(h)?);
-        }
-        Ok(hashes.into_iter().filter(|h| !held.contains(h)).collect())
-    }
-
     async fn add_recovery_code(
         &self,
         agent_id: i64,
@@ -822,9 +867,7 @@ impl Storage for PgStore {
             .query(
                 "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
                  FROM links l
-                 LEFT JOIN records r
-                     ON r.commune = (SELECT commune FROM agents WHERE id = $1)
-                    AND r.hash = l.content_hash
+                 LEFT JOIN records r ON r.id = l.record_id
                  WHERE l.agent_id = $1 AND l.seq >= $2 ORDER BY l.seq LIMIT $3",
                 &[&agent_id, &(from_seq as i64), &(limit as i64)],
             )
@@ -847,20 +890,26 @@ impl Storage for PgStore {
         agent_id: i64,
         low: u64,
         high: u64,
-    ) -> Result<std::collections::HashMap<u64, ContentHash>, StoreError> {
+    ) -> Result<HashMap<u64, super::HeldLink>, StoreError> {
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
             .query(
-                "SELECT seq, content_hash FROM links WHERE agent_id = $1 AND seq BETWEEN $2 AND $3",
+                "SELECT seq, content_hash, record_id IS NOT NULL FROM links
+                 WHERE agent_id = $1 AND seq BETWEEN $2 AND $3",
                 &[&agent_id, &(low as i64), &(high as i64)],
             )
             .await?;
-        let mut out = std::collections::HashMap::new();
+        let mut out = HashMap::new();
         for row in rows {
             let seq: i64 = row.try_get(0)?;
-            let hash: &[u8] = row.try_get(1)?;
-            out.insert(seq as u64, hash_of(hash)?);
+            out.insert(
+                seq as u64,
+                super::HeldLink {
+                    content_hash: hash_of(row.try_get(1)?)?,
+                    held: row.try_get(2)?,
+                },
+            );
         }
         Ok(out)
     }
@@ -987,34 +1036,41 @@ impl super::scans::ScanStore for PgStore {
         use hotich_protocol::wire::AttachmentResult;
         let mut conn = self.get().await?;
         let tx = conn.client()?.transaction().await?;
-        let records: Vec<&[u8]> = attachments
-            .iter()
-            .map(|a| a.record.as_bytes().as_slice())
-            .collect();
-        let mut known = std::collections::HashSet::new();
-        for row in tx
-            .query(
-                "SELECT hash FROM records WHERE hash = ANY($1) AND commune = $2",
-                &[&records, &commune],
-            )
-            .await?
-        {
-            let h: &[u8] = row.try_get(0)?;
-            known.insert(hash_of(h)?);
-        }
         let mut out = Vec::with_capacity(attachments.len());
         for a in &attachments {
-            if !known.contains(&a.record) {
+            let record = a.record.as_bytes().as_slice();
+            let found = match a.seq {
+                Some(seq) => {
+                    tx.query_opt(
+                        "SELECT record_id FROM links
+                         WHERE agent_id = $1 AND seq = $2 AND content_hash = $3
+                           AND record_id IS NOT NULL",
+                        &[&agent_id, &(seq as i64), &record],
+                    )
+                    .await?
+                }
+                // An agent older than `Attachment::seq`: its commune's
+                // records are read in turn (no index by hash alone).
+                None => {
+                    tx.query_opt(
+                        "SELECT id FROM records WHERE commune = $1 AND hash = $2",
+                        &[&commune, &record],
+                    )
+                    .await?
+                }
+            };
+            let Some(row) = found else {
                 out.push(AttachmentResult::UnknownRecord);
                 continue;
-            }
+            };
+            let id: i64 = row.try_get(0)?;
             tx.execute(
                 "INSERT INTO record_scans
-                     (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at)
-                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8)
+                     (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at, record_id)
+                 VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7, $8, $9)
                  ON CONFLICT DO NOTHING",
                 &[
-                    &a.record.as_bytes().as_slice(),
+                    &record,
                     &a.scan.sha256.to_hex(),
                     &commune,
                     &(a.scan.bytes as i64),
@@ -1022,6 +1078,7 @@ impl super::scans::ScanStore for PgStore {
                     &agent_id,
                     &now.millis(),
                     &a.attached_at.map(|t| t.millis()),
+                    &id,
                 ],
             )
             .await?;
@@ -1058,16 +1115,14 @@ impl super::scans::ScanStore for PgStore {
             .client()?
             .query(
                 "WITH missing AS (
-                     SELECT DISTINCT rs.commune, rs.record_hash FROM record_scans rs
+                     SELECT DISTINCT rs.record_id FROM record_scans rs
                      WHERE ($1::text IS NULL OR rs.commune = $1)
                        AND NOT EXISTS (SELECT 1 FROM scans_held h
                                        WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
                  SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
                         rs.attached, h.sha256 IS NOT NULL
-                 FROM (SELECT r.id FROM records r
-                       JOIN missing m ON m.commune = r.commune AND m.record_hash = r.hash
-                       ORDER BY r.id LIMIT $2) w
-                 JOIN records r ON r.id = w.id
+                 FROM (SELECT record_id FROM missing ORDER BY record_id LIMIT $2) w
+                 JOIN records r ON r.id = w.record_id
                  JOIN record_scans rs ON rs.record_hash = r.hash
                  LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
                  ORDER BY r.id, rs.attached, rs.sha256",
@@ -1288,23 +1343,16 @@ impl super::books::BookStore for PgStore {
         &self,
         nat_keys: Vec<String>,
     ) -> Result<Vec<(String, super::books::CurrentRecord)>, StoreError> {
-        // A record's hash is unique within its commune, and the keys name it.
-        let mut communes: Vec<&str> = nat_keys
-            .iter()
-            .map(|k| hotich_protocol::books::BookId::commune_of_storage_key(k))
-            .collect();
-        communes.sort_unstable();
-        communes.dedup();
         let mut conn = self.get().await?;
         let rows = conn
             .client()?
             .query(
                 "SELECT h.nat_key, r.hash, r.record, e.official
                  FROM heads h
-                 JOIN records r ON r.commune = ANY($2) AND r.hash = h.hash
+                 JOIN records r ON r.nat_key = h.nat_key AND r.hash = h.hash
                  LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE h.nat_key = ANY($1)",
-                &[&nat_keys, &communes],
+                &[&nat_keys],
             )
             .await?;
         rows.iter()

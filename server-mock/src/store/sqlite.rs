@@ -3,11 +3,11 @@
 //! (SQLite has one writer anyway) serializes batches; reads use their own
 //! connections and never wait for a write.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hotich_protocol::books::BookId;
 use hotich_protocol::wire::{ChainState, EntryResult};
 use hotich_protocol::{ChainHash, ContentHash, Timestamp};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -223,6 +223,27 @@ ALTER TABLE records_v6 RENAME TO records;
 CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
 CREATE INDEX records_by_commune ON records(commune, id);
 "#,
+    r#"
+-- 7: records indexed by natural key, then content hash. Even within one
+-- commune a hash lands on a random page of the index: at a million records
+-- each batch dirtied about as many index pages as it wrote records, and the
+-- commit (WAL, fsync, checkpoint) grew threefold. A commune's keys grow as
+-- its books are entered, so its new records land at the index's end. What
+-- looked a record up by hash alone now reads it by the id its link (an
+-- agent's journal entry) or its scan names; both are filled here while the
+-- old index still answers.
+ALTER TABLE links ADD COLUMN record_id INTEGER;
+UPDATE links SET record_id = (
+    SELECT r.id FROM records r
+    WHERE r.commune = (SELECT a.commune FROM agents a WHERE a.id = links.agent_id)
+      AND r.hash = links.content_hash);
+ALTER TABLE record_scans ADD COLUMN record_id INTEGER;
+UPDATE record_scans SET record_id = (
+    SELECT r.id FROM records r
+    WHERE r.commune = record_scans.commune AND r.hash = record_scans.record_hash);
+DROP INDEX records_by_hash;
+CREATE UNIQUE INDEX records_by_key ON records(nat_key, hash);
+"#,
 ];
 
 #[derive(Clone)]
@@ -395,6 +416,9 @@ fn write_chunk(
 ) -> Result<super::Plan, StoreError> {
     let (low, high, keys) = Snapshot::keys(&entries);
     let mut snap = Snapshot::default();
+    // Record ids by content hash, of this chunk's stored contents: its links
+    // and scans name them.
+    let mut ids: HashMap<ContentHash, i64> = HashMap::new();
     {
         let mut links = tx.prepare_cached(
             "SELECT seq, chain_hash FROM links WHERE agent_id = ?1 AND seq BETWEEN ?2 AND ?3",
@@ -415,27 +439,18 @@ fn write_chunk(
             }
         }
         let mut stored =
-            tx.prepare_cached("SELECT 1 FROM records WHERE commune = ?1 AND hash = ?2")?;
-        for h in snap.hashes_to_check(&entries) {
-            if stored.exists(params![commune, h.as_bytes().as_slice()])? {
+            tx.prepare_cached("SELECT id FROM records WHERE nat_key = ?1 AND hash = ?2")?;
+        for (key, h) in snap.hashes_to_check(&entries) {
+            if let Some(id) = stored
+                .query_row(params![key, h.as_bytes().as_slice()], |r| r.get(0))
+                .optional()?
+            {
                 snap.stored.insert(h);
+                ids.insert(h, id);
             }
         }
     }
     let plan = plan_batch(entries, snap);
-    let mut link = tx.prepare_cached(
-        "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for l in &plan.links {
-        link.execute(params![
-            agent_id,
-            l.seq as i64,
-            l.content_hash.as_bytes().as_slice(),
-            l.chain.as_bytes().as_slice(),
-            now,
-            l.record
-        ])?;
-    }
     let mut record = tx.prepare_cached(
         "INSERT INTO records (hash, commune, kind, nat_key, supersedes, agent_id, seq, entered_at, received_at, record)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -453,6 +468,36 @@ fn write_chunk(
             now,
             r.record.canonical,
         ])?;
+        ids.insert(r.record.hash, tx.last_insert_rowid());
+    }
+    let mut link = tx.prepare_cached(
+        "INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record, record_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for l in &plan.links {
+        link.execute(params![
+            agent_id,
+            l.seq as i64,
+            l.content_hash.as_bytes().as_slice(),
+            l.chain.as_bytes().as_slice(),
+            now,
+            l.record,
+            l.held.then(|| ids.get(&l.content_hash)).flatten(),
+        ])?;
+    }
+    for (seq, hash) in &plan.relinks {
+        if let Some(id) = ids.get(hash) {
+            tx.prepare_cached(
+                "UPDATE links SET record_id = ?3
+                 WHERE agent_id = ?1 AND seq = ?2 AND content_hash = ?4 AND record_id IS NULL",
+            )?
+            .execute(params![
+                agent_id,
+                *seq as i64,
+                id,
+                hash.as_bytes().as_slice()
+            ])?;
+        }
     }
     for r in &plan.records {
         if r.envelope != super::Envelope::default() {
@@ -468,8 +513,8 @@ fn write_chunk(
         }
         for scan in super::scans::scans_named(&r.record.hash, &r.record.canonical) {
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR IGNORE INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at, record_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 scan.record.as_bytes().as_slice(),
@@ -478,7 +523,8 @@ fn write_chunk(
                 scan.bytes,
                 scan.media_type,
                 agent_id,
-                now
+                now,
+                ids.get(&r.record.hash),
             ])?;
         }
     }
@@ -632,26 +678,6 @@ impl Storage for SqliteStore {
             .map_err(|e| BatchError::Store(StoreError::Task(e.to_string())))?
     }
 
-    async fn lacking(
-        &self,
-        commune: &str,
-        hashes: Vec<ContentHash>,
-    ) -> Result<Vec<ContentHash>, StoreError> {
-        let commune = commune.to_string();
-        self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT 1 FROM records WHERE commune = ?2 AND hash = ?1")?;
-            let mut out = Vec::new();
-            for h in hashes {
-                if !stmt.exists(params![h.as_bytes().as_slice(), commune])? {
-                    out.push(h);
-                }
-            }
-            Ok(out)
-        })
-        .await
-    }
-
     async fn add_recovery_code(
         &self,
         agent_id: i64,
@@ -713,9 +739,7 @@ impl Storage for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT l.seq, l.content_hash, l.chain_hash, r.record IS NOT NULL, coalesce(r.record, l.record)
                  FROM links l
-                 LEFT JOIN records r
-                     ON r.commune = (SELECT commune FROM agents WHERE id = ?1)
-                    AND r.hash = l.content_hash
+                 LEFT JOIN records r ON r.id = l.record_id
                  WHERE l.agent_id = ?1 AND l.seq >= ?2 ORDER BY l.seq LIMIT ?3",
             )?;
             let mut rows = stmt.query(params![agent_id, from_seq as i64, limit as i64])?;
@@ -739,17 +763,24 @@ impl Storage for SqliteStore {
         agent_id: i64,
         low: u64,
         high: u64,
-    ) -> Result<std::collections::HashMap<u64, ContentHash>, StoreError> {
+    ) -> Result<HashMap<u64, super::HeldLink>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, content_hash FROM links WHERE agent_id = ?1 AND seq BETWEEN ?2 AND ?3",
+                "SELECT seq, content_hash, record_id IS NOT NULL FROM links
+                 WHERE agent_id = ?1 AND seq BETWEEN ?2 AND ?3",
             )?;
             let mut rows = stmt.query(params![agent_id, low as i64, high as i64])?;
-            let mut out = std::collections::HashMap::new();
+            let mut out = HashMap::new();
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
                 let hash: Vec<u8> = row.get(1)?;
-                out.insert(seq as u64, hash_of(&hash)?);
+                out.insert(
+                    seq as u64,
+                    super::HeldLink {
+                        content_hash: hash_of(&hash)?,
+                        held: row.get(2)?,
+                    },
+                );
             }
             Ok(out)
         })
@@ -890,19 +921,33 @@ impl super::scans::ScanStore for SqliteStore {
             let tx = conn.transaction()?;
             let mut out = Vec::with_capacity(attachments.len());
             {
-                let mut known =
-                    tx.prepare_cached("SELECT 1 FROM records WHERE commune = ?2 AND hash = ?1")?;
+                let mut linked = tx.prepare_cached(
+                    "SELECT record_id FROM links
+                     WHERE agent_id = ?1 AND seq = ?2 AND content_hash = ?3 AND record_id IS NOT NULL",
+                )?;
+                // An agent older than `Attachment::seq`: its commune's records
+                // are read one by one (no index by hash alone).
+                let mut by_hash =
+                    tx.prepare_cached("SELECT id FROM records WHERE commune = ?1 AND hash = ?2")?;
                 let mut insert = tx.prepare_cached(
                     "INSERT OR IGNORE INTO record_scans
-                         (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
+                         (record_hash, sha256, commune, bytes, media_type, attached, agent_id, received_at, attached_at, record_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
                 )?;
                 for a in &attachments {
                     let record = a.record.as_bytes().as_slice();
-                    if !known.exists(params![record, commune])? {
+                    let id: Option<i64> = match a.seq {
+                        Some(seq) => linked
+                            .query_row(params![agent_id, seq as i64, record], |r| r.get(0))
+                            .optional()?,
+                        None => by_hash
+                            .query_row(params![commune, record], |r| r.get(0))
+                            .optional()?,
+                    };
+                    let Some(id) = id else {
                         out.push(AttachmentResult::UnknownRecord);
                         continue;
-                    }
+                    };
                     insert.execute(params![
                         record,
                         a.scan.sha256.to_hex(),
@@ -912,6 +957,7 @@ impl super::scans::ScanStore for SqliteStore {
                         agent_id,
                         now.millis(),
                         a.attached_at.map(|t| t.millis()),
+                        id,
                     ])?;
                     out.push(AttachmentResult::Stored);
                 }
@@ -948,16 +994,14 @@ impl super::scans::ScanStore for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "WITH missing AS (
-                     SELECT DISTINCT rs.commune, rs.record_hash FROM record_scans rs
+                     SELECT DISTINCT rs.record_id FROM record_scans rs
                      WHERE (?1 IS NULL OR rs.commune = ?1)
                        AND NOT EXISTS (SELECT 1 FROM scans_held h
                                        WHERE h.commune = rs.commune AND h.sha256 = rs.sha256))
                  SELECT r.commune, r.hash, r.nat_key, r.agent_id, rs.sha256, rs.bytes, rs.media_type,
                         rs.attached, h.sha256 IS NOT NULL
-                 FROM (SELECT r.id, r.hash FROM records r
-                       JOIN missing m ON m.commune = r.commune AND m.record_hash = r.hash
-                       ORDER BY r.id LIMIT ?2) w
-                 JOIN records r ON r.id = w.id
+                 FROM (SELECT record_id FROM missing ORDER BY record_id LIMIT ?2) w
+                 JOIN records r ON r.id = w.record_id
                  JOIN record_scans rs ON rs.record_hash = r.hash
                  LEFT JOIN scans_held h ON h.commune = rs.commune AND h.sha256 = rs.sha256
                  ORDER BY r.id, rs.attached, rs.sha256",
@@ -1177,15 +1221,14 @@ impl super::books::BookStore for SqliteStore {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT r.hash, r.record, e.official
-                 FROM heads h JOIN records r ON r.commune = ?2 AND r.hash = h.hash
+                 FROM heads h JOIN records r ON r.nat_key = h.nat_key AND r.hash = h.hash
                  LEFT JOIN record_envelopes e ON e.record_hash = r.hash
                  WHERE h.nat_key = ?1",
             )?;
             let mut out = Vec::new();
             for key in nat_keys {
-                let commune = BookId::commune_of_storage_key(&key);
                 let found = stmt
-                    .query_row(params![key, commune], |r| {
+                    .query_row(params![key], |r| {
                         Ok((
                             r.get::<_, Vec<u8>>(0)?,
                             r.get::<_, String>(1)?,
@@ -1294,5 +1337,61 @@ mod tests {
             again.unwrap_err().to_string().contains("UNIQUE"),
             "the same content was stored twice"
         );
+    }
+
+    /// Schema 7 drops the index by content hash: what read a record by hash
+    /// alone (an agent's journal, the have/lack exchange, the scans report)
+    /// reads it by the id its link or scan names, filled by the migration
+    /// from the old index.
+    #[tokio::test]
+    async fn links_and_scans_name_their_records_after_the_move_to_natural_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("central.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO agents (id, commune, token_hash, created_at) VALUES (1, '00004', x'01', 0);
+                 INSERT INTO agents (id, commune, token_hash, created_at) VALUES (2, '00007', x'02', 0);
+                 INSERT INTO records (id, hash, commune, kind, nat_key, agent_id, seq, received_at, record)
+                     VALUES (10, zeroblob(32), '00004', 'birth', '00004/birth/1998/1/5', 1, 1, 0, '{\"a\":1}');
+                 INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
+                     VALUES (1, 1, zeroblob(32), zeroblob(32), 0);
+                 INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at, record)
+                     VALUES (1, 2, x'1111111111111111111111111111111111111111111111111111111111111111', zeroblob(32), 0, '{\"refused\":1}');
+                 -- Another commune's agent with the same content hash: not its record.
+                 INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
+                     VALUES (2, 1, zeroblob(32), zeroblob(32), 0);
+                 INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
+                     VALUES (zeroblob(32), 'ab', '00004', 5, 'image/jpeg', 1, 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let links = store.links_between(1, 1, 2).await.unwrap();
+        assert_eq!((links[&1].held, links[&2].held), (true, false));
+        assert!(!store.links_between(2, 1, 1).await.unwrap()[&1].held);
+        let page = store.journal_page(1, 1, 10).await.unwrap();
+        assert_eq!(
+            page.iter()
+                .map(|e| (e.stored, e.record.as_deref()))
+                .collect::<Vec<_>>(),
+            vec![(true, Some("{\"a\":1}")), (false, Some("{\"refused\":1}"))]
+        );
+        use super::super::scans::ScanStore;
+        let missing = store.records_missing_scans(None, 10).await.unwrap();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        let conn = Connection::open(&path).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(indexes, vec!["records_by_commune", "records_by_key"]);
     }
 }
