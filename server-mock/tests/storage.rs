@@ -759,6 +759,7 @@ async fn postgres_links_name_their_records_after_the_move_to_natural_keys() {
         "refused",
     )]);
     batch[2].raw = Some("{}".into());
+    batch[0].envelope.official = Some("Lan".into());
     store.commit_batch(id, "00004", batch).await.unwrap();
     drop(store);
     // Back to schema 7 as it was: no record ids, the index by hash.
@@ -770,6 +771,9 @@ async fn postgres_links_name_their_records_after_the_move_to_natural_keys() {
         .batch_execute(
             "ALTER TABLE links DROP COLUMN record_id;
              ALTER TABLE record_scans DROP COLUMN record_id;
+             ALTER TABLE record_envelopes ADD COLUMN record_hash BYTEA;
+             UPDATE record_envelopes e SET record_hash = r.hash FROM records r WHERE r.id = e.record_id;
+             ALTER TABLE record_envelopes DROP COLUMN record_id;
              DROP INDEX records_by_key;
              CREATE UNIQUE INDEX records_by_hash ON records(commune, hash);
              UPDATE hotich_schema SET version = 7;",
@@ -786,6 +790,14 @@ async fn postgres_links_name_their_records_after_the_move_to_natural_keys() {
     assert_eq!(
         page.iter().map(|e| e.stored).collect::<Vec<_>>(),
         vec![true, true, false]
+    );
+    let exported = store.export_page(None, 0, 10).await.unwrap();
+    assert_eq!(
+        exported
+            .iter()
+            .map(|r| r.official.as_deref())
+            .collect::<Vec<_>>(),
+        vec![Some("Lan"), None]
     );
     let indexes: Vec<String> = client
         .query(

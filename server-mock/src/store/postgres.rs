@@ -232,6 +232,17 @@ ALTER TABLE record_scans ADD COLUMN record_id BIGINT;
 UPDATE record_scans rs SET record_id = r.id
     FROM records r
     WHERE r.commune = rs.commune AND r.hash = rs.record_hash;
+CREATE TABLE record_envelopes_v8 (
+    record_id         BIGINT PRIMARY KEY,
+    official          TEXT,
+    correction_reason TEXT
+);
+INSERT INTO record_envelopes_v8 (record_id, official, correction_reason)
+    SELECT r.id, e.official, e.correction_reason
+    FROM record_envelopes e JOIN records r ON r.hash = e.record_hash
+    ON CONFLICT DO NOTHING;
+DROP TABLE record_envelopes;
+ALTER TABLE record_envelopes_v8 RENAME TO record_envelopes;
 DROP INDEX records_by_hash;
 ALTER TABLE records ALTER COLUMN nat_key TYPE TEXT COLLATE "C";
 CREATE UNIQUE INDEX records_by_key ON records(nat_key, hash);
@@ -581,9 +592,9 @@ async fn write_chunk(
         .filter(|r| r.envelope != super::Envelope::default())
         .collect();
     if !enveloped.is_empty() {
-        let hashes: Vec<&[u8]> = enveloped
+        let record_ids: Vec<Option<i64>> = enveloped
             .iter()
-            .map(|r| r.record.hash.as_bytes().as_slice())
+            .map(|r| ids.get(&r.record.hash).copied())
             .collect();
         let officials: Vec<Option<&str>> = enveloped
             .iter()
@@ -597,12 +608,12 @@ async fn write_chunk(
             &prepared
                 .get(
                     tx,
-                    "INSERT INTO record_envelopes (record_hash, official, correction_reason)
-             SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[])
+                    "INSERT INTO record_envelopes (record_id, official, correction_reason)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[])
              ON CONFLICT DO NOTHING",
                 )
                 .await?,
-            &[&hashes, &officials, &reasons],
+            &[&record_ids, &officials, &reasons],
         )
         .await?;
     }
@@ -959,7 +970,7 @@ impl Storage for PgStore {
                 "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record,
                         e.official, e.correction_reason
                  FROM records r JOIN agents a ON a.id = r.agent_id
-                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 LEFT JOIN record_envelopes e ON e.record_id = r.id
                  WHERE r.id > $1 AND ($2::text IS NULL OR r.commune = $2)
                  ORDER BY r.id LIMIT $3",
                 &[&after_id, &commune, &limit],
@@ -1350,7 +1361,7 @@ impl super::books::BookStore for PgStore {
                 "SELECT h.nat_key, r.hash, r.record, e.official
                  FROM heads h
                  JOIN records r ON r.nat_key = h.nat_key AND r.hash = h.hash
-                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 LEFT JOIN record_envelopes e ON e.record_id = r.id
                  WHERE h.nat_key = ANY($1)",
                 &[&nat_keys],
             )

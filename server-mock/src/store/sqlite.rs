@@ -241,6 +241,18 @@ ALTER TABLE record_scans ADD COLUMN record_id INTEGER;
 UPDATE record_scans SET record_id = (
     SELECT r.id FROM records r
     WHERE r.commune = record_scans.commune AND r.hash = record_scans.record_hash);
+-- Who entered a record, likewise by its id: keyed by hash it was one more
+-- random index written for every record an official is named on.
+CREATE TABLE record_envelopes_v7 (
+    record_id         INTEGER PRIMARY KEY,
+    official          TEXT,
+    correction_reason TEXT
+);
+INSERT OR IGNORE INTO record_envelopes_v7 (record_id, official, correction_reason)
+    SELECT r.id, e.official, e.correction_reason
+    FROM record_envelopes e JOIN records r ON r.hash = e.record_hash;
+DROP TABLE record_envelopes;
+ALTER TABLE record_envelopes_v7 RENAME TO record_envelopes;
 DROP INDEX records_by_hash;
 CREATE UNIQUE INDEX records_by_key ON records(nat_key, hash);
 "#,
@@ -502,11 +514,11 @@ fn write_chunk(
     for r in &plan.records {
         if r.envelope != super::Envelope::default() {
             tx.prepare_cached(
-                "INSERT OR IGNORE INTO record_envelopes (record_hash, official, correction_reason)
+                "INSERT OR IGNORE INTO record_envelopes (record_id, official, correction_reason)
                  VALUES (?1, ?2, ?3)",
             )?
             .execute(params![
-                r.record.hash.as_bytes().as_slice(),
+                ids.get(&r.record.hash),
                 r.envelope.official,
                 r.envelope.correction_reason
             ])?;
@@ -832,7 +844,7 @@ impl Storage for SqliteStore {
                 "SELECT r.id, r.hash, r.commune, r.agent_id, a.name, r.seq, r.received_at, r.entered_at, r.record,
                         e.official, e.correction_reason
                  FROM records r JOIN agents a ON a.id = r.agent_id
-                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 LEFT JOIN record_envelopes e ON e.record_id = r.id
                  WHERE r.id > ?1 AND (?2 IS NULL OR r.commune = ?2)
                  ORDER BY r.id LIMIT ?3",
             )?;
@@ -1222,7 +1234,7 @@ impl super::books::BookStore for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT r.hash, r.record, e.official
                  FROM heads h JOIN records r ON r.nat_key = h.nat_key AND r.hash = h.hash
-                 LEFT JOIN record_envelopes e ON e.record_hash = r.hash
+                 LEFT JOIN record_envelopes e ON e.record_id = r.id
                  WHERE h.nat_key = ?1",
             )?;
             let mut out = Vec::new();
@@ -1366,7 +1378,8 @@ mod tests {
                  INSERT INTO links (agent_id, seq, content_hash, chain_hash, received_at)
                      VALUES (2, 1, zeroblob(32), zeroblob(32), 0);
                  INSERT INTO record_scans (record_hash, sha256, commune, bytes, media_type, agent_id, received_at)
-                     VALUES (zeroblob(32), 'ab', '00004', 5, 'image/jpeg', 1, 0);",
+                     VALUES (zeroblob(32), 'ab', '00004', 5, 'image/jpeg', 1, 0);
+                 INSERT INTO record_envelopes (record_hash, official) VALUES (zeroblob(32), 'Lan');",
             )
             .unwrap();
         }
@@ -1384,6 +1397,8 @@ mod tests {
         use super::super::scans::ScanStore;
         let missing = store.records_missing_scans(None, 10).await.unwrap();
         assert_eq!(missing.len(), 1, "{missing:?}");
+        let exported = store.export_page(None, 0, 10).await.unwrap();
+        assert_eq!(exported[0].official.as_deref(), Some("Lan"));
         let conn = Connection::open(&path).unwrap();
         let indexes: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' ORDER BY name")
