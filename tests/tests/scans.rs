@@ -613,10 +613,8 @@ fn an_attachment_to_a_record_of_another_commune_is_refused_as_unknown() {
         }
         serde_json::json!({ "attachments": [one] })
     };
-    // Without a seq (as agents before it sent): found by commune and hash.
-    let body = body_for(&"ab".repeat(32), None);
-    let attach = |token: &str| {
-        hotich_tests::http::request(
+    let send = |token: &str, body: serde_json::Value| {
+        let answer = hotich_tests::http::request(
             server.addr,
             "POST",
             "/api/v1/attachments",
@@ -626,38 +624,21 @@ fn an_attachment_to_a_record_of_another_commune_is_refused_as_unknown() {
             ],
             body.to_string().as_bytes(),
         )
-        .expect("attachments")
+        .expect("attachments");
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()["results"].clone()
     };
-    let answer = attach(&theirs);
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    assert_eq!(
-        answer.json()["results"],
-        serde_json::json!(["unknown_record"])
-    );
+    // Without a seq (as agents before it sent): found by commune and hash.
+    let unknown = serde_json::json!(["unknown_record"]);
+    let without_seq = body_for(&"ab".repeat(32), None);
+    assert_eq!(send(&theirs, without_seq.clone()), unknown);
     assert!(server.missing_scans().is_empty(), "nothing was attached");
-    let answer = attach(&ours);
-    assert_eq!(answer.json()["results"], serde_json::json!(["stored"]));
+    assert_eq!(send(&ours, without_seq), serde_json::json!(["stored"]));
     let missing = server.missing_scans();
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert_eq!(missing[0]["scans"][0]["attached"], true, "{missing:?}");
     // With the record's seq (today's agents): found through that entry's
     // link, which must name this content; another seq is not its record.
-    let send = |token: &str, body: serde_json::Value| {
-        hotich_tests::http::request(
-            server.addr,
-            "POST",
-            "/api/v1/attachments",
-            &[
-                ("authorization", &format!("Bearer {token}")),
-                ("content-type", "application/json"),
-            ],
-            body.to_string().as_bytes(),
-        )
-        .expect("attachments")
-        .json()["results"]
-            .clone()
-    };
-    let unknown = serde_json::json!(["unknown_record"]);
     assert_eq!(send(&ours, body_for(&"cd".repeat(32), Some(2))), unknown);
     assert_eq!(send(&theirs, body_for(&"cd".repeat(32), Some(1))), unknown);
     assert_eq!(
