@@ -283,6 +283,69 @@ pub fn kind_label(lang: Lang, kind: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The dashboard words the kind of error an agent reports; the agent
+    /// names those kinds (`ApiError::kind`). A kind missing here is shown
+    /// as sent, in English: every one the agent can send must be listed.
+    #[test]
+    fn every_error_kind_the_agent_reports_is_worded() {
+        use hotich_agent::client::ApiError;
+        let text = String::new;
+        let every = [
+            ApiError::Connect(text()),
+            ApiError::Timeout(3),
+            ApiError::Transport(text()),
+            ApiError::Unavailable {
+                status: 503,
+                message: text(),
+                retry_after: None,
+            },
+            ApiError::Unauthorized(text()),
+            ApiError::Forbidden(text()),
+            ApiError::TooLarge(text()),
+            ApiError::Refused {
+                status: 400,
+                message: text(),
+            },
+            ApiError::BadAnswer(text()),
+            ApiError::Setup(text()),
+            ApiError::JournalBehind {
+                server: 2,
+                local: 1,
+            },
+            ApiError::JournalDiffers { at: 1 },
+            ApiError::TooOld {
+                running: text(),
+                required: text(),
+            },
+            ApiError::Internal(text()),
+        ];
+        // Fails to compile when the agent gains a kind of error, so that
+        // it is added to the list above (and worded).
+        for error in &every {
+            match error {
+                ApiError::Connect(_)
+                | ApiError::Timeout(_)
+                | ApiError::Transport(_)
+                | ApiError::Unavailable { .. }
+                | ApiError::Unauthorized(_)
+                | ApiError::Forbidden(_)
+                | ApiError::TooLarge(_)
+                | ApiError::Refused { .. }
+                | ApiError::BadAnswer(_)
+                | ApiError::Setup(_)
+                | ApiError::JournalBehind { .. }
+                | ApiError::JournalDiffers { .. }
+                | ApiError::TooOld { .. }
+                | ApiError::Internal(_) => {}
+            }
+            let kind = error.kind();
+            assert!(
+                ERROR_KINDS.iter().any(|(k, _, _)| *k == kind),
+                "the agent's error kind {kind:?} has no words on the dashboard"
+            );
+        }
+    }
+
     #[test]
     fn every_detail_reads_back_what_it_was_filled_with() {
         for (key, vi, en) in DETAILS {
