@@ -645,10 +645,26 @@ fn an_attachment_to_a_record_of_another_commune_is_refused_as_unknown() {
         send(&ours, body_for(&"cd".repeat(32), Some(1))),
         serde_json::json!(["stored"])
     );
+    // Without seqs only a few are looked up per request (each may read the
+    // commune's records in turn); the rest wait, "unknown", for a later one.
+    let many: Vec<serde_json::Value> = (0..10u8)
+        .map(|i| body_for(&format!("{i:02x}").repeat(32), None)["attachments"][0].clone())
+        .collect();
+    let answer = send(&ours, serde_json::json!({ "attachments": many }));
+    let stored = serde_json::json!("stored");
+    assert_eq!(
+        answer
+            .as_array()
+            .map(|a| a.iter().filter(|r| **r == stored).count()),
+        Some(8),
+        "{answer}"
+    );
+    assert_eq!(answer[8], "unknown_record", "{answer}");
+    assert_eq!(answer[9], "unknown_record", "{answer}");
     let missing = server.missing_scans();
     assert_eq!(
         missing[0]["scans"].as_array().map(Vec::len),
-        Some(2),
+        Some(10),
         "{missing:?}"
     );
 }

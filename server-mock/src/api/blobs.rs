@@ -221,6 +221,9 @@ pub async fn append<S: Storage>(
 /// file's first bytes).
 const SCAN_MEDIA_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/tiff", "application/pdf"];
 
+/// Attachments without the record's seq looked up per request.
+pub const ATTACHMENTS_WITHOUT_SEQ: usize = 8;
+
 /// `POST /api/v1/attachments`: scans found after their record was entered.
 pub async fn attach<S: Storage>(
     State(state): State<AppState<S>>,
@@ -241,11 +244,27 @@ pub async fn attach<S: Storage>(
             && SCAN_MEDIA_TYPES.contains(&a.scan.media_type.as_str())
     };
     let mut results = vec![AttachmentResult::Refused; request.attachments.len()];
+    // Without the record's seq (an agent older than it) the store reads the
+    // commune's records in turn to find it: only a few such per request, so
+    // one agent cannot make each request cost hundreds of those. The rest
+    // are "unknown" for now, which such an agent sends again next round.
+    let mut without_seq = 0;
     let (taken, attachments): (Vec<usize>, Vec<_>) = request
         .attachments
         .into_iter()
         .enumerate()
         .filter(|(_, a)| acceptable(a))
+        .filter(|(i, a)| {
+            if a.seq.is_some() {
+                return true;
+            }
+            without_seq += 1;
+            if without_seq > ATTACHMENTS_WITHOUT_SEQ {
+                results[*i] = AttachmentResult::UnknownRecord;
+                return false;
+            }
+            true
+        })
         .unzip();
     let stored = state
         .store
